@@ -1,0 +1,233 @@
+"""Numerics: steady states and time courses of a compiled model, on plain float arrays.
+
+Steady state: damped Newton with the exact Jacobian and a fraction-to-boundary rule (amounts stay positive);
+if it fails, pseudo-transient continuation; if that fails, integrate for a long time and polish with Newton.
+Converged means the *scaled residual* (each derivative relative to its state's size, per day) is below
+tolerance, not merely that the step became small; the result must also be stable (every Jacobian eigenvalue
+in the left half-plane). Anything else raises :class:`SteadyStateError` with the residual, the strategies
+tried and the states that drift.
+
+Time course: ``scipy.integrate.solve_ivp`` (Radau, implicit, with the Jacobian), in segments between the edges
+of every dosing window so that a short infusion is never stepped over; the status of every segment is checked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .errors import IntegrationError, SteadyStateError
+
+
+@dataclass(frozen=True)
+class SteadyOptions:
+    """Numerical choices of the steady-state search."""
+
+    residual_tol: float = 1e-11  # max |dy_i/dt| / scale_i, per day
+    step_tol: float = 1e-10  # max |dy_i| / scale_i of the last Newton step
+    max_newton: int = 60
+    max_ptc: int = 400
+    integrate_days: float = 20000.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Numerical choices of the time integration."""
+
+    method: str = "Radau"
+    rtol: float = 1e-9
+    atol_scale: float = 1e-12  # absolute tolerance = atol_scale * max(1, |y0|) per state
+    max_step: float = np.inf
+
+
+def _scale(y: np.ndarray, guess: np.ndarray) -> np.ndarray:
+    return np.maximum(np.abs(y), 1e-6 * np.maximum(np.abs(guess), 1.0))
+
+
+def _f(mod, y, p):
+    dy = np.empty_like(y)
+    mod.rhs(y, p, dy)
+    return dy
+
+
+def _jac(mod, y, p):
+    n = y.shape[0]
+    J = np.empty((n, n))
+    mod.jacobian(y, p, J)
+    return J
+
+
+def _boundary_step(y, dx, frac=0.99):
+    """Largest alpha <= 1 keeping y + alpha dx > 0 (fraction-to-boundary rule)."""
+    neg = dx < 0
+    if not np.any(neg):
+        return 1.0
+    return float(min(1.0, frac * np.min(-y[neg] / dx[neg])))
+
+
+def _newton(mod, y, p, guess, opts, log):
+    for it in range(opts.max_newton):
+        f = _f(mod, y, p)
+        s = _scale(y, guess)
+        res = np.max(np.abs(f) / s)
+        J = _jac(mod, y, p)
+        try:
+            dx = np.linalg.solve(J, -f)
+        except np.linalg.LinAlgError:
+            log.append(f"newton: singular Jacobian at iteration {it}")
+            return y, False
+        if not np.all(np.isfinite(dx)):
+            log.append(f"newton: non-finite step at iteration {it}")
+            return y, False
+        step = np.max(np.abs(dx) / s)
+        if res < opts.residual_tol and step < opts.step_tol:
+            return y, True
+        alpha = _boundary_step(y, dx)
+        # backtracking on the scaled residual norm
+        r0 = np.linalg.norm(f / s)
+        while alpha > 1e-6:
+            y_new = y + alpha * dx
+            f_new = _f(mod, y_new, p)
+            if np.all(np.isfinite(f_new)) and np.linalg.norm(f_new / _scale(y_new, guess)) <= (1 - 1e-4 * alpha) * r0:
+                break
+            alpha *= 0.5
+        else:
+            log.append(f"newton: line search failed at iteration {it} (scaled residual {res:.2e})")
+            return y, False
+        y = y_new
+    f = _f(mod, y, p)
+    res = np.max(np.abs(f) / _scale(y, guess))
+    log.append(f"newton: {opts.max_newton} iterations, scaled residual {res:.2e}")
+    return y, res < opts.residual_tol
+
+
+def _ptc(mod, y, p, guess, opts, log):
+    """Pseudo-transient continuation: implicit Euler steps with growing pseudo time step (SER rule)."""
+    dt = 1e-2
+    f = _f(mod, y, p)
+    r = np.linalg.norm(f / _scale(y, guess))
+    n = y.shape[0]
+    for it in range(opts.max_ptc):
+        J = _jac(mod, y, p)
+        try:
+            dx = np.linalg.solve(np.eye(n) / dt - J, f)
+        except np.linalg.LinAlgError:
+            dt *= 0.1
+            continue
+        alpha = _boundary_step(y, dx)
+        y_new = y + alpha * dx
+        f_new = _f(mod, y_new, p)
+        if not np.all(np.isfinite(f_new)):
+            dt *= 0.1
+            continue
+        r_new = np.linalg.norm(f_new / _scale(y_new, guess))
+        y, f = y_new, f_new
+        dt = min(dt * max(0.5, min(10.0, r / max(r_new, 1e-300))), 1e8)
+        r = r_new
+        if np.max(np.abs(f) / _scale(y, guess)) < 1e-6:
+            return y, True
+    log.append(f"pseudo-transient continuation: {opts.max_ptc} steps, scaled residual {r:.2e}")
+    return y, False
+
+
+def _integrate_long(mod, y, p, guess, opts, log):
+    sol = solve_ivp(lambda t, x: _f(mod, x, p), (0.0, opts.integrate_days), y, method="BDF",
+                    jac=lambda t, x: _jac(mod, x, p), rtol=1e-8, atol=1e-10 * np.maximum(1.0, np.abs(y)))
+    if sol.status != 0 or not np.all(np.isfinite(sol.y[:, -1])):
+        log.append(f"integration for {opts.integrate_days:g} days: {sol.message}")
+        return y, False
+    return sol.y[:, -1], True
+
+
+def steady_state(mod, p: np.ndarray, guess: np.ndarray, state_names, opts: SteadyOptions = SteadyOptions()):
+    """Stable steady state of the compiled model *mod* at parameters *p*. Returns (y, info dict)."""
+    log: list[str] = []
+    tried = []
+    y0 = np.array(guess, dtype=np.float64)
+    y, ok = _newton(mod, y0.copy(), p, guess, opts, log)
+    tried.append("damped Newton from the guess")
+    if not ok:
+        y, ok = _ptc(mod, y0.copy(), p, guess, opts, log)
+        tried.append("pseudo-transient continuation")
+        if ok:
+            y, ok = _newton(mod, y, p, guess, opts, log)
+            tried.append("Newton polish")
+    if not ok:
+        y, ok = _integrate_long(mod, y0.copy(), p, guess, opts, log)
+        tried.append(f"BDF integration over {opts.integrate_days:g} days")
+        if ok:
+            y, ok = _newton(mod, y, p, guess, opts, log)
+            tried.append("Newton polish")
+    f = _f(mod, y, p)
+    scaled = np.abs(f) / _scale(y, guess)
+    if not ok or not np.all(np.isfinite(y)) or np.any(y < 0):
+        order = np.argsort(-np.nan_to_num(scaled, nan=np.inf))[:3]
+        drifting = [state_names[i] for i in order]
+        raise SteadyStateError(
+            "no steady state found: tried " + ", then ".join(tried) + ". "
+            + ("; ".join(log) + ". " if log else "")
+            + f"Largest scaled residuals (per day): "
+            + ", ".join(f"{state_names[i]} {scaled[i]:.2e}" for i in order)
+            + ". Check that the perturbations keep every flux possible (e.g. some Mg intake or infusion), "
+              "or start `run` from the healthy state to see where the states go.",
+            residual=scaled, strategies=tried + log, drifting=drifting)
+    eig = np.linalg.eigvals(_jac(mod, y, p))
+    if np.max(eig.real) > 1e-9:
+        raise SteadyStateError(
+            f"the steady state found is unstable (largest eigenvalue real part {np.max(eig.real):.3g} per day)",
+            residual=scaled, strategies=tried + log)
+    return y, {"strategies": tuple(tried), "log": tuple(log), "max_scaled_residual": float(np.max(scaled)),
+               "slowest_time_constant_day": float(-1.0 / np.max(eig.real)) if np.max(eig.real) < 0 else np.inf}
+
+
+def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions = RunOptions(), state_names=()):
+    """Integrate through *segments* [(t0, t1, p), ...] (contiguous) with cumulative totals.
+
+    *y0* holds the states; the totals start at zero. Returns the extended state (states + totals) at every
+    time of *t_out* (which must lie within the segments), as an array of shape (n_states + n_totals, len(t_out)).
+    """
+    n_tot = mod.N_TOTALS
+    y = np.concatenate([np.asarray(y0, dtype=np.float64), np.zeros(n_tot)])
+    out = np.full((y.shape[0], t_out.shape[0]), np.nan)
+    scale = np.maximum(1.0, np.abs(y))
+    stats = {"nfev": 0, "njev": 0, "nlu": 0, "segments": len(segments)}
+    names = list(state_names) + [f"total_{i}" for i in range(n_tot)]
+    for k, (t0, t1, p) in enumerate(segments):
+        if t1 <= t0:
+            continue
+        last = k == len(segments) - 1
+        mask = (t_out >= t0) & ((t_out < t1) | (last & (t_out <= t1)))
+        te = np.unique(np.concatenate([t_out[mask], [t1]]))  # the end point seeds the next segment
+
+        def f(t, x, p=p):
+            dx = np.empty_like(x)
+            mod.rhs_totals(x, p, dx)
+            return dx
+
+        def jac(t, x, p=p):
+            J = np.empty((x.shape[0], x.shape[0]))
+            mod.jacobian_totals(x, p, J)
+            return J
+
+        sol = solve_ivp(f, (t0, t1), y, method=opts.method, jac=jac, t_eval=te,
+                        rtol=opts.rtol, atol=opts.atol_scale * scale, max_step=opts.max_step)
+        if sol.status != 0 or not np.all(np.isfinite(sol.y)) or sol.y.shape[1] != te.shape[0]:
+            detail = ""
+            if sol.y.size:
+                yl = sol.y[:, -1]
+                dyl = f(sol.t[-1], yl)
+                nonfinite = [names[i] for i in range(len(dyl)) if not np.isfinite(dyl[i])]
+                detail = (f" Last state at day {sol.t[-1]:.6g}: "
+                          + ", ".join(f"{names[i]}={yl[i]:.4g}" for i in range(len(yl)))
+                          + (f". Non-finite derivatives: {', '.join(nonfinite)}" if nonfinite else ""))
+            raise IntegrationError(
+                f"time integration failed in segment {k + 1} (day {t0:g} to {t1:g}) with {opts.method} "
+                f"(rtol {opts.rtol:g}): {sol.message}.{detail} Check the doses and windows of the scenario.")
+        if mask.any():
+            out[:, mask] = sol.y[:, np.searchsorted(te, t_out[mask])]
+        y = sol.y[:, -1].copy()
+        stats["nfev"] += sol.nfev
+        stats["njev"] += sol.njev
+        stats["nlu"] += sol.nlu
+    return out, stats
