@@ -1,0 +1,136 @@
+"""Solvers against a reduced model with a closed-form steady state and time course, and their failures."""
+import math
+import textwrap
+
+import numpy as np
+import pytest
+
+import mgflux
+from mgflux import _solve
+from mgflux._codegen import compiled
+
+# A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
+# Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
+REDUCED = """
+[model]
+name = "reduced"
+[states.gut]
+unit = "mmol"
+pool = true
+guess = 1.0
+[states.serum]
+unit = "mmol"
+pool = true
+guess = 1.0
+[parameters.intake]
+value = 10
+unit = "mmol/day"
+source = "test"
+[parameters.ka]
+value = 2
+unit = "1/day"
+source = "test"
+[parameters.kf]
+value = 3
+unit = "1/day"
+source = "test"
+[parameters.clearance]
+value = 5
+unit = "L/day"
+source = "test"
+[parameters.volume]
+value = 14
+unit = "L"
+source = "test"
+[expressions]
+conc = { formula = "serum / volume", unit = "mM" }
+[fluxes.intake]
+to = "gut"
+rate = "intake"
+[fluxes.absorption]
+from = "gut"
+to = "serum"
+rate = "ka * gut"
+[fluxes.faeces]
+from = "gut"
+rate = "kf * gut"
+[fluxes.urine]
+from = "serum"
+rate = "clearance * conc"
+"""
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "reduced.toml"
+    path.write_text(REDUCED)
+    m = mgflux.load_model(path)
+    return m, compiled(m)
+
+
+def test_steady_state_closed_form(reduced):
+    m, mod = reduced
+    y, info = _solve.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
+    gut = 10 / (2 + 3)
+    serum = 2 * gut / (5 / 14)
+    assert y == pytest.approx([gut, serum], rel=1e-12)
+    assert info["max_scaled_residual"] < 1e-11
+
+
+def test_time_course_closed_form(reduced):
+    m, mod = reduced
+    p = m.parameter_vector()
+    t = np.linspace(0, 3, 31)
+    ys, _ = _solve.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
+    gut = 10 / 5 * (1 - np.exp(-5 * t))
+    assert ys[0] == pytest.approx(gut, rel=1e-7, abs=1e-10)
+    # totals: cumulative intake is exactly intake * t
+    assert ys[2] == pytest.approx(10 * t, rel=1e-9, abs=1e-12)
+
+
+def test_jacobian_is_exact(reduced):
+    m, mod = reduced
+    J = np.empty((2, 2))
+    mod.jacobian(np.array([1.0, 2.0]), m.parameter_vector(), J)
+    assert J == pytest.approx(np.array([[-5.0, 0.0], [2.0, -5 / 14]]), rel=1e-14)
+
+
+def test_adult_jacobian_matches_finite_differences():
+    m = mgflux.get_model()
+    mod = compiled(m)
+    p = m.parameter_vector()
+    y = mgflux.steady_state(mgflux.load_scenario(__import__("conftest").SCENARIOS / "healthy.toml"))
+    y = np.array(list(y.states.values())) * 1.05 + 0.01
+    n = len(y)
+    J = np.empty((n, n))
+    mod.jacobian(y, p, J)
+    f0 = np.empty(n)
+    mod.rhs(y, p, f0)
+    for j in range(n):
+        h = 1e-7 * max(1.0, abs(y[j]))
+        y2 = y.copy()
+        y2[j] += h
+        f1 = np.empty(n)
+        mod.rhs(y2, p, f1)
+        assert (f1 - f0) / h == pytest.approx(J[:, j], rel=1e-4, abs=1e-6)
+
+
+def test_no_steady_state_is_loud(tmp_path):
+    # serum only accumulates: no steady state exists
+    path = tmp_path / "grow.toml"
+    path.write_text(REDUCED.replace('rate = "clearance * conc"', 'rate = "clearance * conc * 0"'))
+    m = mgflux.load_model(path)
+    with pytest.raises(mgflux.SteadyStateError) as exc:
+        _solve.steady_state(compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
+    msg = str(exc.value)
+    assert "damped Newton" in msg and "pseudo-transient" in msg and "serum" in msg
+    assert exc.value.drifting[0] == "serum"
+    assert len(exc.value.strategies) >= 3
+
+
+def test_integration_failure_names_segment(reduced, monkeypatch):
+    m, mod = reduced
+    p = m.parameter_vector()
+    with pytest.raises(mgflux.IntegrationError, match="segment 1 .*day 0 to 1"):
+        _solve.integrate(mod, [(0.0, 1.0, p)], np.array([1.0, 1.0]), np.array([0.0, 1.0]),
+                         _solve.RunOptions(max_step=1e-12))
