@@ -213,17 +213,7 @@ def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions
         sol = solve_ivp(f, (t0, t1), y, method=opts.method, jac=jac, t_eval=te,
                         rtol=opts.rtol, atol=opts.atol_scale * scale, max_step=opts.max_step)
         if sol.status != 0 or not np.all(np.isfinite(sol.y)) or sol.y.shape[1] != te.shape[0]:
-            detail = ""
-            if sol.y.size:
-                yl = sol.y[:, -1]
-                dyl = f(sol.t[-1], yl)
-                nonfinite = [names[i] for i in range(len(dyl)) if not np.isfinite(dyl[i])]
-                detail = (f" Last state at day {sol.t[-1]:.6g}: "
-                          + ", ".join(f"{names[i]}={yl[i]:.4g}" for i in range(len(yl)))
-                          + (f". Non-finite derivatives: {', '.join(nonfinite)}" if nonfinite else ""))
-            raise IntegrationError(
-                f"time integration failed in segment {k + 1} (day {t0:g} to {t1:g}) with {opts.method} "
-                f"(rtol {opts.rtol:g}): {sol.message}.{detail} Check the doses and windows of the scenario.")
+            raise IntegrationError(_failure_message(sol, f, (t0, t1, y), k, opts, scale, names))
         if mask.any():
             out[:, mask] = sol.y[:, np.searchsorted(te, t_out[mask])]
         y = sol.y[:, -1].copy()
@@ -231,3 +221,21 @@ def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions
         stats["njev"] += sol.njev
         stats["nlu"] += sol.nlu
     return out, stats
+
+
+def _failure_message(sol, f, span, k, opts, scale, names) -> str:
+    """Say where and how a segment failed: the last state reached and which derivatives are not finite."""
+    t0, t1, y_start = span
+    # with t_eval, a failed solve_ivp may return no state at all: re-run to the failure to see it
+    probe = solve_ivp(f, (t0, t1), y_start, method=opts.method, rtol=opts.rtol, atol=opts.atol_scale * scale,
+                      max_step=opts.max_step)
+    detail = ""
+    if probe.y.size:
+        yl = probe.y[:, -1]
+        dyl = f(probe.t[-1], yl)
+        nonfinite = [names[i] for i in range(len(dyl)) if not np.isfinite(dyl[i])]
+        detail = (f" Last state at day {probe.t[-1]:.6g}: "
+                  + ", ".join(f"{names[i]}={yl[i]:.4g}" for i in range(len(yl)))
+                  + (f". Non-finite derivatives: {', '.join(nonfinite)}" if nonfinite else ""))
+    return (f"time integration failed in segment {k + 1} (day {t0:g} to {t1:g}) with {opts.method} "
+            f"(rtol {opts.rtol:g}): {sol.message}.{detail} Check the doses and windows of the scenario.")
