@@ -298,6 +298,7 @@ def test_cisplatin_cumulative_and_persistent():
     nadir_day = run.time_day[np.argmin(run["serum_mg_total_mM"])]
     assert after_3 < after_1 < BASELINE_SERUM
     assert nadir_day > 90  # worst after several cycles
+    assert run["serum_mg_total_mM"].min() < 0.7  # most patients become hypomagnesaemic (70-100%, review Table 2)
     assert _at(run, 230) < BASELINE_SERUM - 0.02  # wasting persists months after the last cycle (day 116)
     assert _at(run, 230, "femg_percent") > 3.36
 

@@ -34,7 +34,7 @@ MECHANISMS = {
 VARIABLE = {"gene": "activity", "drug": "dose", "condition": "dose", "treatment": "amount"}
 _ENTRY_KEYS = {"kind", "mechanism", "aliases", "description", "phenotype", "source", "effects", "constants",
                "route", "dose_range", "activity_range", "homozygous_activity", "heterozygous_activity",
-               "standard_dose", "incidence", "targets"}
+               "standard_dose", "incidence", "targets", "amount_unit"}
 _EFFECT_KEYS = {"parameter", "multiply", "add", "organ"}
 _CONST_KEYS = {"value", "unit", "source", "note"}
 
@@ -65,6 +65,7 @@ class Entry:
     homozygous_activity: float = 0.0
     heterozygous_activity: float = 0.5
     standard_dose: str | None = None
+    amount_unit: str | None = None  # treatments dosed in something other than elemental Mg (inulin: g/day)
     incidence: str = ""
     targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     file: str = ""
@@ -202,6 +203,13 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                 effects.append(Effect(e["parameter"], e.get("multiply"), e.get("add"), e.get("organ", "")))
             if not effects:
                 raise ModelError(f"{where}: an entry needs at least one effect")
+            if "amount_unit" in t:
+                if kind != "treatment" or t.get("route") != "oral":
+                    raise ModelError(f"{where}: amount_unit applies to oral treatments only")
+                try:
+                    _units.registry().Quantity(1.0, t["amount_unit"])
+                except Exception:
+                    raise ModelError(f"{where}: amount_unit = {t['amount_unit']!r} is not a unit pint knows") from None
             route = t.get("route", "")
             if kind == "treatment" and route not in ("oral", "iv"):
                 raise ModelError(f"{where}: a treatment needs route = \"oral\" or \"iv\"")
@@ -216,7 +224,8 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                 activity_range=_range(t.get("activity_range"), where, "activity_range") or (0.0, 1.0),
                 homozygous_activity=float(t.get("homozygous_activity", 0.0)),
                 heterozygous_activity=float(t.get("heterozygous_activity", 0.5)),
-                standard_dose=t.get("standard_dose"), incidence=t.get("incidence", ""),
+                standard_dose=t.get("standard_dose"), amount_unit=t.get("amount_unit"),
+                incidence=t.get("incidence", ""),
                 targets=MappingProxyType(dict(t.get("targets", {}))), file=str(path))
             # every effect must evaluate to a finite, non-negative number across the documented input range
             lo, hi = entry.activity_range if kind == "gene" else entry.dose_range

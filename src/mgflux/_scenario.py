@@ -223,6 +223,18 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
     if entry.route == "oral":
         if "rate" in item or "duration" in item:
             raise _err(w, "an oral treatment takes amount = \"... mg/day\" (elemental Mg per day), not rate or duration")
+        if entry.amount_unit:  # not Mg (inulin: grams of fibre per day): plain unit conversion
+            if "amount" not in item:
+                raise _err(w, f"needs amount = \"... {entry.amount_unit}\"")
+            q = _units.parse(item["amount"], where=w, key="amount")
+            try:
+                value = float(q.to(entry.amount_unit).magnitude)
+            except Exception:
+                raise _err(w, f"amount = {item['amount']!r} has unit '{q.units:~}', which cannot be converted "
+                              f"to '{entry.amount_unit}'") from None
+            if not math.isfinite(value) or value < 0:
+                raise _err(w, f"amount = {item['amount']!r} must be finite and >= 0")
+            return Application(entry, value, start, stop, label=entry.name)
         if "amount" not in item:
             raise _err(w, "needs amount = \"... mg/day\" (elemental Mg per day)")
         value = _units.convert(item["amount"], "mmol/day", where=w, key="amount")

@@ -238,4 +238,4 @@ def _failure_message(sol, f, span, k, opts, scale, names) -> str:
                   + ", ".join(f"{names[i]}={yl[i]:.4g}" for i in range(len(yl)))
                   + (f". Non-finite derivatives: {', '.join(nonfinite)}" if nonfinite else ""))
     return (f"time integration failed in segment {k + 1} (day {t0:g} to {t1:g}) with {opts.method} "
-            f"(rtol {opts.rtol:g}): {sol.message}.{detail} Check the doses and windows of the scenario.")
+            f"(rtol {opts.rtol:g}): {sol.message.rstrip('.')}.{detail} Check the doses and windows of the scenario.")
