@@ -152,7 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--kind", choices=["gene", "drug", "condition", "treatment"])
     c.add_argument("--model", default="adult")
     c.set_defaults(func=cmd_catalogue)
+
+    # Further commands live in their own modules, each with register(subparsers): analysis (compare,
+    # dose-finder), batch (sweep, population, sensitivity) and export (export-sbml).
+    import importlib
+
+    for name in PLUGINS:
+        try:
+            mod = importlib.import_module(f"mgflux.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"mgflux.{name}":
+                continue
+            raise
+        mod.register(sub)
     return p
+
+
+PLUGINS = ("_cli_analysis", "_cli_batch", "_cli_export")
 
 
 def main(argv=None) -> int:
@@ -165,6 +181,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         print("mgflux: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -399,21 +399,19 @@ def _check_names_and_units(model: Model) -> None:
 
 
 def models_dir() -> Path:
-    """Where the shipped models live: MGFLUX_MODELS_DIR, the installed package data, or the source tree."""
+    """Where the shipped models live: MGFLUX_MODELS_DIR, else the installed package data (``mgflux/models``,
+    mapped from the repository's ``models/`` by pyproject.toml), else the source tree (editable installs)."""
     import os
 
     env = os.environ.get("MGFLUX_MODELS_DIR")
     if env:
         return Path(env)
-    try:
-        from importlib.resources import files
-
-        d = Path(str(files("mgflux.models")))
+    here = Path(__file__).resolve().parent
+    for d in (here / "models", here.parents[1] / "models"):
         if (d / "adult.toml").exists():
             return d
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "models"
+    raise ModelError(f"cannot find the model folder (looked in {here / 'models'} and {here.parents[1] / 'models'}); "
+                     "set MGFLUX_MODELS_DIR")
 
 
 def available_models() -> list[str]:
