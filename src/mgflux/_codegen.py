@@ -161,7 +161,23 @@ def generate_source(model: Model) -> str:
     obs = _fn("observe", "y, p, out", obs_lines, "Every expression, then every flux rate.")
     jac = _JAC_TEMPLATE.format(name="jacobian", rhs="rhs")
     jac_t = _JAC_TEMPLATE.format(name="jacobian_totals", rhs="rhs_totals")
-    return "\n".join(head) + "\n\n" + "\n\n".join([rhs, rhs_t, obs, jac, jac_t, _PJAC])
+    parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
+    # Kernels written against this module's rhs/jacobian/observe (e.g. batched solvers) are appended here, so
+    # they compile and cache with the model: each extension module exposes a `SOURCE` string.
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            ext = importlib.import_module(f"mgflux.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"mgflux.{name}":
+                continue
+            raise
+        parts.append(ext.SOURCE)
+    return "\n".join(head) + "\n\n" + "\n\n".join(parts)
+
+
+EXTENSIONS = ("_kernels_batch",)
 
 
 def cache_dir() -> Path:
