@@ -1,0 +1,72 @@
+"""Model files: every parameter has a unit and a source; malformed models give clear errors."""
+import re
+from pathlib import Path
+
+import pytest
+
+import mgflux
+from mgflux._model import models_dir
+
+ADULT = (models_dir() / "adult.toml").read_text()
+
+
+@pytest.mark.parametrize("path", sorted(models_dir().glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_model_loads_and_solves(path):
+    if "[states." not in path.read_text():
+        pytest.skip("not a model file (data used by a model)")
+    m = mgflux.load_model(path)
+    assert all(p.source.strip() and p.unit for p in m.parameters)
+    refs = set(m.references)
+    for p in m.parameters:  # every cited key that looks like AuthorYear is in [references]
+        for key in re.findall(r"\b([A-Z][A-Za-z]+\d{4})\b", p.source):
+            assert key in refs, f"{p.name}: source {key} not in [references]"
+    sc = mgflux.scenario_from_dict({"scenario": {"name": "t", "model": path.stem, "duration": "5 day"}})
+    assert mgflux.simulate(sc).final["serum_mg_total_mM"] > 0
+
+
+def _load(tmp_path, text):
+    p = tmp_path / "m.toml"
+    p.write_text(text)
+    return mgflux.load_model(p), p
+
+
+BROKEN = {
+    "unit mismatch in a sum": (
+        'oral_intake = { formula = "diet_mg_intake * intake_factor + supplement_available"',
+        'oral_intake = { formula = "diet_mg_intake * intake_factor + ecf_volume"', ["units do not match"]),
+    "declared unit wrong": (
+        'serum_total = { formula = "ecf / ecf_volume", unit = "mM"',
+        'serum_total = { formula = "ecf / ecf_volume", unit = "mmol"', ["serum_total", "declared 'mmol'"]),
+    "unknown name in formula": (
+        'rate = "urine_rate"', 'rate = "urin_rate"', ["unknown name 'urin_rate'", "Did you mean 'urine_rate'"]),
+    "dimensional Hill base": (
+        '(serum_ionized * casr_activity / casr_ec50) ** casr_hill', '(serum_ionized * casr_activity) ** casr_hill',
+        ["must be dimensionless"]),
+    "missing source": ('source = "Degen1996"', 'source = ""', ["source is empty"]),
+    "bad unit": ('unit = "mL/min"', 'unit = "mL/minn"', ["mL/minn"]),
+    "forbidden function": ('log(2)', 'max(2)', ["only exp, log, sqrt"]),
+    "flux to a non-pool": ('to = "intracellular_fast"', 'to = "trpm6"', ["not a pool"]),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_model_message(case, tmp_path):
+    old, new, fragments = BROKEN[case]
+    assert old in ADULT
+    with pytest.raises(mgflux.ModelError) as exc:
+        _load(tmp_path, ADULT.replace(old, new, 1))
+    for f in fragments:
+        assert f in str(exc.value), str(exc.value)
+
+
+def test_parameter_values_in_internal_units():
+    m = mgflux.get_model()
+    val = {p.name: p.value for p in m.parameters}
+    assert val["gfr"] == pytest.approx(172.8)  # 120 mL/min in L/day
+    assert val["diet_mg_intake"] == pytest.approx(300 / 24.305)  # mg/day of Mg in mmol/day
+    assert val["si_transit_time"] == pytest.approx(4 / 24)  # hours in days
+
+
+def test_citations_cover_parameters():
+    m = mgflux.get_model()
+    assert "Gullestad1994" in m.references and "AvioliBerman1966" in m.references
