@@ -159,6 +159,7 @@ class SteadyResult:
     parameters: MappingProxyType
     notes: tuple[str, ...] = ()
     solver: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    observables: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # every model expression and flux
 
     def __getitem__(self, name: str) -> float:
         return self.readouts[name]
@@ -264,7 +265,8 @@ def steady_state(scenario, *, options: _solve.SteadyOptions = _solve.SteadyOptio
         readouts=MappingProxyType({k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
-        notes=tuple(notes), solver=MappingProxyType(info))
+        notes=tuple(notes), solver=MappingProxyType(info),
+        observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))))
 
 
 def output_times(scenario: Scenario) -> np.ndarray:
