@@ -22,11 +22,11 @@ CAT = get_catalogue(mgflux.get_model("adult"))
 BASELINE_SERUM = 0.85
 
 # Dominant genes: patients are heterozygous, so targets apply to that genotype.
-DOMINANT = {"FXYD2", "CASR", "ATP1A1", "HNF1B", "CNNM2", "FAM111A", "GATA3"}
+DOMINANT = {e.name for e in CAT.by_kind("gene") if e.inheritance == "dominant"}
 # Neutral on steady-state total serum Mg by design (redistribution, not depletion): tested by their time course.
 NEUTRAL_AT_STEADY = {"hungry_bone_syndrome", "beta_agonist", "salbutamol", "terbutaline", "epinephrine"}
 # Entries without a steady state at their standard severity (no Mg intake at all): tested below a full dose.
-STEADY_DOSE = {"starvation": 0.8}
+STEADY_DOSE = {e.name: e.target_dose for e in CAT.entries.values() if e.target_dose != 1.0}
 # Renal causes (FEMg stays high while serum falls) and intestinal causes (kidney conserves: FEMg low).
 RENAL_KINDS = {"tal_paracellular", "dct_integrity", "basolateral_extrusion"}
 INTESTINAL = {"ppi", "omeprazole", "esomeprazole", "pantoprazole", "lansoprazole", "low_intake", "chronic_diarrhoea",
@@ -45,6 +45,11 @@ def steady(*items, treatment=None, amount=None):
     perts = [{"name": n, k: v} for n, k, v in items]
     treats = [{"name": treatment, "amount": amount}] if treatment else []
     return mgflux.steady_state(_scenario(perts, treats))
+
+
+def test_dominant_genes_are_the_review_s():
+    # Table 1 / physiology.md: these are dominant; patients are heterozygous
+    assert DOMINANT == {"FXYD2", "CASR", "ATP1A1", "HNF1B", "CNNM2", "FAM111A", "GATA3"}
 
 
 def _input(entry, genotype="homozygous"):
@@ -99,7 +104,7 @@ def test_entry_documented(name):
 @pytest.mark.parametrize("name", GENES + DRUGS + CONDITIONS)
 def test_direction_lowers_serum(name, baseline):
     e = CAT.entries[name]
-    genotype = "heterozygous" if name in DOMINANT else "homozygous"
+    genotype = CAT.entries[name].patient_genotype
     s = steady(_input(e, genotype))
     if name in NEUTRAL_AT_STEADY:
         # redistribution: no depletion at steady state; the ionised level is kept by the kidney
@@ -155,7 +160,7 @@ def _in(value, lo_hi, tol=0.0):
 def test_targets_met(name):
     """Every entry's calibration targets (genes: patients' genotype; drugs/conditions: standard dose)."""
     e = CAT.entries[name]
-    genotype = "heterozygous" if name in DOMINANT else "homozygous"
+    genotype = CAT.entries[name].patient_genotype
     s = steady(_input(e, genotype))
     for readout, rng in e.targets.items():
         assert _in(s[readout], rng), f"{name}: {readout} = {s[readout]:.3f}, target {rng}"
@@ -188,7 +193,7 @@ RENAL = sorted(n for n in GENES + DRUGS + CONDITIONS
 def test_renal_causes_waste(name, baseline):
     """Renal causes: FEMg stays high (above the healthy value, > ~3.5%) although serum Mg fell."""
     e = CAT.entries[name]
-    s = steady(_input(e, "heterozygous" if name in DOMINANT else "homozygous"))
+    s = steady(_input(e, e.patient_genotype))
     assert s["serum_mg_total_mM"] < baseline["serum_mg_total_mM"]
     assert s["femg_percent"] > max(3.5, baseline["femg_percent"]), f"{name}: FEMg {s['femg_percent']:.2f}%"
 

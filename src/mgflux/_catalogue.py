@@ -34,7 +34,8 @@ MECHANISMS = {
 VARIABLE = {"gene": "activity", "drug": "dose", "condition": "dose", "treatment": "amount"}
 _ENTRY_KEYS = {"kind", "mechanism", "aliases", "description", "phenotype", "source", "effects", "constants",
                "route", "dose_range", "activity_range", "homozygous_activity", "heterozygous_activity",
-               "standard_dose", "incidence", "targets", "amount_unit"}
+               "standard_dose", "incidence", "targets", "amount_unit", "inheritance", "target_dose"}
+INHERITANCE = ("recessive", "dominant", "mitochondrial", "candidate")
 _EFFECT_KEYS = {"parameter", "multiply", "add", "organ"}
 _CONST_KEYS = {"value", "unit", "source", "note"}
 
@@ -66,6 +67,8 @@ class Entry:
     heterozygous_activity: float = 0.5
     standard_dose: str | None = None
     amount_unit: str | None = None  # treatments dosed in something other than elemental Mg (inulin: g/day)
+    inheritance: str = ""  # genes: the genotype patients carry follows from it (dominant: heterozygous)
+    target_dose: float = 1.0  # drugs/conditions: the dose at which `targets` apply
     incidence: str = ""
     targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     file: str = ""
@@ -73,6 +76,17 @@ class Entry:
     @property
     def variable(self) -> str:
         return VARIABLE[self.kind]
+
+    @property
+    def patient_genotype(self) -> str:
+        """The genotype patients with this condition carry: heterozygous for dominant genes."""
+        return "heterozygous" if self.inheritance == "dominant" else "homozygous"
+
+    def target_input(self) -> float:
+        """The input value at which `targets` apply: patients' genotype, or `target_dose`."""
+        if self.kind == "gene":
+            return self.heterozygous_activity if self.inheritance == "dominant" else self.homozygous_activity
+        return self.target_dose
 
     def _eval(self, formula: str, value: float) -> float:
         env = dict(self.constants)
@@ -210,6 +224,8 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                     _units.registry().Quantity(1.0, t["amount_unit"])
                 except Exception:
                     raise ModelError(f"{where}: amount_unit = {t['amount_unit']!r} is not a unit pint knows") from None
+            if kind == "gene" and t.get("inheritance") not in INHERITANCE:
+                raise ModelError(f"{where}: a gene needs inheritance = one of {', '.join(INHERITANCE)}")
             route = t.get("route", "")
             if kind == "treatment" and route not in ("oral", "iv"):
                 raise ModelError(f"{where}: a treatment needs route = \"oral\" or \"iv\"")
@@ -225,6 +241,7 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                 homozygous_activity=float(t.get("homozygous_activity", 0.0)),
                 heterozygous_activity=float(t.get("heterozygous_activity", 0.5)),
                 standard_dose=t.get("standard_dose"), amount_unit=t.get("amount_unit"),
+                inheritance=t.get("inheritance", ""), target_dose=float(t.get("target_dose", 1.0)),
                 incidence=t.get("incidence", ""),
                 targets=MappingProxyType(dict(t.get("targets", {}))), file=str(path))
             # every effect must evaluate to a finite, non-negative number across the documented input range

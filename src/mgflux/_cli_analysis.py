@@ -40,7 +40,28 @@ def cmd_dose_finder(args) -> int:
     return 0
 
 
+def cmd_calibration(args) -> int:
+    from . import _report
+
+    if args.write:
+        paths = _report.write()
+        print("updated " + ", ".join(str(p) for p in paths) if paths else "calibration tables already up to date")
+        return 0
+    if args.what in ("healthy", "all"):
+        print("Healthy adult at 300 mg/day\n")
+        print(_report.healthy_table())
+    if args.what in ("catalogue", "all"):
+        print("\nCatalogue entries at their target input (steady state, 300 mg/day)\n")
+        print(_report.catalogue_table())
+    return 0
+
+
 def register(sub) -> None:
+    k = sub.add_parser("calibration", help="calibration tables: target, source and model value (Markdown)")
+    k.add_argument("what", nargs="?", choices=["healthy", "catalogue", "all"], default="all")
+    k.add_argument("--write", action="store_true", help="refresh the generated tables in models/README.md and CATALOGUE.md")
+    k.set_defaults(func=cmd_calibration)
+
     c = sub.add_parser("compare", help="where Mg is gained and lost against a healthy adult (table and PNG)")
     c.add_argument("scenario")
     c.add_argument("--json", action="store_true")

@@ -75,6 +75,8 @@ class Model:
     fluxes: tuple[Flux, ...]
     references: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    # calibration targets of the unperturbed model: readout -> {"range": (lo, hi), "target": text, "source": text}
+    targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -226,7 +228,8 @@ _STATE_KEYS = {"unit", "pool", "guess", "description", "rate"}
 _PARAM_KEYS = {"value", "unit", "source", "note", "range"}
 _FLUX_KEYS = {"from", "to", "rate", "description", "through"}
 _EXPR_KEYS = {"formula", "unit", "description"}
-_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references"}
+_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets"}
+_TARGET_KEYS = {"range", "target", "source", "diet"}
 
 
 def _check_keys(table: dict, allowed: set, where: str):
@@ -310,6 +313,18 @@ def load_model(path: str | Path) -> Model:
             raise ModelError(f"{where}: a flux needs from, to, or through = true")
         fluxes.append(Flux(fname, _require(fl, "rate", where), src, dst, fl.get("description", ""), through))
 
+    targets = {}
+    for tname, t in raw.get("targets", {}).items():
+        where = f"{f}: [targets.{tname}]"
+        _check_keys(t, _TARGET_KEYS, where)
+        rng = t.get("range")
+        if not (isinstance(rng, list) and len(rng) == 2 and rng[0] <= rng[1]):
+            raise ModelError(f"{where}: range must be [low, high]")
+        if not str(t.get("source", "")).strip():
+            raise ModelError(f"{where}: every target needs a source")
+        targets[tname] = MappingProxyType({"range": (float(rng[0]), float(rng[1])), "target": t.get("target", ""),
+                                           "source": t["source"]})
+
     model = Model(
         name=name,
         title=meta.get("title", name),
@@ -320,6 +335,7 @@ def load_model(path: str | Path) -> Model:
         fluxes=tuple(fluxes),
         references=MappingProxyType(dict(raw.get("references", {}))),
         description=meta.get("description", ""),
+        targets=MappingProxyType(targets),
     )
     _check_names_and_units(model)
     return model
