@@ -1,0 +1,58 @@
+"""Result objects: immutable, tidy pandas frames, CSV, and the contract's readout names."""
+import numpy as np
+import pytest
+
+import mgflux
+from conftest import scenario
+
+
+@pytest.fixture(scope="module")
+def run():
+    return mgflux.simulate(scenario('[[perturbation]]\nname = "starvation"\ndose = 0.5\nstart = "5 day"\n',
+                                    duration="20 day", extra_scenario='sample_every = "12 hour"'))
+
+
+def test_grid_follows_sample_every(run):
+    assert run.time_day[1] - run.time_day[0] == pytest.approx(0.5)
+    assert run.time_day[-1] == pytest.approx(20.0) and len(run.time_day) == 41
+
+
+def test_results_are_immutable(run):
+    with pytest.raises(ValueError):
+        run["serum_mg_total_mM"][0] = 1.0
+    with pytest.raises(TypeError):
+        run.timecourse["new"] = np.zeros(3)
+    ss = mgflux.steady_state(scenario())
+    with pytest.raises(TypeError):
+        ss.readouts["serum_mg_total_mM"] = 1.0
+
+
+def test_tidy_dataframe(run):
+    pd = pytest.importorskip("pandas")
+    df = run.dataframe()
+    assert isinstance(df, pd.DataFrame)
+    assert len(df) == len(run.time_day)
+    assert {"scenario", "time_day", *mgflux.READOUTS, "cumulative_urine_mmol"} <= set(df.columns)
+    ss_df = mgflux.steady_state(scenario()).dataframe()
+    assert len(ss_df) == 1 and ss_df["serum_mg_total_mM"].iloc[0] == pytest.approx(0.85, abs=0.01)
+
+
+def test_csv_round_trip(run, tmp_path):
+    path = run.to_csv(tmp_path / "tc.csv")
+    data = np.genfromtxt(path, delimiter=",", names=True)
+    assert data["serum_mg_total_mM"] == pytest.approx(run["serum_mg_total_mM"], rel=1e-9)
+
+
+def test_window_edges_switch_parameters(run):
+    # starvation halves intake from day 5: readouts at day 5 already use the new parameters
+    t = run.time_day
+    intake = run["intake_mmol_per_day"]
+    assert intake[t < 5] == pytest.approx(300 / 24.305)
+    assert intake[t >= 5] == pytest.approx(150 / 24.305)
+
+
+def test_hypomagnesemia_grades():
+    from mgflux._simulate import hypomagnesemia_grade
+
+    assert list(hypomagnesemia_grade(np.array([0.85, 0.69, 0.49, 0.39, 0.29]))) == [0, 1, 2, 3, 4]
+    assert hypomagnesemia_grade(0.7) == 0
