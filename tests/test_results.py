@@ -56,3 +56,10 @@ def test_hypomagnesemia_grades():
 
     assert list(hypomagnesemia_grade(np.array([0.85, 0.69, 0.49, 0.39, 0.29]))) == [0, 1, 2, 3, 4]
     assert hypomagnesemia_grade(0.7) == 0
+
+
+def test_citations_name_model_and_entries():
+    sc = scenario('[[perturbation]]\nname = "starvation"\ndose = 0.5\n')
+    cites = mgflux.citations(sc)
+    assert any(c.startswith("Gullestad1994:") for c in cites)
+    assert any(c.startswith("starvation:") and "Shils" in c for c in cites)

@@ -18,6 +18,7 @@ from ._scenario import scenario_from_dict as scenario_from_dict
 from ._simulate import READOUTS as READOUTS
 from ._simulate import RunResult as RunResult
 from ._simulate import SteadyResult as SteadyResult
+from ._simulate import citations as citations
 from ._simulate import simulate as simulate
 from ._simulate import steady_state as steady_state
 from ._solve import RunOptions as RunOptions
@@ -34,7 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
-    "READOUTS", "RunResult", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
+    "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
     "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
     "UnitError", "__version__",
 ]

@@ -314,3 +314,23 @@ def simulate(scenario, *, options: _solve.RunOptions = _solve.RunOptions(),
         states=MappingProxyType({s: _freeze(ys[i]) for i, s in enumerate(model.state_names)}),
         totals=MappingProxyType({k: _freeze(v) for k, v in cumulative.items()}),
         notes=scenario.notes, solver=MappingProxyType(solver))
+
+
+def citations(scenario) -> list[str]:
+    """The sources behind a scenario's result: the model's cited references and every applied entry's source."""
+    import re
+
+    scenario = _as_scenario(scenario)
+    model = scenario.model
+    keys = []
+    for p in model.parameters:
+        for k in re.findall(r"\b([A-Z][A-Za-z]+\d{4})\b", p.source):
+            if k in model.references and k not in keys:
+                keys.append(k)
+    out = [f"{k}: {model.references[k]}" for k in sorted(keys)]
+    seen = set()
+    for a in scenario.applications:
+        if a.entry.name not in seen:
+            seen.add(a.entry.name)
+            out.append(f"{a.entry.name}: {a.entry.source}")
+    return out
