@@ -1,0 +1,574 @@
+"""Batches of parameter sets: steady states, local sensitivities, sweeps, virtual populations, global indices.
+
+The numerics live in :mod:`mgflux._kernels_batch` (compiled with the model). This module builds parameter
+matrices from a scenario plus *factors* (model parameters, or the dose / activity / amount of a catalogue
+entry), runs them in one call of a ``prange`` kernel (or in chunks on a Dask cluster), and returns tidy
+results with a status per set: a set that fails never raises, it carries a non-OK status and NaN readouts.
+
+Factor names:
+
+- a model parameter (``gfr``, ``diet_mg_intake``...): values in the unit written in the model file
+  (``gfr`` in mL/min, ``diet_mg_intake`` in mg/day); it replaces the base value before the scenario's
+  perturbations act on it (so a drug that multiplies ``gfr_relative`` still does);
+- ``ENTRY.dose`` / ``ENTRY.activity`` / ``ENTRY.amount`` for a catalogue entry (``omeprazole.dose``,
+  ``SLC12A3.activity``, ``magnesium_citrate.amount`` in mmol/day): replaces that entry's input in the scenario,
+  or adds the entry (on permanently) when the scenario does not have it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _solve
+from ._catalogue import Entry, apply_modifiers, get_catalogue
+from ._codegen import compiled
+from ._model import Model
+from ._scenario import Scenario, load_scenario
+from ._simulate import READOUTS, EXTRA_READOUTS, _readouts
+from .errors import MgfluxError, ScenarioError, unknown_name
+
+STATUS = {0: "ok", 1: "not_converged", 2: "unstable", 3: "nonfinite_parameters", 4: "negative_state"}
+STATUS_TEXT = {
+    0: "converged, stable, every amount >= 0",
+    1: "no steady state: chord/Newton, pseudo-transient continuation and cold-start Newton all failed",
+    2: "a steady state was found but a Jacobian eigenvalue has a positive real part",
+    3: "a parameter (or the result) is not finite",
+    4: "the steady state has a negative amount",
+}
+STRATEGY = {-1: "none", 0: "chord+Newton (warm)", 1: "Newton (cold)", 2: "PTC+Newton (warm)", 3: "PTC+Newton (cold)"}
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Numerical choices of the batched steady-state engine (tolerances as :class:`mgflux.SteadyOptions`)."""
+
+    residual_tol: float = 1e-11
+    step_tol: float = 1e-10
+    max_newton: int = 60
+    max_ptc: int = 400
+    max_chord: int = 40  # chord iterations with the shared nominal LU before full Newton
+    eig_tol: float = 1e-9  # largest eigenvalue real part still called stable (per day)
+
+
+def _workers(workers: int | None):
+    import numba as nb
+
+    if workers:
+        nb.set_num_threads(max(1, min(int(workers), nb.config.NUMBA_NUM_THREADS)))
+
+
+# ------------------------------------------------------------------------------------------ the engine
+
+
+@dataclass(frozen=True)
+class Nominal:
+    """The warm start shared by a batch: the nominal parameters, their steady state and Jacobian."""
+
+    p: np.ndarray
+    y: np.ndarray
+    J: np.ndarray
+
+
+def nominal(model: Model, p: np.ndarray) -> Nominal:
+    """Steady state of *p* with mgflux's single-set solver (Newton, PTC, long integration): the warm start."""
+    mod = compiled(model)
+    try:
+        y, _ = _solve.steady_state(mod, p, model.guess_vector(), model.state_names)
+    except MgfluxError:
+        y = model.guess_vector()
+    J = np.empty((y.size, y.size))
+    mod.jacobian(y, p, J)
+    return Nominal(p.copy(), y, J)
+
+
+def _floor(model: Model) -> np.ndarray:
+    g = model.guess_vector()
+    return 1e-6 * np.maximum(np.abs(g), 1.0)
+
+
+def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
+                workers: int | None = None, scheduler: str | None = None, chunk_size: int = 2000):
+    """Steady states of the rows of *P* (N, n_parameters). Returns (Y, status, strategy).
+
+    *scheduler*: None (this process, numba threads), ``"local"`` (a dask LocalCluster) or ``"tcp://HOST:PORT"``
+    (a dask.distributed scheduler); the chunks run the same kernel, so the results are identical.
+    """
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != len(model.parameters):
+        raise MgfluxError(f"parameter matrix must be (N, {len(model.parameters)}), got {P.shape}")
+    if warm is None:
+        warm = nominal(model, P[0] if len(P) else model.parameter_vector())
+    if scheduler:
+        return _solve_dask(model, P, warm, options, scheduler, chunk_size)
+    _workers(workers)
+    return _solve_local(model, P, warm, options)
+
+
+def _solve_local(model, P, warm, options):
+    mod = compiled(model)
+    n = len(model.states)
+    N = P.shape[0]
+    Y = np.empty((N, n))
+    status = np.empty(N, np.int64)
+    strategy = np.empty(N, np.int64)
+    if N:
+        mod.batch_steady(P, model.guess_vector(), warm.y, _floor(model), warm.J, options.residual_tol, options.step_tol,
+                         options.max_newton, options.max_ptc, options.max_chord, options.eig_tol, Y, status, strategy)
+    return Y, status, strategy
+
+
+def _chunk_task(model_path, P, warm, options):
+    from ._model import get_model
+
+    return _solve_local(get_model(model_path), P, warm, options)
+
+
+def _solve_dask(model, P, warm, options, scheduler, chunk_size):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise MgfluxError('the Dask backend needs dask.distributed: pip install "mgflux[dask]"') from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
+        futures = client.map(_chunk_task, [str(model.path)] * len(chunks), chunks, [warm] * len(chunks),
+                             [options] * len(chunks), pure=False)
+        parts = client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if not parts:
+        return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Steady states of many parameter sets: ``status`` per set (0 = ok, see ``STATUS``), states ``Y``,
+    readouts by name (arrays; NaN where the status is not ok), and the factor values that made each set."""
+
+    model: Model
+    P: np.ndarray
+    Y: np.ndarray
+    status: np.ndarray
+    strategy: np.ndarray
+    readouts: dict
+    factors: dict = field(default_factory=dict)  # factor name -> values (N,)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == 0
+
+    def __getitem__(self, name):
+        return self.readouts[name]
+
+    def __len__(self):
+        return self.status.shape[0]
+
+    def status_counts(self) -> dict:
+        return {STATUS[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
+
+    def dataframe(self, readouts=None):
+        """Tidy pandas DataFrame: one row per set; factor columns, status, readouts."""
+        import pandas as pd
+
+        cols = {k: v for k, v in self.factors.items()}
+        cols["status"] = [STATUS[int(s)] for s in self.status]
+        for k in (readouts or self.readouts):
+            cols[k] = self.readouts[k]
+        return pd.DataFrame(cols)
+
+    def to_csv(self, path, readouts=None) -> Path:
+        """Write the tidy table as CSV (pandas not needed)."""
+        import csv
+
+        path = Path(path)
+        names = list(self.factors) + ["status"] + list(readouts or self.readouts)
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(names)
+            fac = [self.factors[k] for k in self.factors]
+            rd = [self.readouts[k] for k in (readouts or self.readouts)]
+            for i in range(len(self)):
+                w.writerow([f"{c[i]:.10g}" for c in fac] + [STATUS[int(self.status[i])]]
+                           + [("" if not np.isfinite(c[i]) else f"{c[i]:.10g}") for c in rd])
+        return path
+
+
+def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray | None = None) -> dict:
+    """Contract readouts (arrays over sets) for states Y (N, n) and parameters P (N, m); NaN where not ok."""
+    mod = compiled(model)
+    N = Y.shape[0]
+    O = np.empty((N, len(model.observable_names)))
+    if N:
+        mod.batch_observe(np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+    with np.errstate(all="ignore"):
+        r = _readouts(model, O.T, Y.T)
+    out = {}
+    bad = None if status is None else status != 0
+    for k, v in r.items():
+        v = np.asarray(v, dtype=float).copy()
+        if bad is not None:
+            v[bad] = np.nan
+        out[k] = v
+    return out
+
+
+def steady_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
+                 workers: int | None = None, scheduler: str | None = None, factors: dict | None = None) -> BatchResult:
+    """Steady states and readouts of the parameter sets *P*."""
+    Y, status, strategy = solve_batch(model, P, warm=warm, options=options, workers=workers, scheduler=scheduler)
+    return BatchResult(model, P, Y, status, strategy, readouts_of(model, Y, P, status), dict(factors or {}))
+
+
+# -------------------------------------------------------------------------------------------- factors
+
+
+@dataclass(frozen=True)
+class Factor:
+    """Something a sweep varies: a model parameter (``index``) or a catalogue entry's input (``entry``)."""
+
+    name: str
+    index: int = -1  # model parameter
+    to_internal: float = 1.0  # model parameter: internal value per unit written in the model file
+    unit: str = ""
+    entry: Entry | None = None
+    documented_range: tuple[float, float] | None = None  # in the display unit
+
+    @property
+    def is_parameter(self) -> bool:
+        return self.entry is None
+
+
+def factor(scenario: Scenario, name: str) -> Factor:
+    """Resolve a factor name against the scenario's model and catalogue (did-you-mean on errors)."""
+    model = scenario.model
+    if "." in name:
+        ename, var = name.split(".", 1)
+        entry = get_catalogue(model).lookup(ename, "--vary")
+        if var != entry.variable:
+            raise ScenarioError(f"--vary {name}: {entry.name} is a {entry.kind}; its input is "
+                                f"{entry.name}.{entry.variable} (not {var!r})")
+        lo, hi = entry.activity_range if entry.kind == "gene" else entry.dose_range
+        unit = {"activity": "residual activity", "dose": "x standard dose", "amount": entry.amount_unit or "mmol/day"}
+        return Factor(name, entry=entry, unit=unit[var], documented_range=(lo, hi) if math.isfinite(hi) else None)
+    if name not in model.parameter_names:
+        raise ScenarioError(unknown_name("parameter or ENTRY.dose/activity/amount", name, model.parameter_names, "--vary"))
+    from . import _units
+
+    i = model.parameter_index(name)
+    par = model.parameters[i]
+    conv = _units.to_internal(_units.registry().Quantity(1.0, par.unit))
+    rng = None if par.range is None else (par.range[0] / conv, par.range[1] / conv)
+    return Factor(name, index=i, to_internal=conv, unit=par.unit, documented_range=rng)
+
+
+def _affine(model: Model, mods) -> tuple[np.ndarray, np.ndarray]:
+    """apply_modifiers is affine in the base vector: p = base * M + A."""
+    m = len(model.parameters)
+    A = apply_modifiers(model, np.zeros(m), mods)
+    M = apply_modifiers(model, np.ones(m), mods) - A
+    return M, A
+
+
+def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarray, *, steady: bool = True,
+                     window: tuple[float, float] | None = None) -> np.ndarray:
+    """Parameter sets (N, n_parameters) of *scenario* with the factors set to *values* (N, k).
+
+    steady=True: every perturbation and continuous treatment on (as ``mgflux.steady_state``); otherwise the
+    applications active in *window* (None: the genes only, as the start of ``run``).
+    """
+    model = scenario.model
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    N = values.shape[0]
+    base = model.parameter_vector()
+    if scenario.mg_intake is not None:
+        base[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    B = np.repeat(base[None, :], N, axis=0)
+    varied_entries = {f.entry.name for f in factors if f.entry is not None}
+    fixed = []
+    for a in scenario.applications:
+        if a.entry.name in varied_entries:
+            continue
+        if a.lifelong:
+            fixed.extend(a.modifiers())
+        elif steady and not a.one_off:
+            fixed.extend(a.modifiers())
+        elif not steady and window is not None and a.active(*window):
+            fixed.extend(a.modifiers())
+    M, A = _affine(model, fixed)
+    Mt = np.repeat(M[None, :], N, axis=0)
+    At = np.repeat(A[None, :], N, axis=0)
+    for j, f in enumerate(factors):
+        col = values[:, j]
+        if f.is_parameter:
+            B[:, f.index] = col * f.to_internal
+            continue
+        uniq, inv = np.unique(col, return_inverse=True)
+        Ms = np.empty((uniq.size, len(base)))
+        As = np.empty((uniq.size, len(base)))
+        for u, v in enumerate(uniq):
+            Ms[u], As[u] = _affine(model, f.entry.modifiers(float(v)))
+        Mt *= Ms[inv]
+        At += As[inv]
+    return B * Mt + At
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+
+_VARY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^:]+):([^:]+)(?::(\d+))?(?::(log|lin))?\s*$")
+
+
+@dataclass(frozen=True)
+class Vary:
+    name: str
+    lo: float
+    hi: float
+    n: int = 11
+    log: bool = False
+
+    def grid(self) -> np.ndarray:
+        if self.log:
+            return np.geomspace(self.lo, self.hi, self.n)
+        return np.linspace(self.lo, self.hi, self.n)
+
+
+def parse_vary(text: str, log: bool = False) -> Vary:
+    """``NAME=LO:HI:N`` (optionally ``:log``) -> :class:`Vary`."""
+    m = _VARY.match(text)
+    if not m:
+        raise ScenarioError(f"--vary {text!r}: expected NAME=LO:HI:N, e.g. gfr=60:150:10 or omeprazole.dose=0:2:21")
+    name, lo, hi, n, scale = m.groups()
+    try:
+        lo, hi = float(lo), float(hi)
+    except ValueError:
+        raise ScenarioError(f"--vary {text!r}: LO and HI must be numbers") from None
+    n = int(n) if n else 11
+    is_log = log or scale == "log"
+    if n < 1 or not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        raise ScenarioError(f"--vary {text!r}: need LO <= HI and N >= 1")
+    if is_log and lo <= 0:
+        raise ScenarioError(f"--vary {text!r}: a log scale needs LO > 0")
+    return Vary(name, lo, hi, n, is_log)
+
+
+def design(varies: list[Vary], samples: int | None = None, method: str = "grid", seed: int = 0) -> np.ndarray:
+    """Factor values (N, k): a full factorial grid, or *samples* points by Latin hypercube / Sobol."""
+    k = len(varies)
+    if samples is None or method == "grid":
+        grids = np.meshgrid(*[v.grid() for v in varies], indexing="ij")
+        return np.column_stack([g.ravel() for g in grids])
+    from scipy.stats import qmc
+
+    if method == "lhs":
+        u = qmc.LatinHypercube(d=k, seed=seed).random(samples)
+    elif method == "sobol":
+        sob = qmc.Sobol(d=k, scramble=True, seed=seed)
+        u = sob.random(samples)  # a power of two is best balanced; scipy warns otherwise
+    else:
+        raise ScenarioError(unknown_name("sampling method", method, ["grid", "lhs", "sobol"], "--method"))
+    out = np.empty_like(u)
+    for j, v in enumerate(varies):
+        if v.log:
+            out[:, j] = np.exp(np.log(v.lo) + u[:, j] * (np.log(v.hi) - np.log(v.lo)))
+        else:
+            out[:, j] = v.lo + u[:, j] * (v.hi - v.lo)
+    return out
+
+
+def sweep(scenario, varies: list[Vary], *, samples: int | None = None, method: str = "grid", seed: int = 0,
+          workers: int | None = None, scheduler: str | None = None, options: BatchOptions = BatchOptions()) -> BatchResult:
+    """Steady states over a grid or a sample of factors (model parameters, entry doses/activities)."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    facs = [factor(scenario, v.name) for v in varies]
+    X = design(varies, samples, method, seed)
+    P = parameter_matrix(scenario, facs, X)
+    p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
+    res = steady_batch(scenario.model, P, warm=nominal(scenario.model, p0), options=options, workers=workers,
+                       scheduler=scheduler, factors={f.name: X[:, j] for j, f in enumerate(facs)})
+    return res
+
+
+# ------------------------------------------------------------------------------------------- sensitivity
+
+
+@dataclass(frozen=True)
+class LocalSensitivity:
+    """Normalised local sensitivities d ln(readout) / d ln(parameter) at the steady state of a scenario."""
+
+    scenario: str
+    parameters: tuple[str, ...]
+    values: np.ndarray  # parameter values (internal units)
+    readouts: dict  # readout -> value
+    normalised: dict  # readout -> array over parameters
+    absolute: dict  # readout -> d readout / d parameter (internal units)
+
+    def ranking(self, readout: str = "serum_mg_total_mM", top: int | None = None) -> list[tuple[str, float]]:
+        s = self.normalised[readout]
+        order = np.argsort(-np.abs(s))
+        rows = [(self.parameters[i], float(s[i])) for i in order if s[i] != 0.0]
+        return rows[:top] if top else rows
+
+    def dataframe(self):
+        import pandas as pd
+
+        rows = []
+        for r, arr in self.normalised.items():
+            for i, pn in enumerate(self.parameters):
+                rows.append({"readout": r, "parameter": pn, "value": self.values[i], "normalised": arr[i],
+                             "absolute": self.absolute[r][i]})
+        return pd.DataFrame(rows)
+
+
+SENSITIVITY_READOUTS = ("serum_mg_total_mM", "serum_mg_ionized_mM", "urine_mg_mmol_per_day", "femg_percent",
+                        "absorbed_mmol_per_day", "fractional_absorption_percent", "body_mg_mmol",
+                        "reabsorbed_tal_percent", "reabsorbed_dct_percent", "trpm6_relative", "dct_mass_relative")
+
+
+def sensitivity_matrices(model: Model, Y: np.ndarray, P: np.ndarray):
+    """dY/dP (N, n_states, n_parameters) and d(observables)/dP (N, n_obs, n_parameters) at steady states."""
+    mod = compiled(model)
+    N, n = Y.shape
+    m = P.shape[1]
+    S = np.zeros((N, n, m))
+    OS = np.zeros((N, len(model.observable_names), m))
+    st = np.zeros(N, np.int64)
+    mod.batch_sensitivity(np.ascontiguousarray(Y), np.ascontiguousarray(P), S, OS, st)
+    return S, OS, st
+
+
+def local_sensitivity(scenario, readouts=SENSITIVITY_READOUTS) -> LocalSensitivity:
+    """Normalised sensitivities of readouts to every model parameter, from the LU of the steady-state Jacobian."""
+    import warnings
+
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    model = scenario.model
+    p = parameter_matrix(scenario, [], np.zeros((1, 0)))
+    res = steady_batch(model, p)
+    if res.status[0] != 0:
+        raise MgfluxError(f"no stable steady state for {scenario.name!r} ({STATUS_TEXT[int(res.status[0])]})")
+    S, OS, st = sensitivity_matrices(model, res.Y, p)
+    m = p.shape[1]
+    mod = compiled(model)
+    obs = np.empty(len(model.observable_names))
+    mod.observe(res.Y[0], p[0], obs)
+    h = 1e-30
+    # complex step through the readout formulas (ratios, sums) along every parameter direction at once
+    Oc = obs[:, None] + 1j * h * OS[0]
+    Yc = res.Y[0][:, None] + 1j * h * S[0]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        rc = _readouts(model, Oc, Yc)
+    norm, absd, vals = {}, {}, {}
+    for r in readouts:
+        v = np.asarray(rc[r])
+        if r == "hypomagnesemia_grade":
+            continue
+        d = v.imag / h
+        x = float(res.readouts[r][0])
+        vals[r] = x
+        absd[r] = d
+        with np.errstate(all="ignore"):
+            norm[r] = np.where(x != 0, d * p[0] / x, 0.0)
+    return LocalSensitivity(scenario.name, model.parameter_names, p[0].copy(), vals, norm, absd)
+
+
+@dataclass(frozen=True)
+class GlobalSensitivity:
+    scenario: str
+    method: str
+    readout: str
+    parameters: tuple[str, ...]
+    indices: dict  # name -> array over parameters (mu_star, sigma, ... or S1, ST, with _conf)
+    n_evaluations: int
+    failed: int
+
+    def dataframe(self):
+        import pandas as pd
+
+        d = {"parameter": list(self.parameters)}
+        d.update({k: v for k, v in self.indices.items()})
+        return pd.DataFrame(d)
+
+    def ranking(self):
+        key = "mu_star" if self.method == "morris" else "ST"
+        s = self.indices[key]
+        order = np.argsort(-np.abs(s))
+        return [(self.parameters[i], float(s[i])) for i in order]
+
+
+def ranged_factors(scenario: Scenario) -> list[Factor]:
+    """Every model parameter with a documented physiological range (adult.toml ``range``)."""
+    return [factor(scenario, p.name) for p in scenario.model.parameters if p.range is not None and p.range[1] > p.range[0]]
+
+
+def global_sensitivity(scenario, method: str = "sobol", readout: str = "serum_mg_total_mM", n: int = 1024,
+                       seed: int = 0, workers: int | None = None, scheduler: str | None = None) -> GlobalSensitivity:
+    """Morris elementary effects or Sobol indices (SALib) over the documented ranges of the model parameters.
+
+    *n*: base sample size (Sobol: rounded up to a power of two; total runs n (2k + 2); Morris: trajectories).
+    """
+    try:
+        from SALib.analyze import morris as morris_a
+        from SALib.analyze import sobol as sobol_a
+        from SALib.sample import morris as morris_s
+        from SALib.sample import sobol as sobol_s
+    except ImportError:
+        raise MgfluxError(f'{method} sensitivity needs SALib: pip install "mgflux[sensitivity]" '
+                          "(or use --method local, which needs nothing extra)") from None
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    facs = ranged_factors(scenario)
+    problem = {"num_vars": len(facs), "names": [f.name for f in facs],
+               "bounds": [list(f.documented_range) for f in facs]}
+    if method == "sobol":
+        n = 1 << max(0, int(math.ceil(math.log2(max(n, 1)))))
+        X = sobol_s.sample(problem, n, calc_second_order=False, seed=seed)
+    elif method == "morris":
+        X = morris_s.sample(problem, n, num_levels=4, seed=seed)
+    else:
+        raise ScenarioError(unknown_name("global method", method, ["morris", "sobol"], "--method"))
+    P = parameter_matrix(scenario, facs, X)
+    p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
+    res = steady_batch(scenario.model, P, warm=nominal(scenario.model, p0), workers=workers, scheduler=scheduler)
+    Yv = np.asarray(res[readout], dtype=float)
+    failed = int(np.sum(~res.ok))
+    if failed:  # SALib needs every evaluation: a failed set takes the median (reported)
+        Yv = np.where(res.ok, Yv, np.nanmedian(Yv))
+    if method == "sobol":
+        a = sobol_a.analyze(problem, Yv, calc_second_order=False, seed=seed)
+        idx = {k: np.asarray(a[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+    else:
+        a = morris_a.analyze(problem, X, Yv, num_levels=4, seed=seed)
+        idx = {k: np.asarray(a[k]) for k in ("mu", "mu_star", "sigma", "mu_star_conf")}
+    return GlobalSensitivity(scenario.name, method, readout, tuple(problem["names"]), idx, int(P.shape[0]), failed)
+
+
+def plot_tornado(names, values, path, title, xlabel, conf=None, top: int = 15) -> Path:
+    from ._plot import _plt
+
+    plt = _plt()
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(-np.abs(values))[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.5))
+    colors = ["tab:blue" if values[i] >= 0 else "tab:red" for i in order]
+    ax.barh([names[i] for i in order], values[order], color=colors,
+            xerr=None if conf is None else np.asarray(conf)[order])
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
