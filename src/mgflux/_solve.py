@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .errors import IntegrationError, SteadyStateError
 
@@ -132,6 +131,8 @@ def _ptc(mod, y, p, guess, opts, log):
 
 
 def _integrate_long(mod, y, p, guess, opts, log):
+    from scipy.integrate import solve_ivp  # imported on use: `mgflux steady` rarely needs it
+
     sol = solve_ivp(lambda t, x: _f(mod, x, p), (0.0, opts.integrate_days), y, method="BDF",
                     jac=lambda t, x: _jac(mod, x, p), rtol=1e-8, atol=1e-10 * np.maximum(1.0, np.abs(y)))
     if sol.status != 0 or not np.all(np.isfinite(sol.y[:, -1])):
@@ -187,6 +188,8 @@ def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions
     *y0* holds the states; the totals start at zero. Returns the extended state (states + totals) at every
     time of *t_out* (which must lie within the segments), as an array of shape (n_states + n_totals, len(t_out)).
     """
+    from scipy.integrate import solve_ivp
+
     n_tot = mod.N_TOTALS
     y = np.concatenate([np.asarray(y0, dtype=np.float64), np.zeros(n_tot)])
     out = np.full((y.shape[0], t_out.shape[0]), np.nan)
@@ -225,6 +228,8 @@ def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions
 
 def _failure_message(sol, f, span, k, opts, scale, names) -> str:
     """Say where and how a segment failed: the last state reached and which derivatives are not finite."""
+    from scipy.integrate import solve_ivp
+
     t0, t1, y_start = span
     # with t_eval, a failed solve_ivp may return no state at all: re-run to the failure to see it
     probe = solve_ivp(f, (t0, t1), y_start, method=opts.method, rtol=opts.rtol, atol=opts.atol_scale * scale,
