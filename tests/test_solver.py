@@ -138,3 +138,19 @@ def test_integration_failure_names_segment(tmp_path):
         _solve.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
                          state_names=m.state_names)
     assert "serum=" in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["healthy.toml", "genes/CLDN16.toml", "drugs/furosemide.toml"])
+def test_python_and_numba_backends_agree(name):
+    from conftest import SCENARIOS
+
+    sc = mgflux.load_scenario(SCENARIOS / name)
+    py = mgflux.steady_state(sc, options=_solve.SteadyOptions(backend="python"))
+    nb = mgflux.steady_state(sc, options=_solve.SteadyOptions(backend="numba"))
+    for k in mgflux.READOUTS:
+        assert py[k] == pytest.approx(nb[k], rel=1e-12, abs=1e-14), k
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend"):
+        _solve.kernels(None, "gpu")

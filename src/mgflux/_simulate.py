@@ -258,7 +258,7 @@ def steady_state(scenario, *, options: _solve.SteadyOptions = _solve.SteadyOptio
     model = scenario.model
     p, notes = steady_parameters(scenario)
     mod, y, info = _solve_steady(scenario, p, options)
-    obs = _observe(mod, model, y, p)
+    obs = _observe(_solve.kernels(mod, options.backend), model, y, p)
     r = _readouts(model, obs, y)
     return SteadyResult(
         scenario=scenario.name,
