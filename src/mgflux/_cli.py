@@ -155,15 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Further commands live in their own modules, each with register(subparsers): analysis (compare,
     # dose-finder), batch (sweep, population, sensitivity) and export (export-sbml).
-    import importlib
+    from ._plugins import optional_modules
 
-    for name in PLUGINS:
-        try:
-            mod = importlib.import_module(f"mgflux.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"mgflux.{name}":
-                continue
-            raise
+    for mod in optional_modules(PLUGINS):
         mod.register(sub)
     return p
 

@@ -164,16 +164,9 @@ def generate_source(model: Model) -> str:
     parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
     # Kernels written against this module's rhs/jacobian/observe (e.g. batched solvers) are appended here, so
     # they compile and cache with the model: each extension module exposes a `SOURCE` string.
-    import importlib
+    from ._plugins import optional_modules
 
-    for name in EXTENSIONS:
-        try:
-            ext = importlib.import_module(f"mgflux.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"mgflux.{name}":
-                continue
-            raise
-        parts.append(ext.SOURCE)
+    parts += [ext.SOURCE for ext in optional_modules(EXTENSIONS)]
     return "\n".join(head) + "\n\n" + "\n\n".join(parts)
 
 
