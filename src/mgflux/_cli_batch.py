@@ -1,0 +1,353 @@
+"""`mgflux sweep`, `mgflux population`, `mgflux sensitivity` (registered by the CLI's plug-in hook)."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from .errors import MgfluxError
+
+
+class _Progress:
+    """A tqdm bar on stderr for work expected to take more than a second or two (silent without tqdm)."""
+
+    def __init__(self, total, desc, enabled=True):
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc=desc, unit="set", file=sys.stderr, leave=False)
+            except ImportError:
+                pass
+
+    def update(self, k):
+        if self.bar is not None:
+            self.bar.update(k)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _iter_progress(items, desc):
+    if sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+
+            return tqdm(items, desc=desc, file=sys.stderr, leave=False)
+        except ImportError:
+            pass
+    return items
+
+
+def _chunked_batch(model, P, warm, args, factors, desc):
+    """Run the batch in chunks so a progress bar can move; one chunk (no bar) when it is quick."""
+    import numpy as np
+
+    from . import _batch
+
+    N = P.shape[0]
+    if args.scheduler or N <= 20000:
+        return _batch.steady_batch(model, P, warm=warm, workers=args.workers, scheduler=args.scheduler, factors=factors)
+    bar = _Progress(N, desc)
+    parts = []
+    step = 10000
+    try:
+        for i in range(0, N, step):
+            parts.append(_batch.solve_batch(model, P[i:i + step], warm=warm, workers=args.workers))
+            bar.update(min(step, N - i))
+    finally:
+        bar.close()
+    Y = np.concatenate([p[0] for p in parts])
+    st = np.concatenate([p[1] for p in parts])
+    sg = np.concatenate([p[2] for p in parts])
+    return _batch.BatchResult(model, P, Y, st, sg, _batch.readouts_of(model, Y, P, st), factors)
+
+
+def cmd_sweep(args) -> int:
+    import numpy as np
+
+    from . import _batch
+    from ._cli import _json
+    from ._scenario import load_scenario
+
+    if not args.vary:
+        raise MgfluxError("sweep needs at least one --vary NAME=LO:HI:N (e.g. --vary gfr=60:150:10)")
+    sc = load_scenario(args.scenario)
+    varies = [_batch.parse_vary(v, args.log) for v in args.vary]
+    facs = [_batch.factor(sc, v.name) for v in varies]
+    X = _batch.design(varies, args.samples, args.method if args.samples else "grid", args.seed)
+    P = _batch.parameter_matrix(sc, facs, X)
+    p0 = _batch.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
+    t = time.perf_counter()
+    res = _chunked_batch(sc.model, P, _batch.nominal(sc.model, p0), args,
+                         {f.name: X[:, j] for j, f in enumerate(facs)}, "sweep")
+    elapsed = time.perf_counter() - t
+    readouts = args.readout or list(_batch.READOUTS)
+    for r in readouts:
+        if r not in res.readouts:
+            from .errors import unknown_name
+
+            raise MgfluxError(unknown_name("readout", r, res.readouts, "--readout"))
+    out = Path(args.out) if args.out else None
+    written = []
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        written.append(res.to_csv(out / "sweep.csv", readouts))
+        written.extend(_plot_sweep(res, facs, varies, readouts, out, grid=not args.samples))
+    if args.json:
+        print(_json({"scenario": sc.name, "n": len(res), "status": res.status_counts(), "seconds": elapsed,
+                     "factors": {k: v.tolist() for k, v in res.factors.items()},
+                     "readouts": {k: [None if not math.isfinite(x) else x for x in res[k].tolist()] for k in readouts},
+                     "files": [str(p) for p in written]}))
+        return 0
+    units = {f.name: f.unit for f in facs}
+    print(f"Sweep: {sc.name}: {len(res)} steady states in {elapsed:.2f} s; status: "
+          + ", ".join(f"{k} {v}" for k, v in res.status_counts().items()))
+    if not out or len(res) <= 50:
+        show = [r for r in readouts if r in ("serum_mg_total_mM", "urine_mg_mmol_per_day", "femg_percent",
+                                             "hypomagnesemia_grade")] or readouts[:4]
+        head = [f"{f.name} ({units[f.name]})" for f in facs] + show + ["status"]
+        print("  ".join(f"{h:>14}" for h in head))
+        for i in range(min(len(res), 50)):
+            vals = [f"{res.factors[f.name][i]:14.4g}" for f in facs]
+            vals += [f"{res[r][i]:14.4g}" for r in show]
+            vals.append(f"{_batch.STATUS[int(res.status[i])]:>14}")
+            print("  ".join(vals))
+        if len(res) > 50:
+            print(f"... ({len(res) - 50} more rows: use --out DIR for the CSV)")
+    if written:
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _plot_sweep(res, facs, varies, readouts, out, grid=True):
+    import numpy as np
+
+    from ._plot import _plt
+
+    plt = _plt()
+    paths = []
+    main = [r for r in ("serum_mg_total_mM", "urine_mg_mmol_per_day", "femg_percent") if r in readouts] or readouts[:1]
+    x0 = res.factors[facs[0].name]
+    if len(facs) == 1 or not grid:
+        fig, axes = plt.subplots(len(main), 1, figsize=(7, 2.6 * len(main)), sharex=True, squeeze=False)
+        for ax, r in zip(axes[:, 0], main):
+            order = np.argsort(x0)
+            ax.plot(x0[order], res[r][order], "-" if grid and len(facs) == 1 else ".", ms=3)
+            if r == "serum_mg_total_mM":
+                ax.axhline(0.7, color="crimson", ls="--", lw=1, label="0.7 mM")
+                ax.legend()
+            ax.set_ylabel(r)
+        axes[-1, 0].set_xlabel(f"{facs[0].name} ({facs[0].unit})")
+        if varies[0].log:
+            axes[-1, 0].set_xscale("log")
+        fig.tight_layout()
+        p = out / "sweep.png"
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
+    if len(facs) >= 2 and grid:
+        n0, n1 = varies[0].n, varies[1].n
+        rest = int(np.prod([v.n for v in varies[2:]])) if len(varies) > 2 else 1
+        for r in main:
+            Z = np.asarray(res[r]).reshape(n0, n1, rest)[:, :, 0]
+            fig, ax = plt.subplots(figsize=(6.5, 5))
+            x, y = varies[0].grid(), varies[1].grid()
+            im = ax.pcolormesh(y, x, Z, shading="auto", cmap="viridis")
+            fig.colorbar(im, ax=ax, label=r)
+            if r == "serum_mg_total_mM" and np.nanmin(Z) < 0.7 < np.nanmax(Z):
+                ax.contour(y, x, Z, levels=[0.7], colors="crimson", linewidths=1.5)
+            ax.set_xlabel(f"{facs[1].name} ({facs[1].unit})")
+            ax.set_ylabel(f"{facs[0].name} ({facs[0].unit})")
+            if varies[1].log:
+                ax.set_xscale("log")
+            if varies[0].log:
+                ax.set_yscale("log")
+            ax.set_title(r + ("" if rest == 1 else " (other factors at their first value)"))
+            fig.tight_layout()
+            p = out / f"heatmap_{r}.png"
+            fig.savefig(p, dpi=120)
+            plt.close(fig)
+            paths.append(p)
+    return paths
+
+
+def cmd_population(args) -> int:
+    from . import _batch
+    from ._cli import _json
+
+    if args.all_drugs:
+        n = args.n or 2000
+        rows = _batch.drug_incidence_table(n, args.seed, workers=args.workers, scheduler=args.scheduler,
+                                           progress=lambda it: _iter_progress(it, "drugs"))
+        if args.json:
+            print(_json({"n": n, "seed": args.seed, "drugs": rows}))
+            return 0
+        print(f"Hypomagnesemia (< 0.7 mM) in {n} virtual adults per drug, standard dose, steady state (seed {args.seed})")
+        print(f"{'drug':22s} {'simulated':>9s}  {'reported':>12s}  inside  reported text")
+        for r in rows:
+            rep = "-" if r["reported_range"] is None else f"{r['reported_range'][0]:.0f}-{r['reported_range'][1]:.0f}%"
+            flag = {True: "yes", False: "NO", None: "?"}[r["inside"]]
+            print(f"{r['drug']:22s} {r['simulated_percent']:8.1f}%  {rep:>12s}  {flag:>6s}  {r['reported']}"
+                  + (f" [{r['note']}]" if r["note"] else ""))
+        miss = [r["drug"] for r in rows if r["inside"] is False]
+        print(f"\n{sum(1 for r in rows if r['inside'])} of {len(rows)} inside their reported range"
+              + (f"; outside: {', '.join(miss)}" if miss else ""))
+        return 0
+    if not args.scenario:
+        raise MgfluxError("population needs a SCENARIO file (or --all-drugs)")
+    t = time.perf_counter()
+    pr = _batch.population(args.scenario, args.n or 10000, args.seed, days=args.days, workers=args.workers,
+                           scheduler=args.scheduler)
+    elapsed = time.perf_counter() - t
+    s = pr.summary()
+    s["seconds"] = elapsed
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        pr.batch.to_csv(out / "population.csv")
+        _plot_population(pr, out / "population.png")
+    if args.json:
+        print(_json(s))
+        return 0
+    when = "steady state" if args.days is None else f"day {args.days:g}"
+    print(f"Virtual population: {pr.scenario}: {s['n']} patients at {when} (seed {args.seed}), {elapsed:.2f} s")
+    if s["n_ok"] < s["n"]:
+        print(f"  not converged: {s['n'] - s['n_ok']} ({s['status']}); excluded from the figures below")
+    q = s["serum_mg_total_mM"]
+    print(f"  serum total Mg: median {q['median']:.3f} mM, central 95% {q['p2.5']:.3f}-{q['p97.5']:.3f} mM")
+    print(f"  hypomagnesemia (< 0.7 mM): {s['incidence_percent']:.1f}%")
+    print("  CTCAE grade:   " + "  ".join(f"{k}: {v:.1f}%" for k, v in s["grade_percent"].items()))
+    if args.out:
+        print(f"wrote {Path(args.out) / 'population.csv'} and population.png")
+    return 0
+
+
+def _plot_population(pr, path):
+    import numpy as np
+
+    from ._plot import _plt
+
+    plt = _plt()
+    s = pr.batch["serum_mg_total_mM"][pr.batch.ok]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(s, bins=60, color="tab:blue", alpha=0.8)
+    ax.axvline(0.7, color="crimson", ls="--", lw=1, label=f"0.7 mM: {100 * np.mean(s < 0.7):.1f}% below")
+    ax.set_xlabel("serum total Mg (mM)")
+    ax.set_ylabel("patients")
+    ax.set_title(pr.scenario)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cmd_sensitivity(args) -> int:
+    from . import _batch
+    from ._cli import _json
+    from ._scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    if args.method == "local":
+        ls = _batch.local_sensitivity(sc)
+        if args.readout not in ls.normalised:
+            from .errors import unknown_name
+
+            raise MgfluxError(unknown_name("readout", args.readout, ls.normalised, "--readout"))
+        rank = ls.ranking(args.readout, args.top)
+        if out:
+            ls.dataframe().to_csv(out / "sensitivity_local.csv", index=False) if _has_pandas() else None
+            _batch.plot_tornado(list(ls.parameters), ls.normalised[args.readout], out / "tornado.png",
+                                f"{sc.name}: {args.readout}", "normalised sensitivity d ln(readout) / d ln(parameter)",
+                                top=args.top)
+        if args.json:
+            print(_json({"scenario": sc.name, "method": "local", "readout": args.readout,
+                         "value": ls.readouts[args.readout],
+                         "normalised": {k: dict(zip(ls.parameters, map(float, v))) for k, v in ls.normalised.items()}}))
+            return 0
+        print(f"Local sensitivity of {args.readout} ({ls.readouts[args.readout]:.4g}) at the steady state of {sc.name}")
+        print("normalised: d ln(readout) / d ln(parameter); +0.5 means +1% in the parameter gives +0.5%")
+        for name, v in rank:
+            print(f"  {name:32s} {v:+.4f}")
+    else:
+        gs = _batch.global_sensitivity(sc, args.method, args.readout, args.n, args.seed, workers=args.workers,
+                                       scheduler=args.scheduler)
+        key, conf = ("mu_star", "mu_star_conf") if args.method == "morris" else ("ST", "ST_conf")
+        if out:
+            if _has_pandas():
+                gs.dataframe().to_csv(out / f"sensitivity_{args.method}.csv", index=False)
+            _batch.plot_tornado(list(gs.parameters), gs.indices[key], out / "tornado.png",
+                                f"{sc.name}: {args.readout} ({args.method})", key, conf=gs.indices[conf], top=args.top)
+        if args.json:
+            print(_json({"scenario": sc.name, "method": args.method, "readout": args.readout,
+                         "n_evaluations": gs.n_evaluations, "failed": gs.failed,
+                         "indices": {k: dict(zip(gs.parameters, map(float, v))) for k, v in gs.indices.items()}}))
+            return 0
+        print(f"{args.method} indices of {args.readout} for {sc.name} over the documented parameter ranges "
+              f"({gs.n_evaluations} steady states, {gs.failed} failed)")
+        cols = [k for k in gs.indices]
+        print(f"  {'parameter':32s} " + " ".join(f"{c:>12s}" for c in cols))
+        order = [gs.parameters.index(n) for n, _ in gs.ranking()][: args.top]
+        for i in order:
+            print(f"  {gs.parameters[i]:32s} " + " ".join(f"{gs.indices[c][i]:12.4f}" for c in cols))
+    if out:
+        print(f"wrote {out / 'tornado.png'}")
+    return 0
+
+
+def _has_pandas() -> bool:
+    try:
+        import pandas  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+def _common(p):
+    p.add_argument("--workers", type=int, help="numba threads (default: all cores)")
+    p.add_argument("--scheduler", help='Dask backend: "local" (LocalCluster) or tcp://HOST:PORT (needs mgflux[dask])')
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", metavar="DIR", help="write CSV and PNG into DIR")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def register(sub) -> None:
+    s = sub.add_parser("sweep", help="steady states over a grid or a sample of parameters / doses",
+                       description="Steady states over model parameters (in the unit of the model file) or catalogue "
+                                   "inputs (ENTRY.dose, ENTRY.activity, ENTRY.amount). Several --vary make a full grid; "
+                                   "--samples N draws N points (Latin hypercube or Sobol) within the same bounds.")
+    s.add_argument("scenario")
+    s.add_argument("--vary", action="append", metavar="NAME=LO:HI:N",
+                   help="e.g. gfr=60:150:10, omeprazole.dose=0:2:21, SLC12A3.activity=0:1:11 (append :log for a log scale)")
+    s.add_argument("--log", action="store_true", help="log-spaced values for every --vary")
+    s.add_argument("--samples", type=int, help="random design of N points instead of a grid")
+    s.add_argument("--method", choices=["lhs", "sobol"], default="lhs", help="sampling with --samples")
+    s.add_argument("--readout", action="append", help="readouts to write (default: every contract readout)")
+    _common(s)
+    s.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("population", help="virtual patients: incidence of hypomagnesemia and CTCAE grades",
+                       description="Virtual patients whose physiology varies as models/population.toml says "
+                                   "(distributions and CVs with sources); drug exposure varies per patient.")
+    p.add_argument("scenario", nargs="?")
+    p.add_argument("--n", type=int, help="patients (default 10000; --all-drugs: 2000 per drug)")
+    p.add_argument("--days", type=float, help="state at day D of the scenario's time course instead of the steady state")
+    p.add_argument("--all-drugs", action="store_true", help="every drug of the catalogue against its reported incidence")
+    _common(p)
+    p.set_defaults(func=cmd_population)
+
+    g = sub.add_parser("sensitivity", help="local (normalised) or global (Morris, Sobol) sensitivity and a tornado plot")
+    g.add_argument("scenario")
+    g.add_argument("--method", choices=["local", "morris", "sobol"], default="local")
+    g.add_argument("--readout", default="serum_mg_total_mM")
+    g.add_argument("--n", type=int, default=256, help="global: base sample size (Sobol: power of two) or Morris trajectories")
+    g.add_argument("--top", type=int, default=15, help="parameters shown")
+    _common(g)
+    g.set_defaults(func=cmd_sensitivity)
