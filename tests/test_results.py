@@ -63,3 +63,15 @@ def test_citations_name_model_and_entries():
     cites = mgflux.citations(sc)
     assert any(c.startswith("Gullestad1994:") for c in cites)
     assert any(c.startswith("starvation:") and "Shils" in c for c in cites)
+
+
+def test_time_below_threshold_interpolates():
+    from types import MappingProxyType
+
+    r = mgflux.RunResult(scenario="t", time_day=np.array([0.0, 1.0, 2.0, 3.0]),
+                         timecourse=MappingProxyType({"serum_mg_total_mM": np.array([0.8, 0.6, 0.6, 0.8])}),
+                         states=MappingProxyType({}), totals=MappingProxyType({}))
+    low = r.time_below(0.7)
+    assert low["first_day"] == pytest.approx(0.5)
+    assert low["days"] == pytest.approx(0.5 + 1.0 + 0.5)
+    assert r.time_below(0.5)["days"] == 0.0 and r.time_below(0.5)["first_day"] is None

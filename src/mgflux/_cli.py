@@ -85,6 +85,12 @@ def cmd_run(args) -> int:
         s = res["serum_mg_total_mM"]
         print(f"serum total Mg: min {s.min():.3f} mM (day {res.time_day[s.argmin()]:g}), "
               f"max {s.max():.3f} mM (day {res.time_day[s.argmax()]:g})")
+        low = res.time_below(0.7)
+        if low["days"] > 0:
+            print(f"hypomagnesemia (< 0.7 mM): {low['days']:.4g} days in all, first at day {low['first_day']:.4g}; "
+                  f"worst grade {int(res['hypomagnesemia_grade'].max())}")
+        else:
+            print("no hypomagnesemia (serum total Mg stays >= 0.7 mM)")
         for n in res.notes:
             print(f"note: {n}")
         if args.out:

@@ -202,6 +202,26 @@ class RunResult:
     def initial(self) -> dict:
         return {k: (int(v[0]) if k == "hypomagnesemia_grade" else float(v[0])) for k, v in self.timecourse.items()}
 
+    def time_below(self, threshold_mM: float = 0.7, readout: str = "serum_mg_total_mM") -> dict:
+        """Days the readout spends below *threshold_mM* (on the output grid, linear between samples) and the
+        first day it is below."""
+        t, v = self.time_day, self.timecourse[readout]
+        below = v < threshold_mM
+        if not below.any():
+            return {"days": 0.0, "first_day": None}
+        # fraction of each interval below the threshold, by linear interpolation
+        days = 0.0
+        for i in range(len(t) - 1):
+            a, b = v[i] - threshold_mM, v[i + 1] - threshold_mM
+            dt = t[i + 1] - t[i]
+            if a < 0 and b < 0:
+                days += dt
+            elif (a < 0) != (b < 0):
+                days += dt * (-a if a < 0 else -b) / abs(b - a)
+        i = int(np.argmax(below))
+        first = t[0] if i == 0 else t[i - 1] + (t[i] - t[i - 1]) * (v[i - 1] - threshold_mM) / (v[i - 1] - v[i])
+        return {"days": float(days), "first_day": float(first)}
+
     def mass_balance_error(self) -> np.ndarray:
         """intake + IV - faeces - urine - change in body Mg (mmol), over time: zero up to the solver tolerance."""
         t = self.totals
