@@ -1,0 +1,255 @@
+"""Batched steady states, sensitivities, sweeps, populations (issue 4)."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import mgflux
+from mgflux import _batch
+from mgflux._cli import main
+from mgflux._codegen import compiled
+
+from conftest import SCENARIOS, scenario
+
+HEALTHY = SCENARIOS / "healthy.toml"
+AGREEMENT = [HEALTHY, SCENARIOS / "genes" / "SLC12A3.toml", SCENARIOS / "genes" / "TRPM6.toml",
+             SCENARIOS / "drugs" / "ppi.toml", SCENARIOS / "drugs" / "cisplatin.toml",
+             SCENARIOS / "combinations" / "gitelman_on_mg_citrate.toml", SCENARIOS / "conditions" / "chronic_diarrhoea.toml",
+             SCENARIOS / "drugs" / "tacrolimus.toml", SCENARIOS / "treatments" / "inulin.toml"]
+
+
+def _p(sc):
+    return _batch.parameter_matrix(sc, [], np.zeros((1, 0)))
+
+
+def test_parameter_matrix_is_steady_parameters():
+    for path in AGREEMENT:
+        sc = mgflux.load_scenario(path)
+        p, _ = mgflux._simulate.steady_parameters(sc)
+        np.testing.assert_allclose(_p(sc)[0], p, rtol=1e-15, atol=0)
+
+
+def test_batch_agrees_with_single_steady_state_to_1e9():
+    """One batch holding several scenarios, warm-started from the healthy state, against mgflux.steady_state."""
+    scs = [mgflux.load_scenario(p) for p in AGREEMENT]
+    model = scs[0].model
+    P = np.vstack([_p(sc) for sc in scs])
+    res = _batch.steady_batch(model, P, warm=_batch.nominal(model, P[0]))
+    assert (res.status == 0).all(), res.status
+    for k, sc in enumerate(scs):
+        ss = mgflux.steady_state(sc)
+        y = np.array([ss.states[s] for s in model.state_names])
+        scale = np.maximum(np.abs(y), 1e-6)
+        assert np.max(np.abs(res.Y[k] - y) / scale) < 1e-9, sc.name
+        for r in mgflux.READOUTS:
+            assert res[r][k] == pytest.approx(ss[r], rel=1e-9, abs=1e-12), (sc.name, r)
+
+
+def test_no_steady_state_is_a_status_where_the_single_solver_raises():
+    sc = mgflux.load_scenario(SCENARIOS / "conditions" / "starvation.toml")  # no intake: Mg drains forever
+    with pytest.raises(mgflux.SteadyStateError):
+        mgflux.steady_state(sc)
+    res = _batch.steady_batch(sc.model, np.vstack([_p(mgflux.load_scenario(HEALTHY)), _p(sc)]))
+    assert list(res.status) == [0, 1]
+    assert np.isnan(res["serum_mg_total_mM"][1])
+
+
+def test_lu_and_hurwitz_kernels_against_numpy():
+    mod = compiled(mgflux.get_model())
+    rng = np.random.default_rng(3)
+    n = 10
+    for trial in range(40):
+        A = rng.normal(size=(n, n))
+        b = rng.normal(size=n)
+        LU, piv, x = A.copy(), np.empty(n, np.int64), b.copy()
+        assert mod._bt_lu(LU, piv)
+        mod._bt_lu_solve(LU, piv, x)
+        np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-9, atol=1e-9)
+        # matrices with known spectra, widely spread like the model's (days to months), stable or not
+        V = rng.normal(size=(n, n))
+        lam = -np.exp(rng.uniform(np.log(1e-3), np.log(10.0), n))
+        if trial % 2:
+            lam[rng.integers(n)] = 10 ** rng.uniform(-3, 0)  # one unstable mode
+        M = V @ np.diag(lam) @ np.linalg.inv(V)
+        H, c, cn, routh = np.empty((n, n)), np.empty(n + 1), np.empty(n + 1), np.empty((n + 1, n + 1))
+        verdict = mod._bt_hurwitz_stable(M, H, c, cn, routh)
+        assert verdict in (1, 0, -1)
+        if trial % 2:
+            assert verdict != 1  # never calls an unstable matrix stable
+        assert mod._bt_stable(M, H, c, cn, routh, 1e-9) == (trial % 2 == 0)
+
+
+def test_bad_sets_carry_a_status_not_an_exception():
+    sc = mgflux.load_scenario(HEALTHY)
+    model = sc.model
+    P = np.repeat(_p(sc), 4, axis=0)
+    P[1, model.parameter_index("gfr")] = np.nan
+    P[2, model.parameter_index("ecf_volume")] = np.inf
+    res = _batch.steady_batch(model, P)
+    assert res.status[0] == 0 and res.status[3] == 0
+    assert res.status[1] == 3 and res.status[2] == 3
+    assert np.isnan(res["serum_mg_total_mM"][1]) and np.isfinite(res["serum_mg_total_mM"][0])
+    assert res.status_counts() == {"ok": 2, "nonfinite_parameters": 2}
+
+
+def test_random_sets_over_documented_ranges_converge_or_say_why():
+    """2,000 sets with every ranged parameter drawn uniformly across its documented range at once
+    (the benchmark runs 100,000): each converges to a stable state or carries a non-OK status; no NaN escapes."""
+    sc = mgflux.load_scenario(HEALTHY)
+    model = sc.model
+    facs = _batch.ranged_factors(sc)
+    assert len(facs) >= 15
+    rng = np.random.default_rng(2024)
+    X = np.column_stack([rng.uniform(*f.documented_range, 2000) for f in facs])
+    P = _batch.parameter_matrix(sc, facs, X)
+    res = _batch.steady_batch(model, P, warm=_batch.nominal(model, _p(sc)[0]))
+    ok = res.ok
+    assert set(np.unique(res.status)) <= set(_batch.STATUS)
+    assert ok.mean() > 0.99, res.status_counts()
+    for r in mgflux.READOUTS:
+        assert np.all(np.isfinite(res[r][ok])), r
+        assert np.all(np.isnan(res[r][~ok])), r
+    mod = compiled(model)
+    F = np.empty_like(res.Y)
+    mod.batch_residual(res.Y, P, F)
+    scale = np.maximum(np.abs(res.Y), _batch._floor(model))
+    assert np.max(np.abs(F[ok]) / scale[ok]) < 1e-11
+    assert np.all(res.Y[ok] >= 0)
+    eig = np.empty(300)
+    mod.batch_eig_max(res.Y[:300], P[:300], eig)
+    assert np.all((eig < 1e-9) == ok[:300])
+
+
+def test_local_sensitivities_match_finite_differences():
+    sc = mgflux.load_scenario(SCENARIOS / "genes" / "SLC12A3.toml")
+    ls = _batch.local_sensitivity(sc)
+    p0, _ = mgflux._simulate.steady_parameters(sc)
+    model = sc.model
+    for name in ("gfr", "casr_ec50", "dct_max_transport", "diet_mg_intake"):
+        i = model.parameter_index(name)
+        h = 1e-5 * p0[i]
+        vals = []
+        for s in (+1, -1):
+            p = p0.copy()
+            p[i] += s * h
+            y, _ = mgflux._solve.steady_state(compiled(model), p, model.guess_vector(), model.state_names)
+            vals.append(_batch.readouts_of(model, y[None], p[None])["serum_mg_total_mM"][0])
+        fd = (vals[0] - vals[1]) / (2 * h)
+        assert ls.absolute["serum_mg_total_mM"][i] == pytest.approx(fd, rel=1e-5, abs=1e-12), name
+    # normalised sensitivity to the CaSR set point and the CaSR activity are equal and opposite (they enter as a ratio)
+    n = dict(zip(ls.parameters, ls.normalised["serum_mg_total_mM"]))
+    assert n["casr_ec50"] == pytest.approx(-n["casr_activity"], rel=1e-9)
+
+
+def test_factors_doses_and_units():
+    sc = mgflux.load_scenario(HEALTHY)
+    # omeprazole.dose = 1 on the healthy scenario is the omeprazole steady state
+    res = _batch.sweep(sc, [_batch.parse_vary("omeprazole.dose=0:2:3")])
+    ome = mgflux.steady_state(scenario('[[perturbation]]\nname = "omeprazole"\ndose = 1.0\n'))
+    assert res["serum_mg_total_mM"][1] == pytest.approx(ome["serum_mg_total_mM"], rel=1e-9)
+    assert res["serum_mg_total_mM"][0] == pytest.approx(0.85, abs=0.01)
+    # model parameters are in the unit of the model file (gfr in mL/min)
+    res = _batch.sweep(sc, [_batch.parse_vary("gfr=120:120:1")])
+    assert res["serum_mg_total_mM"][0] == pytest.approx(mgflux.steady_state(sc)["serum_mg_total_mM"], rel=1e-9)
+    with pytest.raises(mgflux.ScenarioError, match="Did you mean 'gfr'"):
+        _batch.factor(sc, "gfrr")
+    with pytest.raises(mgflux.ScenarioError, match="SLC12A3.activity"):
+        _batch.factor(sc, "SLC12A3.dose")
+
+
+def test_vary_parsing_and_designs():
+    v = _batch.parse_vary("gfr=60:150:4")
+    assert (v.lo, v.hi, v.n, v.log) == (60, 150, 4, False)
+    assert _batch.parse_vary("diet_mg_intake=100:1000:3:log").grid() == pytest.approx([100, 316.227766, 1000])
+    for bad in ("gfr", "gfr=1:x:3", "gfr=5:1:3", "gfr=0:1:3:log"):
+        with pytest.raises(mgflux.ScenarioError):
+            _batch.parse_vary(bad)
+    vs = [_batch.parse_vary("a=0:1:3"), _batch.parse_vary("b=10:20:2")]
+    assert _batch.design(vs).shape == (6, 2)
+    for method in ("lhs", "sobol"):
+        X = _batch.design(vs, 64, method, seed=1)
+        assert X.shape == (64, 2) and X[:, 0].min() >= 0 and X[:, 1].max() <= 20
+        # Latin hypercube: one point per stratum
+        if method == "lhs":
+            assert sorted(np.floor(X[:, 0] * 64).astype(int)) == list(range(64))
+
+
+def test_incidence_strings():
+    assert _batch.parse_incidence("10-15% (review Table 2)") == (10, 15)
+    assert _batch.parse_incidence("< 30% (review Table 2)") == (0, 30)
+    assert _batch.parse_incidence("~30% (review Table 2)") == pytest.approx((20, 40))
+    assert _batch.parse_incidence("10-50% (cyclosporine), 50-98% (tacrolimus) (review Table 2)", "tacrolimus") == (50, 98)
+    assert _batch.parse_incidence("10-50% (cyclosporine), 50-98% (tacrolimus)", "calcineurin_inhibitor") == (10, 98)
+    assert _batch.parse_incidence("only with additional risk factors") is None
+
+
+def test_population_is_reproducible_and_healthy_incidence_is_low():
+    a = _batch.population(HEALTHY, 2000, seed=5)
+    b = _batch.population(HEALTHY, 2000, seed=5)
+    np.testing.assert_array_equal(a.batch["serum_mg_total_mM"], b.batch["serum_mg_total_mM"])
+    s = a.summary()
+    assert s["n_ok"] == 2000
+    assert 0.0 <= s["incidence_percent"] < 5
+    assert 0.80 < s["serum_mg_total_mM"]["median"] < 0.88
+    assert sum(s["grade_percent"].values()) == pytest.approx(100)
+    ppi = _batch.population(SCENARIOS / "drugs" / "ppi.toml", 2000, seed=5)
+    assert ppi.incidence > a.incidence
+
+
+def test_population_spec_is_sourced():
+    spec = _batch.load_population_spec()
+    assert len(spec.parameters) >= 8 and spec.drug_cv > 0
+    assert all(v.source.strip() and v.cv > 0 for v in spec.parameters)
+
+
+def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
+    assert main(["sweep", str(HEALTHY), "--vary", "gfr=60:150:4", "--vary", "omeprazole.dose=0:2:3",
+                 "--out", str(tmp_path)]) == 0
+    lines = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert lines[0].startswith("gfr,omeprazole.dose,status,serum_mg_total_mM")
+    assert len(lines) == 13
+    assert (tmp_path / "heatmap_serum_mg_total_mM.png").stat().st_size > 1000
+    assert main(["sweep", str(HEALTHY), "--vary", "diet_mg_intake=50:800:5:log", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    s = out["readouts"]["serum_mg_total_mM"]
+    assert out["status"] == {"ok": 5} and s == sorted(s)
+    assert main(["sweep", str(HEALTHY), "--vary", "gfr=60:150", "--samples", "16", "--method", "sobol",
+                 "--out", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s" / "sweep.png").exists()
+
+
+def test_cli_population_and_sensitivity(tmp_path, capsys):
+    assert main(["population", str(SCENARIOS / "drugs" / "ppi.toml"), "--n", "500", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 500 and 0 <= out["incidence_percent"] <= 100
+    assert main(["sensitivity", str(HEALTHY), "--json", "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["normalised"]["serum_mg_total_mM"]["casr_ec50"] > 0
+    assert (tmp_path / "tornado.png").exists()
+    assert main(["population", "--n", "10"]) == 2  # no scenario, no --all-drugs: an error, not a traceback
+    assert main(["population", str(HEALTHY), "--days", "30"]) == 2
+    capsys.readouterr()
+
+
+def test_global_sensitivity_needs_salib_or_runs(capsys):
+    try:
+        import SALib  # noqa: F401
+    except ImportError:
+        assert main(["sensitivity", str(HEALTHY), "--method", "morris"]) == 2
+        assert 'pip install "mgflux[sensitivity]"' in capsys.readouterr().err
+        return
+    gs = _batch.global_sensitivity(mgflux.load_scenario(HEALTHY), "sobol", n=64)
+    assert gs.failed == 0 and gs.ranking()[0][0] in ("casr_ec50", "gfr", "tal_max_ratio", "ecf_volume")
+
+
+def test_dask_backend_gives_identical_results():
+    pytest.importorskip("dask.distributed")
+    sc = mgflux.load_scenario(HEALTHY)
+    facs = [_batch.factor(sc, "gfr")]
+    X = np.linspace(60, 150, 30)[:, None]
+    P = _batch.parameter_matrix(sc, facs, X)
+    local = _batch.solve_batch(sc.model, P)
+    remote = _batch.solve_batch(sc.model, P, scheduler="local", chunk_size=7)
+    for a, b in zip(local, remote):
+        np.testing.assert_array_equal(a, b)
