@@ -196,7 +196,7 @@ def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
             dx[i] = -f[i]
         _bt_lu_solve(LU0, piv0, dx)
         step = _bt_scaled_max(dx, y, floor)
-        if step == np.inf or step > 0.5 * prev or step > 0.5:
+        if step == np.inf or step > 0.25 * prev or step > 0.5:
             return
         alpha = _bt_boundary(y, dx, 0.99)
         if alpha < 1.0:

@@ -1,0 +1,128 @@
+"""Batched steady states (issue 4): timings against a loop of scipy.optimize.root on the same numba model.
+
+Run:  .venv/bin/python benchmarks/bench_batch.py [--quick] [--json]
+``run(quick)`` returns rows (name, seconds, baseline_seconds, ratio = baseline / mgflux, n, note) for
+``run_all.py``. Timings are with a warm numba cache (best of repeats); the first call with an empty cache is
+measured in a fresh process (its own row). Rows:
+
+- population-like batch: 100,000 virtual adults (models/population.toml spreads) at steady state;
+- robustness batch: 100,000 sets with every ranged parameter uniform over its documented range at once (far
+  from the nominal state: more Newton iterations); the status counts are in the note;
+- baseline: ``scipy.optimize.root`` (hybr) with the same numba ``rhs`` and complex-step ``jacobian``, one set at
+  a time from the model's guess, on a subsample, extrapolated per set.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEALTHY = ROOT / "scenarios" / "healthy.toml"
+
+
+def _best(fn, repeat):
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def compile_time() -> float:
+    """Seconds for a first sweep (model + batch kernels compiled) in a fresh process with empty caches."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, MGFLUX_CACHE_DIR=d, NUMBA_CACHE_DIR=d)
+        code = ("import time; t = time.perf_counter(); import mgflux; from mgflux import _batch; "
+                f"_batch.sweep({str(HEALTHY)!r}, [_batch.parse_vary('gfr=60:150:10')]); "
+                "print(time.perf_counter() - t)")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> list[dict]:
+    import numpy as np
+    from scipy.optimize import root
+
+    import mgflux
+    from mgflux import _batch
+    from mgflux._codegen import compiled
+
+    rows = [{"name": "first sweep, empty numba cache (compile model + batch kernels)", "seconds": compile_time(),
+             "n": None}]
+    sc = mgflux.load_scenario(HEALTHY)
+    model = sc.model
+    mod = compiled(model)
+    N = 20_000 if quick else 100_000
+    reps = 2 if quick else 3
+    p0 = _batch.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
+    warm = _batch.nominal(model, p0)
+
+    facs, X, _ = _batch.population_design(sc, N, seed=1)
+    P_pop = _batch.parameter_matrix(sc, facs, X)
+    _batch.solve_batch(model, P_pop[:100], warm=warm)  # compile / load from cache
+    t_pop, (Y, st, _) = _best(lambda: _batch.solve_batch(model, P_pop, warm=warm), reps)
+
+    rng = np.random.default_rng(0)
+    rf = _batch.ranged_factors(sc)
+    Xr = np.column_stack([rng.uniform(*f.documented_range, N) for f in rf])
+    P_rand = _batch.parameter_matrix(sc, rf, Xr)
+    t_rand, (Yr, str_, sg) = _best(lambda: _batch.solve_batch(model, P_rand, warm=warm), 1 if quick else 2)
+    counts = {_batch.STATUS[int(k)]: int(v) for k, v in zip(*np.unique(str_, return_counts=True))}
+    nan_ok = int(np.isnan(Yr[str_ == 0]).sum())
+
+    # baseline: scipy.optimize.root (hybr) with the numba rhs and jacobian, one set at a time
+    guess = model.guess_vector()
+    nb_ = 300 if quick else 1000
+
+    def one(p):
+        def f(y):
+            dy = np.empty_like(y)
+            mod.rhs(y, p, dy)
+            return dy
+
+        def jac(y):
+            J = np.empty((y.size, y.size))
+            mod.jacobian(y, p, J)
+            return J
+
+        return root(f, guess, jac=jac, method="hybr")
+
+    one(P_pop[0])
+    t0 = time.perf_counter()
+    conv = sum(bool(one(P_pop[i]).success) for i in range(nb_))
+    t_root = (time.perf_counter() - t0) / nb_ * N
+
+    rows.append({"name": f"{N:,} steady states, virtual population (batch_steady, prange)", "seconds": t_pop, "n": N,
+                 "baseline": "loop of scipy.optimize.root(hybr), same numba rhs + jacobian",
+                 "baseline_seconds": t_root, "ratio": t_root / t_pop,
+                 "note": f"all ok: {bool((st == 0).all())}; root loop timed on {nb_} sets "
+                         f"({conv} converged), extrapolated"})
+    rows.append({"name": f"{N:,} steady states, every ranged parameter uniform over its range", "seconds": t_rand,
+                 "n": N, "baseline_seconds": t_root, "ratio": t_root / t_rand,
+                 "note": f"status {counts}; NaN in ok states: {nan_ok}"})
+    t_sens, _ = _best(lambda: _batch.sensitivity_matrices(model, Y[:10000], P_pop[:10000]), reps)
+    rows.append({"name": "10,000 local sensitivity matrices (states and observables x 56 parameters)",
+                 "seconds": t_sens, "n": 10000})
+    return rows
+
+
+def main():
+    quick = "--quick" in sys.argv
+    rows = run(quick)
+    w = max(len(r["name"]) for r in rows)
+    for r in rows:
+        extra = f"   baseline {r['baseline_seconds']:8.2f} s  ratio {r['ratio']:.1f}x" if r.get("ratio") else ""
+        print(f"{r['name']:{w}}  {r['seconds']:8.3f} s{extra}  {r.get('note', '')}")
+    if "--json" in sys.argv:
+        print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
