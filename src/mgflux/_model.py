@@ -431,7 +431,8 @@ def models_dir() -> Path:
 
 
 def available_models() -> list[str]:
-    return sorted(p.stem for p in models_dir().glob("*.toml"))
+    # models/ also holds data files used by models (population.toml): a model file has states
+    return sorted(p.stem for p in models_dir().glob("*.toml") if "[states." in p.read_text())
 
 
 _CACHE: dict = {}
