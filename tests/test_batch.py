@@ -240,7 +240,8 @@ def test_global_sensitivity_needs_salib_or_runs(capsys):
         assert 'pip install "mgflux[sensitivity]"' in capsys.readouterr().err
         return
     gs = _batch.global_sensitivity(mgflux.load_scenario(HEALTHY), "sobol", n=64)
-    assert gs.failed == 0 and gs.ranking()[0][0] in ("casr_ec50", "gfr", "tal_max_ratio", "ecf_volume")
+    # over the documented ranges, intake (0-3x) and the CaSR set point of the renal threshold dominate serum Mg
+    assert gs.failed == 0 and {r[0] for r in gs.ranking()[:2]} == {"intake_factor", "casr_ec50"}
 
 
 def test_dask_backend_gives_identical_results():
