@@ -785,3 +785,173 @@ def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day
                      "inside": inside, "n_ok": pr.n_ok, "n": pr.n, "note": note,
                      "median_serum_mM": pr.summary()["serum_mg_total_mM"]["median"]})
     return rows
+
+
+# ----------------------------------------------------------------------------------- batched time courses
+
+TC_STATUS = {
+    0: "ok",
+    1: "integration failed: step size too small or step budget exhausted",
+    3: "a parameter or state is not finite",
+    4: "a negative amount",
+    5: "no initial steady state",
+}
+
+
+@dataclass(frozen=True)
+class TimecourseOptions:
+    """Numerical choices of the batched Rosenbrock (Rodas4) integrator: error per step below
+    atol + rtol |y|, with atol = atol_scale * max(1, |y0|) per state."""
+
+    rtol: float = 1e-6
+    atol_scale: float = 1e-9
+    max_steps: int = 200_000
+
+
+def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out, *,
+                    options: TimecourseOptions = TimecourseOptions(), workers: int | None = None):
+    """Time courses of N parameter sets with the numba Rodas4 kernel (``prange`` over sets).
+
+    *Y0* (N, n_states) initial states; *Pseg* (N, n_segments, n_parameters) the parameters in force on
+    [edges[s], edges[s+1]] (or (n_segments, n_parameters), shared); *t_out* sorted output times within the
+    edges. Returns (Yout (N, len(t_out), n_states), status (N,), accepted steps (N,)); a failed set has NaN
+    outputs and a non-zero status (``TC_STATUS``), never an exception.
+    """
+    mod = compiled(model)
+    Y0 = np.ascontiguousarray(np.atleast_2d(Y0), dtype=np.float64)
+    N, n = Y0.shape
+    Pseg = np.asarray(Pseg, dtype=np.float64)
+    if Pseg.ndim == 2:
+        Pseg = np.broadcast_to(Pseg[None], (N,) + Pseg.shape)
+    Pseg = np.ascontiguousarray(Pseg)
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    t_out = np.ascontiguousarray(t_out, dtype=np.float64)
+    if Pseg.shape != (N, edges.size - 1, len(model.parameters)):
+        raise MgfluxError(f"segment parameters must be (N, {edges.size - 1}, {len(model.parameters)}), got {Pseg.shape}")
+    if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < edges[0] or t_out[-1] > edges[-1]):
+        raise MgfluxError("output times must be sorted and lie within the segments")
+    ref = np.nanmax(np.abs(Y0), axis=0) if N else np.ones(n)
+    atol = options.atol_scale * np.maximum(1.0, np.nan_to_num(ref, nan=1.0))
+    Yout = np.empty((N, t_out.size, n))
+    status = np.empty(N, np.int64)
+    steps = np.empty(N, np.int64)
+    _workers(workers)
+    if N:
+        mod.batch_timecourse(Y0, Pseg, edges, t_out, float(options.rtol), atol, int(options.max_steps), Yout,
+                             status, steps)
+    return Yout, status, steps
+
+
+def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
+    """Model observables *names* (expressions or ``flux_*``) at every output time, with the parameters of the
+    segment in force there (the later segment at an edge, as ``simulate``): name -> (N, len(t_out))."""
+    mod = compiled(model)
+    edges = np.asarray(edges, dtype=float)
+    t_out = np.asarray(t_out, dtype=float)
+    nseg = edges.size - 1
+    seg_of = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, nseg - 1).astype(np.int64)
+    idx = np.array([model.observable_names.index(k) for k in names], dtype=np.int64)
+    Pseg = np.asarray(Pseg, dtype=np.float64)
+    if Pseg.ndim == 2:
+        Pseg = np.broadcast_to(Pseg[None], (Yout.shape[0],) + Pseg.shape)
+    O = np.empty((Yout.shape[0], t_out.size, idx.size))
+    if Yout.shape[0]:
+        mod.batch_observe_tc(np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg), seg_of, idx, O)
+    return {k: O[:, :, q] for q, k in enumerate(names)}
+
+
+def run_edges(scenario: Scenario, days: float | None = None) -> np.ndarray:
+    """Segment boundaries of a run to day *days* (default: the scenario's duration): 0, every window edge
+    inside, the end."""
+    end = float(scenario.duration if days is None else days)
+    ts = {0.0, end}
+    for a in scenario.timed:
+        for t in (a.start, a.stop):
+            if 0.0 < t < end:
+                ts.add(float(t))
+    return np.array(sorted(ts))
+
+
+def run_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
+    """Output grid of a run to day *days*: every ``sample_every`` and the end."""
+    end = float(scenario.duration if days is None else days)
+    step = scenario.sample_every
+    n = int(math.floor(end / step + 1e-9))
+    t = np.arange(n + 1) * step
+    if end - t[-1] > 1e-9 * max(end, 1.0):
+        t = np.append(t, end)
+    return t
+
+
+def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
+    """(base (N, m), Pseg (N, n_segments, m)): the parameters at the start (diet, genes, varied model
+    parameters; no timed application) and in each segment (the applications whose window covers it, a varied
+    entry taking its per-set value only where one of its applications is active)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    N = values.shape[0]
+    pcols = [j for j, f in enumerate(factors) if f.is_parameter]
+    pf = [factors[j] for j in pcols]
+    base = parameter_matrix(scenario, pf, values[:, pcols] if pcols else np.zeros((N, 0)), steady=False)
+    edges = np.asarray(edges, dtype=float)
+    Pseg = np.empty((N, edges.size - 1, base.shape[1]))
+    for s in range(edges.size - 1):
+        w = (float(edges[s]), float(edges[s + 1]))
+        cols = [j for j, f in enumerate(factors)
+                if f.is_parameter or any(a.entry.name == f.entry.name and a.active(*w) for a in scenario.applications)]
+        Pseg[:, s] = parameter_matrix(scenario, [factors[j] for j in cols], values[:, cols] if cols else np.zeros((N, 0)),
+                                      steady=False, window=w)
+    return base, Pseg
+
+
+@dataclass(frozen=True)
+class TimecourseResult:
+    """Time courses of many parameter sets of one scenario: states ``Y`` (N, n_times, n_states) at ``time_day``,
+    ``status`` per set (``TC_STATUS``; 5 when the initial steady state failed), the segment parameters."""
+
+    model: Model
+    time_day: np.ndarray
+    edges: np.ndarray
+    Y: np.ndarray
+    Pseg: np.ndarray
+    status: np.ndarray
+    steps: np.ndarray
+    factors: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == 0
+
+    def __len__(self):
+        return self.status.shape[0]
+
+    def observables(self, names) -> dict:
+        """Model observables (N, n_times) by name; NaN for failed sets."""
+        return observe_series(self.model, self.Y, self.Pseg, self.edges, self.time_day, list(names))
+
+    def serum(self) -> np.ndarray:
+        return self.observables(["serum_total"])["serum_total"]
+
+    def status_counts(self) -> dict:
+        return {TC_STATUS[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
+
+
+def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.ndarray | None = None, *,
+                     n: int = 1, days: float | None = None, t_out: np.ndarray | None = None,
+                     options: TimecourseOptions = TimecourseOptions(), workers: int | None = None) -> TimecourseResult:
+    """Time courses of *scenario* for N sets of factor values (or *n* identical copies with no factors): each
+    starts at the steady state of its own diet, genes and parameters (batched Newton), then integrates the
+    scenario's segments (windows) to day *days* (default: its duration)."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    model = scenario.model
+    factors = list(factors or [])
+    values = np.zeros((n, 0)) if values is None else np.atleast_2d(np.asarray(values, dtype=float))
+    edges = run_edges(scenario, days)
+    t_out = run_times(scenario, days) if t_out is None else np.asarray(t_out, dtype=float)
+    base, Pseg = segment_parameters(scenario, factors, values, edges)
+    p0 = parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0]
+    Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0), workers=workers)
+    Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
+    Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers)
+    status = np.where(st0 == 0, status, 5)
+    return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
+                            {f.name: values[:, j] for j, f in enumerate(factors)})

@@ -501,4 +501,248 @@ def batch_sensitivity(Y, P, S, OS, status):
             observe(yc, pc, oc)
             for i in range(n_obs):
                 OS[k, i, j] = oc[i].imag / _H
+# ----------------------------------------------------------------- batched time courses (Rodas4, Hairer-Wanner)
+# RODAS (Hairer & Wanner 1996, Solving ODEs II, sec. IV.7; coefficients of rodas.f): 6 stages, order 4 with an
+# embedded order 3 solution (error = last stage), L-stable, stiffly accurate, continuous output of order 3.
+# Needs the exact Jacobian at every step: the complex-step `jacobian` of this module.
+TC_OK = 0
+TC_FAILED = 1
+TC_NONFINITE = 3
+TC_NEGATIVE = 4
+
+_R_A21 = 1.544
+_R_A31 = 0.9466785280815826
+_R_A32 = 0.2557011698983284
+_R_A41 = 3.314825187068521
+_R_A42 = 2.896124015972201
+_R_A43 = 0.9986419139977817
+_R_A51 = 1.221224509226641
+_R_A52 = 6.019134481288629
+_R_A53 = 12.53708332932087
+_R_A54 = -0.6878860361058950
+_R_C21 = -5.6688
+_R_C31 = -2.430093356833875
+_R_C32 = -0.2063599157091915
+_R_C41 = -0.1073529058151375
+_R_C42 = -9.594562251023355
+_R_C43 = -20.47028614809616
+_R_C51 = 7.496443313967647
+_R_C52 = -10.24680431464352
+_R_C53 = -33.99990352819905
+_R_C54 = 11.70890893206160
+_R_C61 = 8.083246795921522
+_R_C62 = -7.981132988064893
+_R_C63 = -31.52159432874371
+_R_C64 = 16.31930543123136
+_R_C65 = -6.058818238834054
+_R_GAMMA = 0.25
+_R_D21 = 10.12623508344586
+_R_D22 = -7.487995877610167
+_R_D23 = -34.80091861555747
+_R_D24 = -7.992771707568823
+_R_D25 = 1.025137723295662
+_R_D31 = -0.6762803392801253
+_R_D32 = 6.087714651680015
+_R_D33 = 16.43084320892478
+_R_D34 = 24.76722511418386
+_R_D35 = -6.594389125716872
+
+
+@nb.njit(cache=True)
+def _tc_stage(E, piv, f, K, s, h, y, yt, p):
+    """k_s = (1/(h gamma) - J)^-1 (f(yt) + sum_j C_sj k_j / h); f(yt) must already be in f."""
+    n = y.shape[0]
+    for i in range(n):
+        v = f[i]
+        if s == 1:
+            v += _R_C21 * K[0, i] / h
+        elif s == 2:
+            v += (_R_C31 * K[0, i] + _R_C32 * K[1, i]) / h
+        elif s == 3:
+            v += (_R_C41 * K[0, i] + _R_C42 * K[1, i] + _R_C43 * K[2, i]) / h
+        elif s == 4:
+            v += (_R_C51 * K[0, i] + _R_C52 * K[1, i] + _R_C53 * K[2, i] + _R_C54 * K[3, i]) / h
+        elif s == 5:
+            v += (_R_C61 * K[0, i] + _R_C62 * K[1, i] + _R_C63 * K[2, i] + _R_C64 * K[3, i] + _R_C65 * K[4, i]) / h
+        K[s, i] = v
+    _bt_lu_solve(E, piv, K[s])
+
+
+@nb.njit(cache=True)
+def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f, yt, y1, D2, D3):
+    """Integrate one set through the segments (parameters Pseg[s] on [edges[s], edges[s+1]]), writing the
+    states at t_out (sorted, within [edges[0], edges[-1]]) into Yout. y: initial state (overwritten).
+    Returns (status, accepted steps, rejected steps)."""
+    n = y.shape[0]
+    n_out = t_out.shape[0]
+    nseg = Pseg.shape[0]
+    io = 0
+    t = edges[0]
+    while io < n_out and t_out[io] <= t:
+        for i in range(n):
+            Yout[io, i] = y[i]
+        io += 1
+    nacc = 0
+    nrej = 0
+    h_carry = 1e-3
+    for sg in range(nseg):
+        p = Pseg[sg]
+        t1 = edges[sg + 1]
+        t = edges[sg]
+        if not (t1 > t):
+            continue
+        for j in range(p.shape[0]):
+            if not np.isfinite(p[j]):
+                return TC_NONFINITE, nacc, nrej
+        h = min(h_carry, 1e-3, t1 - t)  # parameters jump at an edge: restart small
+        last_rejected = False
+        first = True
+        while t < t1:
+            if nacc + nrej >= max_steps:
+                return TC_FAILED, nacc, nrej
+            if h < 1e-13 * max(1.0, abs(t)):
+                return TC_FAILED, nacc, nrej
+            final = False
+            if t + h >= t1 * (1.0 - 1e-14) or t1 - (t + h) < 1e-12 * max(1.0, abs(t1)):
+                h = t1 - t
+                final = True
+            rhs(y, p, f)
+            jacobian(y, p, J)
+            fac = 1.0 / (h * _R_GAMMA)
+            for i in range(n):
+                for j in range(n):
+                    E[i, j] = -J[i, j]
+                E[i, i] += fac
+            ok = _bt_lu(E, piv)
+            if ok:
+                # stage 1
+                for i in range(n):
+                    K[0, i] = f[i]
+                _bt_lu_solve(E, piv, K[0])
+                for i in range(n):
+                    yt[i] = y[i] + _R_A21 * K[0, i]
+                rhs(yt, p, f)
+                _tc_stage(E, piv, f, K, 1, h, y, yt, p)
+                for i in range(n):
+                    yt[i] = y[i] + _R_A31 * K[0, i] + _R_A32 * K[1, i]
+                rhs(yt, p, f)
+                _tc_stage(E, piv, f, K, 2, h, y, yt, p)
+                for i in range(n):
+                    yt[i] = y[i] + _R_A41 * K[0, i] + _R_A42 * K[1, i] + _R_A43 * K[2, i]
+                rhs(yt, p, f)
+                _tc_stage(E, piv, f, K, 3, h, y, yt, p)
+                for i in range(n):
+                    yt[i] = y[i] + _R_A51 * K[0, i] + _R_A52 * K[1, i] + _R_A53 * K[2, i] + _R_A54 * K[3, i]
+                rhs(yt, p, f)
+                _tc_stage(E, piv, f, K, 4, h, y, yt, p)
+                for i in range(n):
+                    yt[i] += K[4, i]
+                rhs(yt, p, f)
+                _tc_stage(E, piv, f, K, 5, h, y, yt, p)
+                err = 0.0
+                for i in range(n):
+                    y1[i] = yt[i] + K[5, i]
+                    sk = atol[i] + rtol * max(abs(y[i]), abs(y1[i]))
+                    err += (K[5, i] / sk) ** 2
+                    if y1[i] < 0.0:
+                        err = np.inf
+                err = np.sqrt(err / n)
+                if not (err <= 1e300):
+                    err = np.inf
+            else:
+                err = np.inf
+            if err == np.inf:
+                nrej += 1
+                h *= 0.2
+                last_rejected = True
+                continue
+            fct = max(1.0 / 6.0, min(5.0, err ** 0.25 / 0.9))
+            hnew = h / fct
+            if err <= 1.0:
+                nacc += 1
+                tn = t + h
+                if final:
+                    tn = t1
+                # dense output for the output times inside (t, tn]
+                if io < n_out and t_out[io] <= tn:
+                    for i in range(n):
+                        D2[i] = _R_D21 * K[0, i] + _R_D22 * K[1, i] + _R_D23 * K[2, i] + _R_D24 * K[3, i] + _R_D25 * K[4, i]
+                        D3[i] = _R_D31 * K[0, i] + _R_D32 * K[1, i] + _R_D33 * K[2, i] + _R_D34 * K[3, i] + _R_D35 * K[4, i]
+                    while io < n_out and t_out[io] <= tn:
+                        th = (t_out[io] - t) / h
+                        if th > 1.0:
+                            th = 1.0
+                        for i in range(n):
+                            Yout[io, i] = y[i] + th * (y1[i] - y[i] + (1.0 - th) * (D2[i] + th * D3[i]))
+                        io += 1
+                for i in range(n):
+                    y[i] = y1[i]
+                t = tn
+                if last_rejected:
+                    hnew = min(hnew, h)
+                last_rejected = False
+                first = False
+                if not final:
+                    h_carry = hnew
+                h = hnew
+            else:
+                nrej += 1
+                h = h * 0.1 if first else hnew
+                last_rejected = True
+    while io < n_out:  # times at the very end (rounding)
+        for i in range(n):
+            Yout[io, i] = y[i]
+        io += 1
+    for i in range(n):
+        if not np.isfinite(y[i]):
+            return TC_NONFINITE, nacc, nrej
+    return TC_OK, nacc, nrej
+
+
+@nb.njit(cache=True, parallel=True)
+def batch_timecourse(Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
+    """Time courses of N sets: Y0 (N, n) initial states, Pseg (N, n_segments, n_parameters) the parameters of
+    each segment [edges[s], edges[s+1]], states at t_out into Yout (N, n_out, n); status and steps per set.
+    A failed set has NaN outputs and a non-zero status (never an exception)."""
+    N = Y0.shape[0]
+    n = Y0.shape[1]
+    for k in nb.prange(N):
+        J = np.empty((n, n))
+        E = np.empty((n, n))
+        piv = np.empty(n, np.int64)
+        K = np.empty((6, n))
+        f = np.empty(n)
+        yt = np.empty(n)
+        y1 = np.empty(n)
+        D2 = np.empty(n)
+        D3 = np.empty(n)
+        y = np.empty(n)
+        bad = False
+        for i in range(n):
+            y[i] = Y0[k, i]
+            if not np.isfinite(y[i]):
+                bad = True
+        if bad:
+            st = TC_NONFINITE
+            na = 0
+        else:
+            st, na, nr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], J, E, piv, K, f, yt, y1,
+                                 D2, D3)
+        status[k] = st
+        nsteps[k] = na
+        if st != TC_OK:
+            for j in range(Yout.shape[1]):
+                for i in range(n):
+                    Yout[k, j, i] = np.nan
+
+
+@nb.njit(cache=True, parallel=True)
+def batch_observe_tc(Yout, Pseg, seg_of, idx, O):
+    """Observables idx at every output time with the parameters of its segment: O (N, n_out, len(idx))."""
+    for k in nb.prange(Yout.shape[0]):
+        buf = np.empty(N_OBSERVABLES)
+        for j in range(Yout.shape[1]):
+            observe(Yout[k, j], Pseg[k, seg_of[j]], buf)
+            for q in range(idx.shape[0]):
+                O[k, j, q] = buf[idx[q]]
 '''
