@@ -228,8 +228,16 @@ def test_cli_population_and_sensitivity(tmp_path, capsys):
     assert out["normalised"]["serum_mg_total_mM"]["casr_ec50"] > 0
     assert (tmp_path / "tornado.png").exists()
     assert main(["population", "--n", "10"]) == 2  # no scenario, no --all-drugs: an error, not a traceback
-    assert main(["population", str(HEALTHY), "--days", "30"]) == 2
+    assert main(["population", str(HEALTHY), "--days", "0"]) == 2
     capsys.readouterr()
+    amg = SCENARIOS / "drugs" / "aminoglycoside.toml"
+    assert main(["population", str(amg), "--n", "300", "--days", "60", "--json", "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["days"] == 60 and out["n_ok"] == 300
+    # the course (days 10-24) is over by day 60: the nadir catches what the state at day 60 misses
+    assert out["nadir"]["incidence_percent"] > out["incidence_percent"]
+    assert 10 <= out["nadir"]["median_day"] <= 40
+    assert (tmp_path / "population.csv").exists() and (tmp_path / "population.png").exists()
 
 
 def test_global_sensitivity_needs_salib_or_runs(capsys):

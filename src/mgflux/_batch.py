@@ -28,7 +28,7 @@ from ._catalogue import Entry, apply_modifiers, get_catalogue
 from ._codegen import compiled
 from ._model import Model
 from ._scenario import Scenario, load_scenario
-from ._simulate import READOUTS, EXTRA_READOUTS, _readouts
+from ._simulate import EXTRA_READOUTS, READOUTS, _readouts, hypomagnesemia_grade
 from .errors import MgfluxError, ScenarioError, unknown_name
 
 STATUS = {0: "ok", 1: "not_converged", 2: "unstable", 3: "nonfinite_parameters", 4: "negative_state"}
@@ -165,6 +165,7 @@ class BatchResult:
     strategy: np.ndarray
     readouts: dict
     factors: dict = field(default_factory=dict)  # factor name -> values (N,)
+    labels: dict | None = None  # status code -> text (default STATUS; time courses: TC_STATUS)
 
     @property
     def ok(self) -> np.ndarray:
@@ -177,14 +178,15 @@ class BatchResult:
         return self.status.shape[0]
 
     def status_counts(self) -> dict:
-        return {STATUS[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
+        lab = self.labels or STATUS
+        return {lab[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
 
     def dataframe(self, readouts=None):
         """Tidy pandas DataFrame: one row per set; factor columns, status, readouts."""
         import pandas as pd
 
         cols = {k: v for k, v in self.factors.items()}
-        cols["status"] = [STATUS[int(s)] for s in self.status]
+        cols["status"] = [(self.labels or STATUS)[int(s)] for s in self.status]
         for k in (readouts or self.readouts):
             cols[k] = self.readouts[k]
         return pd.DataFrame(cols)
@@ -201,7 +203,7 @@ class BatchResult:
             fac = [self.factors[k] for k in self.factors]
             rd = [self.readouts[k] for k in (readouts or self.readouts)]
             for i in range(len(self)):
-                w.writerow([f"{c[i]:.10g}" for c in fac] + [STATUS[int(self.status[i])]]
+                w.writerow([f"{c[i]:.10g}" for c in fac] + [(self.labels or STATUS)[int(self.status[i])]]
                            + [("" if not np.isfinite(c[i]) else f"{c[i]:.10g}") for c in rd])
         return path
 
@@ -282,6 +284,69 @@ def _affine(model: Model, mods) -> tuple[np.ndarray, np.ndarray]:
     return M, A
 
 
+def _eval_array(formula: str, env: dict) -> np.ndarray:
+    """A catalogue formula (numbers, names, + - * / **, exp/log/sqrt) evaluated over arrays."""
+    import ast
+
+    fn = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return env[node.id]
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Call):
+            return fn[node.func.id](ev(node.args[0]))
+        a, b = ev(node.left), ev(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return a + b
+        if isinstance(op, ast.Sub):
+            return a - b
+        if isinstance(op, ast.Mult):
+            return a * b
+        if isinstance(op, ast.Div):
+            return a / b
+        return a ** b
+
+    return ev(ast.parse(formula, mode="eval"))
+
+
+def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, A) of shape (len(values), n_parameters): the entry at each input value maps p to p * M + A (as
+    ``apply_modifiers``: multipliers, then additions). Vectorised over the values; checked against the scalar
+    path on a few of them (any difference: the scalar path for all)."""
+    values = np.asarray(values, dtype=float)
+    m = len(model.parameters)
+    U = values.size
+    M = np.ones((U, m))
+    A = np.zeros((U, m))
+    try:
+        env = dict(entry.constants)
+        env[entry.variable] = values
+        with np.errstate(all="ignore"):
+            for e in entry.effects:
+                i = model.parameter_index(e.parameter)
+                if e.multiply:
+                    M[:, i] *= _eval_array(e.multiply, env)
+                if e.add:
+                    A[:, i] += _eval_array(e.add, env)
+        for u in {0, U // 2, U - 1} if U else ():
+            Mu, Au = _affine(model, entry.modifiers(float(values[u])))
+            if not (np.allclose(Mu, M[u], rtol=1e-13, atol=0, equal_nan=True)
+                    and np.allclose(Au, A[u], rtol=1e-13, atol=1e-300, equal_nan=True)):
+                raise ValueError("vectorised modifiers differ")
+    except Exception:
+        for u, v in enumerate(values):
+            M[u], A[u] = _affine(model, entry.modifiers(float(v)))
+    return M, A
+
+
 def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarray, *, steady: bool = True,
                      window: tuple[float, float] | None = None) -> np.ndarray:
     """Parameter sets (N, n_parameters) of *scenario* with the factors set to *values* (N, k).
@@ -316,10 +381,7 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
             B[:, f.index] = col * f.to_internal
             continue
         uniq, inv = np.unique(col, return_inverse=True)
-        Ms = np.empty((uniq.size, len(base)))
-        As = np.empty((uniq.size, len(base)))
-        for u, v in enumerate(uniq):
-            Ms[u], As[u] = _affine(model, f.entry.modifiers(float(v)))
+        Ms, As = _entry_affine(model, f.entry, uniq)
         Mt *= Ms[inv]
         At += As[inv]
     return B * Mt + At
@@ -578,215 +640,6 @@ def plot_tornado(names, values, path, title, xlabel, conf=None, top: int = 15) -
     return path
 
 
-# ------------------------------------------------------------------------------------------- populations
-
-
-@dataclass(frozen=True)
-class Variability:
-    """Between-person spread of one model parameter (``models/population.toml``)."""
-
-    name: str
-    distribution: str
-    cv: float
-    bounds: tuple[float, float] | None  # unit of the model file
-    source: str
-
-
-@dataclass(frozen=True)
-class PopulationSpec:
-    parameters: tuple[Variability, ...]
-    drug_cv: float
-    path: Path | None = None
-
-
-def load_population_spec(path=None, model: Model | None = None) -> PopulationSpec:
-    """Read the variability file (default ``models/population.toml``) and check it against *model*."""
-    import tomllib
-
-    from ._model import get_model, models_dir
-
-    path = Path(path) if path else models_dir() / "population.toml"
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise MgfluxError(f"population file {path} does not exist") from None
-    model = model or get_model("adult")
-    out = []
-    for name, t in raw.get("parameters", {}).items():
-        where = f"{path}: [parameters.{name}]"
-        if name not in model.parameter_names:
-            raise MgfluxError(unknown_name("parameter", name, model.parameter_names, where))
-        dist = t.get("distribution", "lognormal")
-        if dist not in ("lognormal", "normal"):
-            raise MgfluxError(f"{where}: distribution = {dist!r}; allowed: lognormal, normal")
-        cv = float(t.get("cv", -1))
-        if not 0 <= cv < 2:
-            raise MgfluxError(f"{where}: cv must be in [0, 2)")
-        if not str(t.get("source", "")).strip():
-            raise MgfluxError(f"{where}: needs a source")
-        b = t.get("bounds")
-        out.append(Variability(name, dist, cv, tuple(map(float, b)) if b else None, t["source"]))
-    dr = raw.get("drug_response", {})
-    return PopulationSpec(tuple(out), float(dr.get("cv", 0.0)), path)
-
-
-def _draw(rng, dist: str, mean: float, cv: float, n: int, lo: float, hi: float) -> np.ndarray:
-    """n draws with the given mean and CV, truncated to [lo, hi] by redrawing."""
-    out = np.empty(n)
-    todo = np.arange(n)
-    for _ in range(100):
-        if dist == "lognormal":
-            s = math.sqrt(math.log1p(cv * cv))
-            x = mean * np.exp(rng.normal(-0.5 * s * s, s, todo.size))
-        else:
-            x = rng.normal(mean, cv * abs(mean), todo.size)
-        out[todo] = x
-        todo = todo[(x < lo) | (x > hi)]
-        if not todo.size:
-            break
-    out[todo] = np.clip(out[todo], lo, hi)
-    return out
-
-
-def parse_incidence(text: str, name: str = "") -> tuple[float, float] | None:
-    """Reported incidence range (percent) from a catalogue string: '10-15%', '~30%', '< 30%',
-    '10-50% (cyclosporine), 50-98% (tacrolimus)' (the range naming *name* wins), '70-100% ...'.
-    '~X%' is read as X +/- a third of X. None when the text gives no number."""
-    t = text.replace("\u2013", "-")
-    ranges = []
-    for m in re.finditer(r"(<|~)?\s*(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*%(\s*\(([^)]*)\))?", t):
-        pre, a, b, _, label = m.groups()
-        a = float(a)
-        if b is not None:
-            r = (a, float(b))
-        elif pre == "<":
-            r = (0.0, a)
-        else:
-            r = (a * 2 / 3, a * 4 / 3)
-        ranges.append((r, (label or "").lower()))
-    if not ranges:
-        return None
-    for r, label in ranges:
-        if name and name.lower() in label:
-            return r
-    if sum(1 for _, label in ranges if label) > 1:  # a class with per-member ranges: any member
-        return (min(r[0] for r, _ in ranges), max(r[1] for r, _ in ranges))
-    return ranges[0][0]
-
-
-@dataclass(frozen=True)
-class PopulationResult:
-    """Virtual patients: per-person parameters drawn from the population file, their steady state (or state
-    at day D), hypomagnesemia incidence and CTCAE grade distribution (over the sets that converged)."""
-
-    scenario: str
-    batch: BatchResult
-    days: float | None = None
-
-    @property
-    def n(self) -> int:
-        return len(self.batch)
-
-    @property
-    def n_ok(self) -> int:
-        return int(self.batch.ok.sum())
-
-    @property
-    def incidence(self) -> float:
-        """Fraction (0-1) of converged patients with serum total Mg < 0.7 mM."""
-        s = self.batch["serum_mg_total_mM"][self.batch.ok]
-        return float(np.mean(s < 0.7)) if s.size else math.nan
-
-    def grade_distribution(self) -> dict:
-        g = self.batch["hypomagnesemia_grade"][self.batch.ok].astype(int)
-        return {k: float(np.mean(g == k)) if g.size else math.nan for k in range(5)}
-
-    def summary(self) -> dict:
-        s = self.batch["serum_mg_total_mM"][self.batch.ok]
-        q = np.percentile(s, [2.5, 50, 97.5]) if s.size else [math.nan] * 3
-        return {"scenario": self.scenario, "n": self.n, "n_ok": self.n_ok, "status": self.batch.status_counts(),
-                "days": self.days, "incidence_percent": 100 * self.incidence,
-                "grade_percent": {str(k): 100 * v for k, v in self.grade_distribution().items()},
-                "serum_mg_total_mM": {"p2.5": float(q[0]), "median": float(q[1]), "p97.5": float(q[2]),
-                                      "mean": float(np.mean(s)) if s.size else math.nan}}
-
-
-def population_design(scenario: Scenario, n: int, seed: int = 0, spec: PopulationSpec | None = None,
-                      steady: bool = True):
-    """(factors, values (n, k)) for *n* virtual patients of *scenario*: model parameters drawn from *spec*,
-    and every drug / condition / treatment input scaled by a per-person exposure factor."""
-    model = scenario.model
-    spec = spec or load_population_spec(model=model)
-    rng = np.random.default_rng(seed)
-    facs, cols = [], []
-    for v in spec.parameters:
-        f = factor(scenario, v.name)
-        i = f.index
-        mean = model.parameters[i].value / f.to_internal
-        if v.name == "diet_mg_intake" and scenario.mg_intake is not None:
-            mean = scenario.mg_intake / f.to_internal
-        lo, hi = v.bounds or f.documented_range or (0.0, math.inf)
-        cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
-        facs.append(f)
-    exposure = _draw(rng, "lognormal", 1.0, spec.drug_cv, n, 0.0, math.inf) if spec.drug_cv > 0 else np.ones(n)
-    seen = set()
-    for a in scenario.timed:
-        if a.one_off or a.entry.name in seen:
-            continue
-        if a.entry.kind in ("drug", "condition"):
-            seen.add(a.entry.name)
-            f = factor(scenario, f"{a.entry.name}.{a.entry.variable}")
-            facs.append(f)
-            cols.append(a.value * exposure)
-    return facs, (np.column_stack(cols) if cols else np.zeros((n, 0))), exposure
-
-
-def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = None, spec: PopulationSpec | None = None,
-               workers: int | None = None, scheduler: str | None = None) -> PopulationResult:
-    """Virtual population of *scenario* at steady state with every perturbation on. (*days*: the state at day D
-    of the time course, once the batched integrator exists; for now a clear error.)"""
-    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    facs, X, _ = population_design(scenario, n, seed, spec)
-    model = scenario.model
-    factors = {f.name: X[:, j] for j, f in enumerate(facs)}
-    if days is None:
-        P = parameter_matrix(scenario, facs, X)
-        p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
-        res = steady_batch(model, P, warm=nominal(model, p0), workers=workers, scheduler=scheduler, factors=factors)
-        return PopulationResult(scenario.name, res, None)
-    raise MgfluxError("population --days needs the batched time-course integrator, which is not built yet "
-                      "(issue 4, item 2); use the steady state (no --days), or `mgflux run` for single patients")
-
-
-def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day", spec=None, workers=None,
-                         scheduler=None, progress=None) -> list[dict]:
-    """For every drug of the catalogue at its standard dose (on permanently, steady state): simulated incidence
-    of hypomagnesemia in a virtual population, the reported incidence (review Table 2) and whether it falls
-    inside. The same virtual persons (seed) for every drug."""
-    from ._model import get_model
-    from ._scenario import scenario_from_dict
-
-    model = get_model("adult")
-    cat = get_catalogue(model)
-    rows = []
-    drugs = sorted((e for e in cat.entries.values() if e.kind == "drug"), key=lambda e: e.name)
-    it = progress(drugs) if progress else drugs
-    for e in it:
-        sc = scenario_from_dict({"scenario": {"name": f"{e.name} at the standard dose"}, "diet": {"mg_intake": intake},
-                                 "perturbation": [{"name": e.name, "dose": 1.0}]}, where=f"population --all-drugs ({e.name})")
-        pr = population(sc, n, seed, spec=spec, workers=workers, scheduler=scheduler)
-        rep = parse_incidence(e.incidence, e.name)
-        note = ""
-        if rep is None and "risk factor" in e.incidence:
-            rep, note = (0.0, 10.0), "no number ('only with additional risk factors'): read as < 10%"
-        sim = 100 * pr.incidence
-        inside = None if rep is None else bool(rep[0] <= sim <= rep[1])
-        rows.append({"drug": e.name, "simulated_percent": sim, "reported": e.incidence, "reported_range": rep,
-                     "inside": inside, "n_ok": pr.n_ok, "n": pr.n, "note": note,
-                     "median_serum_mM": pr.summary()["serum_mg_total_mM"]["median"]})
-    return rows
-
-
 # ----------------------------------------------------------------------------------- batched time courses
 
 TC_STATUS = {
@@ -955,3 +808,261 @@ def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.n
     status = np.where(st0 == 0, status, 5)
     return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
                             {f.name: values[:, j] for j, f in enumerate(factors)})
+
+
+# ------------------------------------------------------------------------------------------- populations
+
+
+@dataclass(frozen=True)
+class Variability:
+    """Between-person spread of one model parameter (``models/population.toml``)."""
+
+    name: str
+    distribution: str
+    cv: float
+    bounds: tuple[float, float] | None  # unit of the model file
+    source: str
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    parameters: tuple[Variability, ...]
+    drug_cv: float
+    path: Path | None = None
+
+
+def load_population_spec(path=None, model: Model | None = None) -> PopulationSpec:
+    """Read the variability file (default ``models/population.toml``) and check it against *model*."""
+    import tomllib
+
+    from ._model import get_model, models_dir
+
+    path = Path(path) if path else models_dir() / "population.toml"
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise MgfluxError(f"population file {path} does not exist") from None
+    model = model or get_model("adult")
+    out = []
+    for name, t in raw.get("parameters", {}).items():
+        where = f"{path}: [parameters.{name}]"
+        if name not in model.parameter_names:
+            raise MgfluxError(unknown_name("parameter", name, model.parameter_names, where))
+        dist = t.get("distribution", "lognormal")
+        if dist not in ("lognormal", "normal"):
+            raise MgfluxError(f"{where}: distribution = {dist!r}; allowed: lognormal, normal")
+        cv = float(t.get("cv", -1))
+        if not 0 <= cv < 2:
+            raise MgfluxError(f"{where}: cv must be in [0, 2)")
+        if not str(t.get("source", "")).strip():
+            raise MgfluxError(f"{where}: needs a source")
+        b = t.get("bounds")
+        out.append(Variability(name, dist, cv, tuple(map(float, b)) if b else None, t["source"]))
+    dr = raw.get("drug_response", {})
+    return PopulationSpec(tuple(out), float(dr.get("cv", 0.0)), path)
+
+
+def _draw(rng, dist: str, mean: float, cv: float, n: int, lo: float, hi: float) -> np.ndarray:
+    """n draws with the given mean and CV, truncated to [lo, hi] by redrawing."""
+    out = np.empty(n)
+    todo = np.arange(n)
+    for _ in range(100):
+        if dist == "lognormal":
+            s = math.sqrt(math.log1p(cv * cv))
+            x = mean * np.exp(rng.normal(-0.5 * s * s, s, todo.size))
+        else:
+            x = rng.normal(mean, cv * abs(mean), todo.size)
+        out[todo] = x
+        todo = todo[(x < lo) | (x > hi)]
+        if not todo.size:
+            break
+    out[todo] = np.clip(out[todo], lo, hi)
+    return out
+
+
+def parse_incidence(text: str, name: str = "") -> tuple[float, float] | None:
+    """Reported incidence range (percent) from a catalogue string: '10-15%', '~30%', '< 30%',
+    '10-50% (cyclosporine), 50-98% (tacrolimus)' (the range naming *name* wins), '70-100% ...'.
+    '~X%' is read as X +/- a third of X. None when the text gives no number."""
+    t = text.replace("\u2013", "-")
+    ranges = []
+    for m in re.finditer(r"(<|~)?\s*(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*%(\s*\(([^)]*)\))?", t):
+        pre, a, b, _, label = m.groups()
+        a = float(a)
+        if b is not None:
+            r = (a, float(b))
+        elif pre == "<":
+            r = (0.0, a)
+        else:
+            r = (a * 2 / 3, a * 4 / 3)
+        ranges.append((r, (label or "").lower()))
+    if not ranges:
+        return None
+    for r, label in ranges:
+        if name and name.lower() in label:
+            return r
+    if sum(1 for _, label in ranges if label) > 1:  # a class with per-member ranges: any member
+        return (min(r[0] for r, _ in ranges), max(r[1] for r, _ in ranges))
+    return ranges[0][0]
+
+
+@dataclass(frozen=True)
+class PopulationResult:
+    """Virtual patients: per-person parameters drawn from the population file, their steady state (or state
+    at day D of the scenario's time course), hypomagnesemia incidence and CTCAE grade distribution (over the
+    sets that converged). With a time course, also each patient's nadir of serum total Mg over days 0-D."""
+
+    scenario: str
+    batch: BatchResult
+    days: float | None = None
+    nadir: np.ndarray | None = None  # (N,) lowest serum total Mg on the output grid, NaN where failed
+    nadir_day: np.ndarray | None = None
+    timecourse: "TimecourseResult | None" = None
+
+    @property
+    def n(self) -> int:
+        return len(self.batch)
+
+    @property
+    def n_ok(self) -> int:
+        return int(self.batch.ok.sum())
+
+    @property
+    def incidence(self) -> float:
+        """Fraction (0-1) of converged patients with serum total Mg < 0.7 mM (at steady state or at day D)."""
+        s = self.batch["serum_mg_total_mM"][self.batch.ok]
+        return float(np.mean(s < 0.7)) if s.size else math.nan
+
+    @property
+    def nadir_incidence(self) -> float:
+        """Fraction (0-1) of patients whose serum total Mg fell below 0.7 mM at some time of the course."""
+        if self.nadir is None:
+            return math.nan
+        s = self.nadir[self.batch.ok]
+        return float(np.mean(s < 0.7)) if s.size else math.nan
+
+    def grade_distribution(self) -> dict:
+        g = self.batch["hypomagnesemia_grade"][self.batch.ok].astype(int)
+        return {k: float(np.mean(g == k)) if g.size else math.nan for k in range(5)}
+
+    def nadir_grade_distribution(self) -> dict:
+        if self.nadir is None:
+            return {}
+        g = hypomagnesemia_grade(self.nadir[self.batch.ok])
+        return {k: float(np.mean(g == k)) if g.size else math.nan for k in range(5)}
+
+    def summary(self) -> dict:
+        s = self.batch["serum_mg_total_mM"][self.batch.ok]
+        q = np.percentile(s, [2.5, 50, 97.5]) if s.size else [math.nan] * 3
+        out = {"scenario": self.scenario, "n": self.n, "n_ok": self.n_ok, "status": self.batch.status_counts(),
+               "days": self.days, "incidence_percent": 100 * self.incidence,
+               "grade_percent": {str(k): 100 * v for k, v in self.grade_distribution().items()},
+               "serum_mg_total_mM": {"p2.5": float(q[0]), "median": float(q[1]), "p97.5": float(q[2]),
+                                     "mean": float(np.mean(s)) if s.size else math.nan}}
+        if self.nadir is not None:
+            m = self.nadir[self.batch.ok]
+            qn = np.percentile(m, [2.5, 50, 97.5]) if m.size else [math.nan] * 3
+            d = self.nadir_day[self.batch.ok]
+            out["nadir"] = {"incidence_percent": 100 * self.nadir_incidence,
+                            "grade_percent": {str(k): 100 * v for k, v in self.nadir_grade_distribution().items()},
+                            "serum_mg_total_mM": {"p2.5": float(qn[0]), "median": float(qn[1]), "p97.5": float(qn[2])},
+                            "median_day": float(np.median(d)) if d.size else math.nan}
+        return out
+
+
+def population_design(scenario: Scenario, n: int, seed: int = 0, spec: PopulationSpec | None = None,
+                      steady: bool = True):
+    """(factors, values (n, k)) for *n* virtual patients of *scenario*: model parameters drawn from *spec*,
+    and every drug / condition / treatment input scaled by a per-person exposure factor."""
+    model = scenario.model
+    spec = spec or load_population_spec(model=model)
+    rng = np.random.default_rng(seed)
+    facs, cols = [], []
+    for v in spec.parameters:
+        f = factor(scenario, v.name)
+        i = f.index
+        mean = model.parameters[i].value / f.to_internal
+        if v.name == "diet_mg_intake" and scenario.mg_intake is not None:
+            mean = scenario.mg_intake / f.to_internal
+        lo, hi = v.bounds or f.documented_range or (0.0, math.inf)
+        cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
+        facs.append(f)
+    exposure = _draw(rng, "lognormal", 1.0, spec.drug_cv, n, 0.0, math.inf) if spec.drug_cv > 0 else np.ones(n)
+    seen = set()
+    for a in scenario.timed:
+        if a.one_off or a.entry.name in seen:
+            continue
+        if a.entry.kind in ("drug", "condition"):
+            seen.add(a.entry.name)
+            f = factor(scenario, f"{a.entry.name}.{a.entry.variable}")
+            facs.append(f)
+            cols.append(a.value * exposure)
+    return facs, (np.column_stack(cols) if cols else np.zeros((n, 0))), exposure
+
+
+def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = None, spec: PopulationSpec | None = None,
+               workers: int | None = None, scheduler: str | None = None,
+               options: TimecourseOptions = TimecourseOptions()) -> PopulationResult:
+    """Virtual population of *scenario*: at steady state with every perturbation on (*days* None), or at day
+    *days* of its time course (each patient from the steady state of their own diet, genes and physiology,
+    drugs in their windows; batched Rodas4), with each patient's nadir over days 0-D."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    facs, X, _ = population_design(scenario, n, seed, spec)
+    model = scenario.model
+    factors = {f.name: X[:, j] for j, f in enumerate(facs)}
+    if days is None:
+        P = parameter_matrix(scenario, facs, X)
+        p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
+        res = steady_batch(model, P, warm=nominal(model, p0), workers=workers, scheduler=scheduler, factors=factors)
+        return PopulationResult(scenario.name, res, None)
+    days = float(days)
+    if not (days > 0 and math.isfinite(days)):
+        raise ScenarioError(f"--days must be a positive number of days, not {days:g}")
+    if scheduler:
+        raise MgfluxError("population --days runs on this machine (numba threads); the Dask backend covers "
+                          "steady states only")
+    tc = timecourse_batch(scenario, facs, X, days=days, options=options, workers=workers)
+    serum = tc.serum()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(serum).all(axis=1)
+    status = np.where(bad & (tc.status == 0), 3, tc.status)
+    nadir = np.where(status == 0, np.nanmin(np.where(np.isfinite(serum), serum, np.inf), axis=1), np.nan)
+    nadir_day = np.where(status == 0, tc.time_day[np.argmin(np.where(np.isfinite(serum), serum, np.inf), axis=1)], np.nan)
+    seg = int(np.clip(np.searchsorted(tc.edges, days, side="right") - 1, 0, tc.edges.size - 2))
+    P_end = tc.Pseg[:, seg]
+    Y_end = tc.Y[:, -1]
+    rd = readouts_of(model, Y_end, P_end, status)
+    rd["nadir_serum_mg_total_mM"] = nadir
+    rd["nadir_day"] = nadir_day
+    res = BatchResult(model, P_end, Y_end, status, np.full(status.shape, -1), rd, factors, TC_STATUS)
+    return PopulationResult(scenario.name, res, days, nadir, nadir_day, tc)
+
+
+def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day", spec=None, workers=None,
+                         scheduler=None, progress=None) -> list[dict]:
+    """For every drug of the catalogue at its standard dose (on permanently, steady state): simulated incidence
+    of hypomagnesemia in a virtual population, the reported incidence (review Table 2) and whether it falls
+    inside. The same virtual persons (seed) for every drug."""
+    from ._model import get_model
+    from ._scenario import scenario_from_dict
+
+    model = get_model("adult")
+    cat = get_catalogue(model)
+    rows = []
+    drugs = sorted((e for e in cat.entries.values() if e.kind == "drug"), key=lambda e: e.name)
+    it = progress(drugs) if progress else drugs
+    for e in it:
+        sc = scenario_from_dict({"scenario": {"name": f"{e.name} at the standard dose"}, "diet": {"mg_intake": intake},
+                                 "perturbation": [{"name": e.name, "dose": 1.0}]}, where=f"population --all-drugs ({e.name})")
+        pr = population(sc, n, seed, spec=spec, workers=workers, scheduler=scheduler)
+        rep = parse_incidence(e.incidence, e.name)
+        note = ""
+        if rep is None and "risk factor" in e.incidence:
+            rep, note = (0.0, 10.0), "no number ('only with additional risk factors'): read as < 10%"
+        sim = 100 * pr.incidence
+        inside = None if rep is None else bool(rep[0] <= sim <= rep[1])
+        rows.append({"drug": e.name, "simulated_percent": sim, "reported": e.incidence, "reported_range": rep,
+                     "inside": inside, "n_ok": pr.n_ok, "n": pr.n, "note": note,
+                     "median_serum_mM": pr.summary()["serum_mg_total_mM"]["median"]})
+    return rows
+

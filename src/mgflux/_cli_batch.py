@@ -221,6 +221,13 @@ def cmd_population(args) -> int:
     print(f"  serum total Mg: median {q['median']:.3f} mM, central 95% {q['p2.5']:.3f}-{q['p97.5']:.3f} mM")
     print(f"  hypomagnesemia (< 0.7 mM): {s['incidence_percent']:.1f}%")
     print("  CTCAE grade:   " + "  ".join(f"{k}: {v:.1f}%" for k, v in s["grade_percent"].items()))
+    if "nadir" in s:
+        nd = s["nadir"]
+        q = nd["serum_mg_total_mM"]
+        print(f"  nadir over days 0-{args.days:g}: median {q['median']:.3f} mM (central 95% {q['p2.5']:.3f}-"
+              f"{q['p97.5']:.3f} mM), median day {nd['median_day']:.4g}")
+        print(f"  hypomagnesemia at any time (nadir < 0.7 mM): {nd['incidence_percent']:.1f}%")
+        print("  CTCAE grade at the nadir: " + "  ".join(f"{k}: {v:.1f}%" for k, v in nd["grade_percent"].items()))
     if args.out:
         print(f"wrote {Path(args.out) / 'population.csv'} and population.png")
     return 0
