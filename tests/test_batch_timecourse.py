@@ -73,3 +73,14 @@ def test_integrator_failure_is_a_status_not_an_exception():
     assert st[0] == 1 and np.isnan(Y).all()
     with pytest.raises(mgflux.MgfluxError):
         _batch.integrate_batch(model, Y0[:1], P[:1], [0.0, 30.0], [40.0])
+
+
+def test_drug_table_uses_the_course_nadir_for_time_limited_drugs():
+    rows = {r["drug"]: r for r in _batch.drug_incidence_table(300, seed=1, drugs=["aminoglycoside", "ppi"])}
+    amg, ppi = rows["aminoglycoside"], rows["ppi"]
+    assert amg["measure"] == "course" and ppi["measure"] == "steady"
+    assert amg["simulated_percent"] == amg["course_nadir_percent"]
+    assert amg["course_nadir_percent"] < amg["steady_percent"]  # a 14-day course is not a lifetime on the drug
+    assert "aminoglycoside.toml" in amg["course"]
+    steady_only = _batch.drug_incidence_table(300, seed=1, drugs=["aminoglycoside"], measure="steady")[0]
+    assert steady_only["measure"] == "steady" and steady_only["steady_percent"] == amg["steady_percent"]

@@ -1038,31 +1038,86 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     return PopulationResult(scenario.name, res, days, nadir, nadir_day, tc)
 
 
+def drug_scenario_file(name: str) -> Path | None:
+    """The shipped course of a drug (``scenarios/drugs/NAME.toml``), if there is one."""
+    from ._model import models_dir
+
+    here = Path(__file__).resolve()
+    cands = [here.parents[2] / "scenarios" / "drugs" / f"{name}.toml"]
+    try:
+        cands.insert(0, models_dir().parent / "scenarios" / "drugs" / f"{name}.toml")
+    except MgfluxError:
+        pass
+    for c in cands:
+        if c.exists():
+            return c
+    return None
+
+
+def _time_limited(scenario: Scenario, name: str) -> bool:
+    """Whether every application of entry *name* in the scenario stops before the end of the run."""
+    apps = [a for a in scenario.timed if a.entry.name == name]
+    return bool(apps) and all(a.stop < scenario.duration for a in apps)
+
+
+MEASURES = ("auto", "steady", "course")
+
+
 def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day", spec=None, workers=None,
-                         scheduler=None, progress=None) -> list[dict]:
-    """For every drug of the catalogue at its standard dose (on permanently, steady state): simulated incidence
-    of hypomagnesemia in a virtual population, the reported incidence (review Table 2) and whether it falls
-    inside. The same virtual persons (seed) for every drug."""
+                         scheduler=None, progress=None, measure: str = "auto", drugs=None) -> list[dict]:
+    """For every drug of the catalogue: simulated incidence of hypomagnesemia in a virtual population, the
+    reported incidence (review Table 2) and whether it falls inside. The same virtual persons (seed) for every drug.
+
+    Two measures per drug: ``steady`` (the standard dose on permanently, steady state) and ``course`` (the
+    shipped course ``scenarios/drugs/NAME.toml``: patients below 0.7 mM at any time, i.e. by their nadir).
+    *measure* ``auto`` uses the course for drugs given for a limited time (aminoglycosides, amphotericin B,
+    cisplatin, EGFR antibodies, beta-agonists: their hypomagnesemia is a course's, and the steady state with
+    the drug on for ever overstates or misses it) and the steady state for drugs taken indefinitely.
+    """
     from ._model import get_model
     from ._scenario import scenario_from_dict
 
+    if measure not in MEASURES:
+        raise ScenarioError(unknown_name("measure", measure, list(MEASURES), "--measure"))
     model = get_model("adult")
     cat = get_catalogue(model)
     rows = []
-    drugs = sorted((e for e in cat.entries.values() if e.kind == "drug"), key=lambda e: e.name)
+    only = None if drugs is None else set(drugs)
+    drugs = sorted((e for e in cat.entries.values() if e.kind == "drug" and (only is None or e.name in only)),
+                   key=lambda e: e.name)
     it = progress(drugs) if progress else drugs
     for e in it:
         sc = scenario_from_dict({"scenario": {"name": f"{e.name} at the standard dose"}, "diet": {"mg_intake": intake},
                                  "perturbation": [{"name": e.name, "dose": 1.0}]}, where=f"population --all-drugs ({e.name})")
-        pr = population(sc, n, seed, spec=spec, workers=workers, scheduler=scheduler)
+        steady_pct = course_pct = math.nan
+        course_desc = ""
+        path = drug_scenario_file(e.name)
+        course_sc = load_scenario(path) if path is not None else None
+        limited = course_sc is not None and _time_limited(course_sc, e.name)
+        use = "steady" if measure == "steady" or course_sc is None else (
+            "course" if measure == "course" or limited else "steady")
+        pr = None
+        if measure != "course" or course_sc is None:
+            pr = population(sc, n, seed, spec=spec, workers=workers, scheduler=scheduler)
+            steady_pct = 100 * pr.incidence
+        if course_sc is not None and (measure != "steady" or limited):
+            prc = population(course_sc, n, seed, days=course_sc.duration, spec=spec, workers=workers)
+            course_pct = 100 * prc.nadir_incidence
+            apps = [a for a in course_sc.timed if a.entry.name == e.name]
+            win = ", ".join(f"days {a.start:g}-{a.stop:g}" if math.isfinite(a.stop) else f"from day {a.start:g}"
+                            for a in apps[:3]) + (" ..." if len(apps) > 3 else "")
+            course_desc = f"{path.stem}.toml: {win} of {course_sc.duration:g}"
+            if use == "course" or pr is None:
+                pr = prc
         rep = parse_incidence(e.incidence, e.name)
         note = ""
         if rep is None and "risk factor" in e.incidence:
             rep, note = (0.0, 10.0), "no number ('only with additional risk factors'): read as < 10%"
-        sim = 100 * pr.incidence
-        inside = None if rep is None else bool(rep[0] <= sim <= rep[1])
-        rows.append({"drug": e.name, "simulated_percent": sim, "reported": e.incidence, "reported_range": rep,
-                     "inside": inside, "n_ok": pr.n_ok, "n": pr.n, "note": note,
+        sim = course_pct if use == "course" else steady_pct
+        inside = None if rep is None or not math.isfinite(sim) else bool(rep[0] <= sim <= rep[1])
+        rows.append({"drug": e.name, "simulated_percent": sim, "measure": use, "steady_percent": steady_pct,
+                     "course_nadir_percent": course_pct, "course": course_desc, "reported": e.incidence,
+                     "reported_range": rep, "inside": inside, "n_ok": pr.n_ok, "n": pr.n, "note": note,
                      "median_serum_mM": pr.summary()["serum_mg_total_mM"]["median"]})
     return rows
 

@@ -182,10 +182,25 @@ def cmd_population(args) -> int:
     if args.all_drugs:
         n = args.n or 2000
         rows = _batch.drug_incidence_table(n, args.seed, workers=args.workers, scheduler=args.scheduler,
-                                           progress=lambda it: _iter_progress(it, "drugs"))
+                                           progress=lambda it: _iter_progress(it, "drugs"), measure=args.measure)
         if args.json:
-            print(_json({"n": n, "seed": args.seed, "drugs": rows}))
+            print(_json({"n": n, "seed": args.seed, "measure": args.measure, "drugs": rows}))
             return 0
+        print(f"Hypomagnesemia (< 0.7 mM) in {n} virtual adults per drug (seed {args.seed}); measure {args.measure}:")
+        print("  steady = standard dose on permanently, steady state; course = the shipped course "
+              "(scenarios/drugs/NAME.toml), below 0.7 mM at any time (nadir)")
+        print(f"{'drug':22s} {'steady':>7s} {'course':>7s} {'used':>6s}  {'reported':>9s}  inside  reported text")
+        for r in rows:
+            rep = "-" if r["reported_range"] is None else f"{r['reported_range'][0]:.0f}-{r['reported_range'][1]:.0f}%"
+            flag = {True: "yes", False: "NO", None: "?"}[r["inside"]]
+            st = "-" if r["steady_percent"] != r["steady_percent"] else f"{r['steady_percent']:.1f}%"
+            co = "-" if r["course_nadir_percent"] != r["course_nadir_percent"] else f"{r['course_nadir_percent']:.1f}%"
+            print(f"{r['drug']:22s} {st:>7s} {co:>7s} {r['measure']:>6s}  {rep:>9s}  {flag:>6s}  {r['reported']}"
+                  + (f" [{r['note']}]" if r["note"] else ""))
+        miss = [r["drug"] for r in rows if r["inside"] is False]
+        print(f"\n{sum(1 for r in rows if r['inside'])} of {len(rows)} inside their reported range"
+              + (f"; outside: {', '.join(miss)}" if miss else ""))
+        return 0
         print(f"Hypomagnesemia (< 0.7 mM) in {n} virtual adults per drug, standard dose, steady state (seed {args.seed})")
         print(f"{'drug':22s} {'simulated':>9s}  {'reported':>12s}  inside  reported text")
         for r in rows:
@@ -347,6 +362,9 @@ def register(sub) -> None:
     p.add_argument("--n", type=int, help="patients (default 10000; --all-drugs: 2000 per drug)")
     p.add_argument("--days", type=float, help="state at day D of the scenario's time course instead of the steady state")
     p.add_argument("--all-drugs", action="store_true", help="every drug of the catalogue against its reported incidence")
+    p.add_argument("--measure", choices=["auto", "steady", "course"], default="auto",
+                   help="--all-drugs: steady state on the standard dose, the nadir of the drug's shipped course "
+                        "(scenarios/drugs/NAME.toml), or auto (the course for time-limited drugs, else steady state)")
     _common(p)
     p.set_defaults(func=cmd_population)
 
