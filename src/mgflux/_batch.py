@@ -61,6 +61,31 @@ def _workers(workers: int | None):
         nb.set_num_threads(max(1, min(int(workers), nb.config.NUMBA_NUM_THREADS)))
 
 
+def _run_chunks(fn, N: int, *args, min_chunk: int = 64) -> None:
+    """fn(lo, hi, *args) over 0..N in chunks on a pool of threads, as many as numba's thread count (the
+    kernels release the GIL). Same results as numba's prange (every set is independent), without its parallel
+    lowering, which costs ~10 s of compilation per kernel on a cold cache. The first set runs alone first (it
+    compiles or loads the kernel); the rest in ~8 chunks per thread (load balance: hard sets cluster)."""
+    import numba as nb
+
+    if N <= 0:
+        return
+    fn(0, 1, *args)
+    if N == 1:
+        return
+    T = max(1, nb.get_num_threads())
+    n_chunks = max(1, min(8 * T, (N - 1) // max(min_chunk, 1)))
+    if T == 1 or n_chunks == 1:
+        fn(1, N, *args)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(1, N, n_chunks + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=T) as ex:
+        for f in [ex.submit(fn, int(bounds[i]), int(bounds[i + 1]), *args) for i in range(n_chunks) if bounds[i + 1] > bounds[i]]:
+            f.result()
+
+
 # ------------------------------------------------------------------------------------------ the engine
 
 
@@ -116,8 +141,12 @@ def _solve_local(model, P, warm, options):
     status = np.empty(N, np.int64)
     strategy = np.empty(N, np.int64)
     if N:
-        mod.batch_steady(P, model.guess_vector(), warm.y, _floor(model), warm.J, options.residual_tol, options.step_tol,
-                         options.max_newton, options.max_ptc, options.max_chord, options.eig_tol, Y, status, strategy)
+        LU0 = np.empty_like(warm.J)
+        piv0 = np.empty(n, np.int64)
+        max_chord = options.max_chord if mod.lu_factor(np.ascontiguousarray(warm.J), LU0, piv0) else 0
+        _run_chunks(mod.steady_chunk, N, P, model.guess_vector(), warm.y, _floor(model), LU0, piv0,
+                    options.residual_tol, options.step_tol, options.max_newton, options.max_ptc, max_chord,
+                    options.eig_tol, Y, status, strategy)
     return Y, status, strategy
 
 
@@ -214,7 +243,7 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
     N = Y.shape[0]
     O = np.empty((N, len(model.observable_names)))
     if N:
-        mod.batch_observe(np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+        _run_chunks(mod.observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
     with np.errstate(all="ignore"):
         r = _readouts(model, O.T, Y.T)
     out = {}
@@ -690,8 +719,8 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     steps = np.empty(N, np.int64)
     _workers(workers)
     if N:
-        mod.batch_timecourse(Y0, Pseg, edges, t_out, float(options.rtol), atol, int(options.max_steps), Yout,
-                             status, steps)
+        _run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
+                    int(options.max_steps), Yout, status, steps, min_chunk=8)
     return Yout, status, steps
 
 
@@ -709,7 +738,8 @@ def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
         Pseg = np.broadcast_to(Pseg[None], (Yout.shape[0],) + Pseg.shape)
     O = np.empty((Yout.shape[0], t_out.size, idx.size))
     if Yout.shape[0]:
-        mod.batch_observe_tc(np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg), seg_of, idx, O)
+        _run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg),
+                    seg_of, idx, O)
     return {k: O[:, :, q] for q, k in enumerate(names)}
 
 

@@ -391,6 +391,52 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
     return BT_OK, strategy
 
 
+@nb.njit(cache=True)
+def _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
+                   Y, status, strategy):
+    """Set k of a batch: work arrays, steady state, results (the body of the parallel loop, kept out of it so
+    that numba's parallel lowering sees one call, which keeps the first compilation short)."""
+    n = guess.shape[0]
+    J = np.empty((n, n))
+    Jraw = np.empty((n, n))
+    piv = np.empty(n, np.int64)
+    f = np.empty(n)
+    dx = np.empty(n)
+    yt = np.empty(n)
+    ft = np.empty(n)
+    H = np.empty((n, n))
+    c = np.empty(n + 1)
+    cn = np.empty(n + 1)
+    routh = np.empty((n + 1, n + 1))
+    y = np.empty(n)
+    st, sg = _bt_steady_one(y, P[k], guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+                            max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
+    for i in range(n):
+        Y[k, i] = y[i]
+    status[k] = st
+    strategy[k] = sg
+
+
+@nb.njit(cache=True, nogil=True)
+def steady_chunk(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
+                 Y, status, strategy):
+    """Sets lo..hi-1 of a batch, without the GIL: mgflux runs chunks on a pool of threads (the same work as
+    ``batch_steady``'s prange loop, whose parallel lowering takes ~10 s to compile on a cold cache).
+    LU0/piv0: the LU of the nominal Jacobian (``lu_factor``); max_chord 0 if it is singular."""
+    for k in range(lo, hi):
+        _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
+                       eig_tol, Y, status, strategy)
+
+
+@nb.njit(cache=True)
+def lu_factor(J0, LU0, piv0):
+    """LU0 = the in-place LU of a copy of J0; False if singular."""
+    for i in range(J0.shape[0]):
+        for j in range(J0.shape[1]):
+            LU0[i, j] = J0[i, j]
+    return _bt_lu(LU0, piv0)
+
+
 @nb.njit(cache=True, parallel=True)
 def batch_steady(P, guess, y_warm, floor, J0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
                  Y, status, strategy):
@@ -402,24 +448,8 @@ def batch_steady(P, guess, y_warm, floor, J0, res_tol, step_tol, max_newton, max
     if not _bt_lu(LU0, piv0):
         max_chord = 0
     for k in nb.prange(N):
-        J = np.empty((n, n))
-        Jraw = np.empty((n, n))
-        piv = np.empty(n, np.int64)
-        f = np.empty(n)
-        dx = np.empty(n)
-        yt = np.empty(n)
-        ft = np.empty(n)
-        H = np.empty((n, n))
-        c = np.empty(n + 1)
-        cn = np.empty(n + 1)
-        routh = np.empty((n + 1, n + 1))
-        y = np.empty(n)
-        st, sg = _bt_steady_one(y, P[k], guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
-                                max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
-        for i in range(n):
-            Y[k, i] = y[i]
-        status[k] = st
-        strategy[k] = sg
+        _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
+                       eig_tol, Y, status, strategy)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -699,41 +729,67 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f,
     return TC_OK, nacc, nrej
 
 
+@nb.njit(cache=True)
+def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
+    n = Y0.shape[1]
+    J = np.empty((n, n))
+    E = np.empty((n, n))
+    piv = np.empty(n, np.int64)
+    K = np.empty((6, n))
+    f = np.empty(n)
+    yt = np.empty(n)
+    y1 = np.empty(n)
+    D2 = np.empty(n)
+    D3 = np.empty(n)
+    y = np.empty(n)
+    bad = False
+    for i in range(n):
+        y[i] = Y0[k, i]
+        if not np.isfinite(y[i]):
+            bad = True
+    st = TC_NONFINITE
+    na = 0
+    if not bad:
+        st, na, nr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], J, E, piv, K, f, yt, y1,
+                             D2, D3)
+    status[k] = st
+    nsteps[k] = na
+    if st != TC_OK:
+        for j in range(Yout.shape[1]):
+            for i in range(n):
+                Yout[k, j, i] = np.nan
+
+
+@nb.njit(cache=True, nogil=True)
+def timecourse_chunk(lo, hi, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
+    """Sets lo..hi-1 of ``batch_timecourse``, without the GIL (mgflux runs chunks on a pool of threads)."""
+    for k in range(lo, hi):
+        _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps)
+
+
 @nb.njit(cache=True, parallel=True)
 def batch_timecourse(Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
     """Time courses of N sets: Y0 (N, n) initial states, Pseg (N, n_segments, n_parameters) the parameters of
     each segment [edges[s], edges[s+1]], states at t_out into Yout (N, n_out, n); status and steps per set.
     A failed set has NaN outputs and a non-zero status (never an exception)."""
-    N = Y0.shape[0]
-    n = Y0.shape[1]
-    for k in nb.prange(N):
-        J = np.empty((n, n))
-        E = np.empty((n, n))
-        piv = np.empty(n, np.int64)
-        K = np.empty((6, n))
-        f = np.empty(n)
-        yt = np.empty(n)
-        y1 = np.empty(n)
-        D2 = np.empty(n)
-        D3 = np.empty(n)
-        y = np.empty(n)
-        bad = False
-        for i in range(n):
-            y[i] = Y0[k, i]
-            if not np.isfinite(y[i]):
-                bad = True
-        if bad:
-            st = TC_NONFINITE
-            na = 0
-        else:
-            st, na, nr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], J, E, piv, K, f, yt, y1,
-                                 D2, D3)
-        status[k] = st
-        nsteps[k] = na
-        if st != TC_OK:
-            for j in range(Yout.shape[1]):
-                for i in range(n):
-                    Yout[k, j, i] = np.nan
+    for k in nb.prange(Y0.shape[0]):
+        _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps)
+
+
+@nb.njit(cache=True, nogil=True)
+def observe_tc_chunk(lo, hi, Yout, Pseg, seg_of, idx, O):
+    buf = np.empty(N_OBSERVABLES)
+    for k in range(lo, hi):
+        for j in range(Yout.shape[1]):
+            observe(Yout[k, j], Pseg[k, seg_of[j]], buf)
+            for q in range(idx.shape[0]):
+                O[k, j, q] = buf[idx[q]]
+
+
+@nb.njit(cache=True, nogil=True)
+def observe_chunk(lo, hi, Y, P, O):
+    for k in range(lo, hi):
+        observe(Y[k], P[k], O[k])
 
 
 @nb.njit(cache=True, parallel=True)
