@@ -136,8 +136,9 @@ def test_integration_failure_names_segment(tmp_path):
     p = m.parameter_vector()
     with pytest.raises(mgflux.IntegrationError, match="segment 2 .*day 1 to 5") as exc:
         _solve.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
-                         state_names=m.state_names)
+                         _solve.RunOptions(max_evaluations=5000), state_names=m.state_names)
     assert "serum=" in str(exc.value)
+    assert "tried LSODA" in str(exc.value) and "then Radau" in str(exc.value)
 
 
 @pytest.mark.parametrize("name", ["healthy.toml", "genes/CLDN16.toml", "drugs/furosemide.toml"])

@@ -35,7 +35,11 @@ def _table(rows: dict, title: str, columns=None) -> str:
 
 
 def _json(obj) -> str:
+    import numpy as np
+
     def clean(x):
+        if isinstance(x, np.generic):  # numpy scalars (solver counters, readouts)
+            x = x.item()
         if isinstance(x, float) and not math.isfinite(x):
             return None
         if isinstance(x, dict):

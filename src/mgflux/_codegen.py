@@ -182,13 +182,18 @@ def cache_dir() -> Path:
 
 
 _LOADED: dict = {}
+_BY_MODEL: dict = {}  # id(model) -> (model, module): a checked Model is immutable, so its source is generated once
 
 
 def compiled(model: Model):
     """The generated module for *model* (written and imported once; numba compiles lazily, cached on disk)."""
+    hit = _BY_MODEL.get(id(model))
+    if hit is not None and hit[0] is model:  # the model itself is kept alive here, so its id is not reused
+        return hit[1]
     src = generate_source(model)
     digest = hashlib.sha256(src.encode()).hexdigest()[:16]
     if digest in _LOADED:
+        _BY_MODEL[id(model)] = (model, _LOADED[digest])
         return _LOADED[digest]
     d = cache_dir()
     d.mkdir(parents=True, exist_ok=True)
@@ -203,4 +208,5 @@ def compiled(model: Model):
     sys.modules[modname] = mod
     spec.loader.exec_module(mod)
     _LOADED[digest] = mod
+    _BY_MODEL[id(model)] = (model, mod)
     return mod
