@@ -18,7 +18,7 @@ def test_every_shipped_scenario_matches_radau_to_1e4():
     worst = {}
     for f in SCENARIOS:
         sc = mgflux.load_scenario(f)
-        ref = simulate(sc, options=_solve.RunOptions(rtol=1e-10))
+        ref = simulate(sc, options=_solve.RunOptions(method="Radau", fallback=None, rtol=1e-10))
         tc = _batch.timecourse_batch(sc)
         assert tc.status[0] == 0, f.name
         np.testing.assert_allclose(tc.time_day, ref.time_day)
@@ -47,7 +47,8 @@ def test_each_set_its_own_parameters_and_bad_sets_get_a_status():
     np.testing.assert_allclose(one.Y[0], tc.Y[1], rtol=1e-8)  # initial steady states agree to ~1e-10
     segs = [(a, b, one.Pseg[0, k]) for k, (a, b) in enumerate(zip(one.edges[:-1], one.edges[1:]))]
     mod = mgflux._codegen.compiled(model)
-    ys, _ = _solve.integrate(mod, segs, one.Y[0, 0], one.time_day, _solve.RunOptions(rtol=1e-10), model.state_names)
+    radau = _solve.RunOptions(method="Radau", fallback=None, rtol=1e-10)
+    ys, _ = _solve.integrate(mod, segs, one.Y[0, 0], one.time_day, radau, model.state_names)
     n = len(model.states)
     ref = ys[:n].T
     scale = np.maximum(np.abs(ref).max(axis=0), 1e-12)

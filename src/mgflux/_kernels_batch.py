@@ -674,7 +674,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f,
                     y1[i] = yt[i] + K[5, i]
                     sk = atol[i] + rtol * max(abs(y[i]), abs(y1[i]))
                     err += (K[5, i] / sk) ** 2
-                    if y1[i] < 0.0:
+                    if y1[i] < -atol[i]:  # amounts stay non-negative (to within atol)
                         err = np.inf
                 err = np.sqrt(err / n)
                 if not (err <= 1e300):
