@@ -2,8 +2,15 @@
 
 The numerics live in :mod:`mgflux._kernels_batch` (compiled with the model). This module builds parameter
 matrices from a scenario plus *factors* (model parameters, or the dose / activity / amount of a catalogue
-entry), runs them in one call of a ``prange`` kernel (or in chunks on a Dask cluster), and returns tidy
-results with a status per set: a set that fails never raises, it carries a non-OK status and NaN readouts.
+entry), runs them as chunks of a GIL-free kernel on a pool of threads (the prange kernels in the generated
+module do the same work, but numba's parallel lowering costs ~10 s of compilation each on a cold cache), or in
+chunks on a Dask cluster, and returns tidy results with a status per set: a set that fails never raises, it
+carries a non-OK status and NaN readouts.
+
+Time courses (``timecourse_batch``, ``population(..., days=D)``): every set starts at the steady state of its
+own diet, genes and physiology, then a Rodas4 Rosenbrock integrator (order 4(3), L-stable, exact complex-step
+Jacobian, step-size control, continuous output at the requested times) runs segment by segment between the
+window edges of the scenario, each set with its own parameters per segment (``segment_parameters``).
 
 Factor names:
 
