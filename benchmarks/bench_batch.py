@@ -101,7 +101,7 @@ def run(quick: bool = False) -> list[dict]:
     conv = sum(bool(one(P_pop[i]).success) for i in range(nb_))
     t_root = (time.perf_counter() - t0) / nb_ * N
 
-    rows.append({"name": f"{N:,} steady states, virtual population (batch_steady, prange)", "seconds": t_pop, "n": N,
+    rows.append({"name": f"{N:,} steady states, virtual population (steady_chunk on a thread pool)", "seconds": t_pop, "n": N,
                  "baseline": "loop of scipy.optimize.root(hybr), same numba rhs + jacobian",
                  "baseline_seconds": t_root, "ratio": t_root / t_pop,
                  "note": f"all ok: {bool((st == 0).all())}; root loop timed on {nb_} sets "
