@@ -70,3 +70,15 @@ def test_parameter_values_in_internal_units():
 def test_citations_cover_parameters():
     m = mgflux.get_model()
     assert "Gullestad1994" in m.references and "AvioliBerman1966" in m.references
+
+
+def test_model_from_text_equals_file(tmp_path, monkeypatch):
+    # what a Dask worker on another machine does: rebuild the model from the text of its file
+    monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
+    from mgflux._model import model_from_text
+
+    m = model_from_text(ADULT, "adult")
+    ref = mgflux.get_model()
+    assert m.parameter_names == ref.parameter_names
+    assert list(m.parameter_vector()) == list(ref.parameter_vector())
+    assert str(m.path).startswith(str(tmp_path))

@@ -157,10 +157,11 @@ def _solve_local(model, P, warm, options):
     return Y, status, strategy
 
 
-def _chunk_task(model_path, P, warm, options):
-    from ._model import get_model
+def _chunk_task(model_text, model_name, P, warm, options):
+    # the model travels as the text of its file: a worker on another machine has none of the client's paths
+    from ._model import model_from_text
 
-    return _solve_local(get_model(model_path), P, warm, options)
+    return _solve_local(model_from_text(model_text, model_name), P, warm, options)
 
 
 def _solve_dask(model, P, warm, options, scheduler, chunk_size):
@@ -176,7 +177,8 @@ def _solve_dask(model, P, warm, options, scheduler, chunk_size):
         client = Client(scheduler)
     try:
         chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-        futures = client.map(_chunk_task, [str(model.path)] * len(chunks), chunks, [warm] * len(chunks),
+        text = model.path.read_text()
+        futures = client.map(_chunk_task, [text] * len(chunks), [model.name] * len(chunks), chunks, [warm] * len(chunks),
                              [options] * len(chunks), pure=False)
         parts = client.gather(futures)
     finally:

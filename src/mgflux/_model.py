@@ -449,3 +449,22 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
     if key not in _CACHE:
         _CACHE[key] = load_model(p)
     return _CACHE[key]
+
+
+def model_from_text(text: str, name: str = "model") -> Model:
+    """A model from the text of a model file (for processes on other machines, which do not share the
+    client's files): written once to the cache folder under a name that hashes the text, then loaded."""
+    import hashlib
+
+    from ._codegen import cache_dir
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = cache_dir() / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}_{digest}.toml"
+    if not path.exists():
+        tmp = path.with_suffix(f".tmp{__import__('os').getpid()}")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return get_model(path)
+
