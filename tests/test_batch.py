@@ -262,3 +262,15 @@ def test_dask_backend_gives_identical_results():
     remote = _batch.solve_batch(sc.model, P, scheduler="local", chunk_size=7)
     for a, b in zip(local, remote):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sweep_of_oral_salt_is_in_mg_per_day():
+    sc = mgflux.load_scenario(SCENARIOS / "genes" / "SLC12A3.toml")
+    f = _batch.factor(sc, "magnesium_citrate.amount")
+    assert f.unit == "mg/day"
+    res = _batch.sweep(sc, [_batch.Vary("magnesium_citrate.amount", 0.0, 400.0, 2)])
+    import tomllib
+
+    text = (SCENARIOS / "genes" / "SLC12A3.toml").read_text() + '\n[[treatment]]\nname = "magnesium_citrate"\namount = "400 mg/day"\n'
+    single = mgflux.steady_state(mgflux.scenario_from_dict(tomllib.loads(text)))
+    assert res.readouts["serum_mg_total_mM"][-1] == pytest.approx(single["serum_mg_total_mM"], rel=1e-9)

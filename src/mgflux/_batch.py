@@ -18,7 +18,8 @@ Factor names:
   (``gfr`` in mL/min, ``diet_mg_intake`` in mg/day); it replaces the base value before the scenario's
   perturbations act on it (so a drug that multiplies ``gfr_relative`` still does);
 - ``ENTRY.dose`` / ``ENTRY.activity`` / ``ENTRY.amount`` for a catalogue entry (``omeprazole.dose``,
-  ``SLC12A3.activity``, ``magnesium_citrate.amount`` in mmol/day): replaces that entry's input in the scenario,
+  ``SLC12A3.activity``, ``magnesium_citrate.amount`` in mg/day of elemental Mg, IV rates in mmol/day):
+  replaces that entry's input in the scenario,
   or adds the entry (on permanently) when the scenario does not have it.
 """
 from __future__ import annotations
@@ -281,7 +282,7 @@ class Factor:
 
     name: str
     index: int = -1  # model parameter
-    to_internal: float = 1.0  # model parameter: internal value per unit written in the model file
+    to_internal: float = 1.0  # internal value per display unit (model file unit; mg/day for oral Mg salts)
     unit: str = ""
     entry: Entry | None = None
     documented_range: tuple[float, float] | None = None  # in the display unit
@@ -302,7 +303,14 @@ def factor(scenario: Scenario, name: str) -> Factor:
                                 f"{entry.name}.{entry.variable} (not {var!r})")
         lo, hi = entry.activity_range if entry.kind == "gene" else entry.dose_range
         unit = {"activity": "residual activity", "dose": "x standard dose", "amount": entry.amount_unit or "mmol/day"}
-        return Factor(name, entry=entry, unit=unit[var], documented_range=(lo, hi) if math.isfinite(hi) else None)
+        conv = 1.0
+        if var == "amount" and entry.route == "oral" and not entry.amount_unit:
+            # oral Mg salts are prescribed in mg of elemental Mg per day: sweep in that unit
+            from ._units import MG_MOLAR_MASS_G_PER_MOL
+
+            unit["amount"], conv = "mg/day", 1.0 / MG_MOLAR_MASS_G_PER_MOL
+        return Factor(name, entry=entry, unit=unit[var], to_internal=conv,
+                      documented_range=(lo, hi) if math.isfinite(hi) else None)
     if name not in model.parameter_names:
         raise ScenarioError(unknown_name("parameter or ENTRY.dose/activity/amount", name, model.parameter_names, "--vary"))
     from . import _units
@@ -419,7 +427,7 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
             B[:, f.index] = col * f.to_internal
             continue
         uniq, inv = np.unique(col, return_inverse=True)
-        Ms, As = _entry_affine(model, f.entry, uniq)
+        Ms, As = _entry_affine(model, f.entry, uniq * f.to_internal)
         Mt *= Ms[inv]
         At += As[inv]
     return B * Mt + At
