@@ -33,6 +33,7 @@ import numpy as np
 
 from . import _solve
 from ._catalogue import Entry, apply_modifiers, get_catalogue
+from ._catalogue import evaluate as _catalogue_evaluate
 from ._codegen import compiled
 from ._model import Model
 from ._scenario import Scenario, load_scenario
@@ -330,39 +331,6 @@ def _affine(model: Model, mods) -> tuple[np.ndarray, np.ndarray]:
     return M, A
 
 
-def _eval_array(formula: str, env: dict) -> np.ndarray:
-    """A catalogue formula (numbers, names, + - * / **, exp/log/sqrt) evaluated over arrays."""
-    import ast
-
-    fn = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return env[node.id]
-        if isinstance(node, ast.UnaryOp):
-            v = ev(node.operand)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            return fn[node.func.id](ev(node.args[0]))
-        a, b = ev(node.left), ev(node.right)
-        op = node.op
-        if isinstance(op, ast.Add):
-            return a + b
-        if isinstance(op, ast.Sub):
-            return a - b
-        if isinstance(op, ast.Mult):
-            return a * b
-        if isinstance(op, ast.Div):
-            return a / b
-        return a ** b
-
-    return ev(ast.parse(formula, mode="eval"))
-
-
 def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(M, A) of shape (len(values), n_parameters): the entry at each input value maps p to p * M + A (as
     ``apply_modifiers``: multipliers, then additions). Vectorised over the values; checked against the scalar
@@ -379,9 +347,9 @@ def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.nd
             for e in entry.effects:
                 i = model.parameter_index(e.parameter)
                 if e.multiply:
-                    M[:, i] *= _eval_array(e.multiply, env)
+                    M[:, i] *= _catalogue_evaluate(e.multiply, env)
                 if e.add:
-                    A[:, i] += _eval_array(e.add, env)
+                    A[:, i] += _catalogue_evaluate(e.add, env)
         for u in {0, U // 2, U - 1} if U else ():
             Mu, Au = _affine(model, entry.modifiers(float(values[u])))
             if not (np.allclose(Mu, M[u], rtol=1e-13, atol=0, equal_nan=True)

@@ -91,7 +91,7 @@ class Entry:
     def _eval(self, formula: str, value: float) -> float:
         env = dict(self.constants)
         env[self.variable] = value
-        return _eval_number(formula, env)
+        return float(evaluate(formula, env))
 
     def modifiers(self, value: float):
         """[(parameter, multiplier or None, addition or None)] for input *value* of the entry's variable."""
@@ -103,7 +103,11 @@ class Entry:
         return out
 
 
-def _eval_number(formula: str, env: dict) -> float:
+def evaluate(formula: str, env: dict):
+    """A catalogue formula (numbers, names, + - * / **, exp/log/sqrt; validated at load) evaluated with the
+    values in *env*: floats give a float, numpy arrays an array (sweeps evaluate many inputs at once)."""
+    fn = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}
+
     def ev(node):
         if isinstance(node, ast.Expression):
             return ev(node.body)
@@ -115,7 +119,7 @@ def _eval_number(formula: str, env: dict) -> float:
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.Call):
-            return {"exp": math.exp, "log": math.log, "sqrt": math.sqrt}[node.func.id](ev(node.args[0]))
+            return fn[node.func.id](ev(node.args[0]))
         a, b = ev(node.left), ev(node.right)
         op = node.op
         if isinstance(op, ast.Add):
@@ -128,7 +132,7 @@ def _eval_number(formula: str, env: dict) -> float:
             return a / b
         return a**b
 
-    return float(ev(ast.parse(formula, mode="eval")))
+    return ev(ast.parse(formula, mode="eval"))
 
 
 @dataclass(frozen=True)
