@@ -1055,18 +1055,11 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
 
 def drug_scenario_file(name: str) -> Path | None:
     """The shipped course of a drug (``scenarios/drugs/NAME.toml``), if there is one."""
-    from ._model import models_dir
+    from ._model import scenarios_dir
 
-    here = Path(__file__).resolve()
-    cands = [here.parents[2] / "scenarios" / "drugs" / f"{name}.toml"]
-    try:
-        cands.insert(0, models_dir().parent / "scenarios" / "drugs" / f"{name}.toml")
-    except MgfluxError:
-        pass
-    for c in cands:
-        if c.exists():
-            return c
-    return None
+    d = scenarios_dir()
+    path = d / "drugs" / f"{name}.toml" if d else None
+    return path if path and path.exists() else None
 
 
 def _time_limited(scenario: Scenario, name: str) -> bool:

@@ -430,6 +430,15 @@ def models_dir() -> Path:
                      "set MGFLUX_MODELS_DIR")
 
 
+def scenarios_dir() -> Path | None:
+    """The shipped scenarios: installed beside the package (``mgflux/scenarios``) or the source tree's."""
+    here = Path(__file__).resolve().parent
+    for d in (here / "scenarios", here.parents[1] / "scenarios"):
+        if (d / "healthy.toml").exists():
+            return d
+    return None
+
+
 def available_models() -> list[str]:
     # models/ also holds data files used by models (population.toml): a model file has states
     return sorted(p.stem for p in models_dir().glob("*.toml") if "[states." in p.read_text())
