@@ -69,3 +69,9 @@ def test_dose_finder_zero_when_already_at_target():
 def test_dose_finder_rejects_non_mg_treatment():
     with pytest.raises(mgflux.ScenarioError, match="not a Mg treatment"):
         find_dose(scenario(), "inulin", 0.7)
+
+
+def test_dose_finder_says_when_it_adds_to_the_scenario_s_own_dose():
+    text = '[[perturbation]]\nname = "SLC12A3"\n[[treatment]]\nname = "magnesium_citrate"\namount = "100 mg/day"\n'
+    r = find_dose(scenario(text), "magnesium_citrate", 0.72)
+    assert r.dose_mmol_per_day and "on top of the 100 mg/day of magnesium_citrate" in r.message

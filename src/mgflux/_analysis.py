@@ -203,6 +203,11 @@ def find_dose(scenario: Scenario, treatment: str, target_mM: float, limit_mmol_p
             lo = mid
     s = serum(hi)
     note = ""
+    own = [a for a in scenario.applications if a.entry.name == entry.name and not a.one_off]
+    if own:
+        given = sum(a.value for a in own)
+        note += (f" This is on top of the {to_unit(given):.0f} {unit} of {entry.name} the scenario already gives "
+                 f"(every treatment of the scenario stays on).")
     if entry.route == "oral" and hi > UL_SUPPLEMENT_MMOL_PER_DAY:
         note = f" This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
     return DoseResult(entry.name, target_mM, hi, s, limit_mmol_per_day, s_hi,
