@@ -115,6 +115,61 @@ def test_adult_jacobian_matches_finite_differences():
         assert (f1 - f0) / h == pytest.approx(J[:, j], rel=1e-4, abs=1e-6)
 
 
+def _complex_step_jacobian(rhs, y, p):
+    """Oracle: d(rhs)/dy by complex step on the plain-Python right-hand side (exact to rounding)."""
+    n = y.shape[0]
+    J = np.empty((n, n))
+    out = np.empty(n, np.complex128)
+    for j in range(n):
+        yc = y.astype(np.complex128)
+        yc[j] += 1e-30j
+        rhs(yc, p, out)
+        J[:, j] = out.imag / 1e-30
+    return J
+
+
+@pytest.mark.parametrize("totals", [False, True])
+def test_symbolic_jacobian_equals_complex_step_on_random_points(totals):
+    # the generated Jacobian is differentiated symbolically; complex step differentiates the rhs code itself
+    m = mgflux.get_model()
+    mod = compiled(m)
+    rhs = (mod.rhs_totals if totals else mod.rhs).py_func
+    jac = mod.jacobian_totals if totals else mod.jacobian
+    rng = np.random.default_rng(7)
+    p0, y0 = m.parameter_vector(), m.guess_vector()
+    n = len(y0) + (mod.N_TOTALS if totals else 0)
+    for _ in range(50):
+        p = p0 * np.exp(rng.normal(0.0, 0.4, p0.shape))
+        y = np.concatenate([y0 * np.exp(rng.normal(0.0, 0.4, y0.shape)) + 0.01, rng.uniform(0, 50, n - len(y0))])
+        J = np.full((n, n), np.nan)
+        jac(y, p, J)
+        ref = _complex_step_jacobian(rhs, y, p)
+        assert np.all(np.isfinite(J))
+        assert J == pytest.approx(ref, rel=1e-12, abs=1e-12 * np.max(np.abs(ref)))
+        if totals:
+            assert not J[:, len(y0):].any()  # nothing depends on a cumulative total
+
+
+def test_symbolic_derivative_rules():
+    import ast
+    import math
+
+    from mgflux._derivatives import derivative
+
+    def d(formula, x=1.3, b=0.7):
+        code = derivative(ast.parse(formula, mode="eval"), lambda name: "1.0" if name == "x" else None)
+        return None if code is None else eval(code, {"np": np, "x": x, "b": b})
+
+    x, b = 1.3, 0.7
+    assert d("b * 3") is None  # independent of x: no code at all
+    assert d("x ** b") == pytest.approx(b * x ** (b - 1))
+    assert d("b ** x") == pytest.approx(b ** x * math.log(b))
+    assert d("x ** x") == pytest.approx(x ** x * (math.log(x) + 1))
+    assert d("b / x") == pytest.approx(-b / x ** 2)
+    assert d("-exp(2 * x) + log(x) - sqrt(x)") == pytest.approx(-2 * math.exp(2 * x) + 1 / x - 0.5 / math.sqrt(x))
+    assert d("(x - b) / (1 + x * b)") == pytest.approx((1 + x * b - (x - b) * b) / (1 + x * b) ** 2)
+
+
 def test_no_steady_state_is_loud(tmp_path):
     # serum only accumulates: no steady state exists
     path = tmp_path / "grow.toml"
@@ -138,7 +193,11 @@ def test_integration_failure_names_segment(tmp_path):
         _solve.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
                          _solve.RunOptions(max_evaluations=5000), state_names=m.state_names)
     assert "serum=" in str(exc.value)
-    assert "tried LSODA" in str(exc.value) and "then Radau" in str(exc.value)
+    msg = str(exc.value)
+    assert "tried Rodas4 (stopped at day" in msg and "then LSODA" in msg and "then Radau" in msg, msg
+    with pytest.raises(mgflux.IntegrationError, match="Rodas4 .*no fallback was allowed"):
+        _solve.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+                         _solve.RunOptions(fallback=None), state_names=m.state_names)
 
 
 @pytest.mark.parametrize("name", ["healthy.toml", "genes/CLDN16.toml", "drugs/furosemide.toml"])

@@ -20,7 +20,7 @@ Steady state of one set (the algorithm of :mod:`mgflux._solve`, made cheap for a
 Status codes (one per set; a bad set never raises): see ``STATUS`` in :mod:`mgflux._batch`.
 """
 
-SOURCE = r'''
+_STEADY = r'''
 # ------------------------------------------------------------------- batch kernels (mgflux._kernels_batch)
 BT_OK = 0
 BT_NOT_CONVERGED = 1
@@ -579,9 +579,23 @@ _R_D35 = -6.594389125716872
 
 
 @nb.njit(cache=True)
-def _tc_stage(E, piv, f, K, s, h, y, yt, p):
+def _tc_solve(E, piv, J, b, h):
+    """b = (1/(h gamma) - J)^-1 b. Rows past E's size are quadratures (cumulative totals: nothing depends on
+    them, so their block of the matrix is 1/(h gamma) I): solved by substitution, never mixed into the LU of the
+    states by pivoting (which would put the totals' rounding into states resting at zero)."""
+    m = E.shape[0]
+    _bt_lu_solve(E, piv, b)
+    for i in range(m, b.shape[0]):
+        acc = b[i]
+        for j in range(m):
+            acc += J[i, j] * b[j]
+        b[i] = acc * h * _R_GAMMA
+
+
+@nb.njit(cache=True)
+def _tc_stage(E, piv, J, f, K, s, h):
     """k_s = (1/(h gamma) - J)^-1 (f(yt) + sum_j C_sj k_j / h); f(yt) must already be in f."""
-    n = y.shape[0]
+    n = f.shape[0]
     for i in range(n):
         v = f[i]
         if s == 1:
@@ -595,15 +609,19 @@ def _tc_stage(E, piv, f, K, s, h, y, yt, p):
         elif s == 5:
             v += (_R_C61 * K[0, i] + _R_C62 * K[1, i] + _R_C63 * K[2, i] + _R_C64 * K[3, i] + _R_C65 * K[4, i]) / h
         K[s, i] = v
-    _bt_lu_solve(E, piv, K[s])
+    _tc_solve(E, piv, J, K[s], h)
 
 
+'''
+
+_RODAS_ONE = r'''
 @nb.njit(cache=True)
-def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f, yt, y1, D2, D3):
+def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f, yt, y1, D2, D3):
     """Integrate one set through the segments (parameters Pseg[s] on [edges[s], edges[s+1]]), writing the
     states at t_out (sorted, within [edges[0], edges[-1]]) into Yout. y: initial state (overwritten).
-    Returns (status, accepted steps, rejected steps)."""
+    Returns (status, accepted steps, rejected steps, day reached)."""
     n = y.shape[0]
+    m = E.shape[0]  # states in the LU; rows m..n-1 are quadratures (see _tc_solve)
     n_out = t_out.shape[0]
     nseg = Pseg.shape[0]
     io = 0
@@ -623,24 +641,24 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f,
             continue
         for j in range(p.shape[0]):
             if not np.isfinite(p[j]):
-                return TC_NONFINITE, nacc, nrej
+                return TC_NONFINITE, nacc, nrej, t
         h = min(h_carry, 1e-3, t1 - t)  # parameters jump at an edge: restart small
         last_rejected = False
         first = True
         while t < t1:
             if nacc + nrej >= max_steps:
-                return TC_FAILED, nacc, nrej
+                return TC_FAILED, nacc, nrej, t
             if h < 1e-13 * max(1.0, abs(t)):
-                return TC_FAILED, nacc, nrej
+                return TC_FAILED, nacc, nrej, t
             final = False
             if t + h >= t1 * (1.0 - 1e-14) or t1 - (t + h) < 1e-12 * max(1.0, abs(t1)):
                 h = t1 - t
                 final = True
-            rhs(y, p, f)
-            jacobian(y, p, J)
+            __RHS__(y, p, f)
+            __JAC__(y, p, J)
             fac = 1.0 / (h * _R_GAMMA)
-            for i in range(n):
-                for j in range(n):
+            for i in range(m):
+                for j in range(m):
                     E[i, j] = -J[i, j]
                 E[i, i] += fac
             ok = _bt_lu(E, piv)
@@ -648,33 +666,33 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f,
                 # stage 1
                 for i in range(n):
                     K[0, i] = f[i]
-                _bt_lu_solve(E, piv, K[0])
+                _tc_solve(E, piv, J, K[0], h)
                 for i in range(n):
                     yt[i] = y[i] + _R_A21 * K[0, i]
-                rhs(yt, p, f)
-                _tc_stage(E, piv, f, K, 1, h, y, yt, p)
+                __RHS__(yt, p, f)
+                _tc_stage(E, piv, J, f, K, 1, h)
                 for i in range(n):
                     yt[i] = y[i] + _R_A31 * K[0, i] + _R_A32 * K[1, i]
-                rhs(yt, p, f)
-                _tc_stage(E, piv, f, K, 2, h, y, yt, p)
+                __RHS__(yt, p, f)
+                _tc_stage(E, piv, J, f, K, 2, h)
                 for i in range(n):
                     yt[i] = y[i] + _R_A41 * K[0, i] + _R_A42 * K[1, i] + _R_A43 * K[2, i]
-                rhs(yt, p, f)
-                _tc_stage(E, piv, f, K, 3, h, y, yt, p)
+                __RHS__(yt, p, f)
+                _tc_stage(E, piv, J, f, K, 3, h)
                 for i in range(n):
                     yt[i] = y[i] + _R_A51 * K[0, i] + _R_A52 * K[1, i] + _R_A53 * K[2, i] + _R_A54 * K[3, i]
-                rhs(yt, p, f)
-                _tc_stage(E, piv, f, K, 4, h, y, yt, p)
+                __RHS__(yt, p, f)
+                _tc_stage(E, piv, J, f, K, 4, h)
                 for i in range(n):
                     yt[i] += K[4, i]
-                rhs(yt, p, f)
-                _tc_stage(E, piv, f, K, 5, h, y, yt, p)
+                __RHS__(yt, p, f)
+                _tc_stage(E, piv, J, f, K, 5, h)
                 err = 0.0
                 for i in range(n):
                     y1[i] = yt[i] + K[5, i]
                     sk = atol[i] + rtol * max(abs(y[i]), abs(y1[i]))
                     err += (K[5, i] / sk) ** 2
-                    if y1[i] < -atol[i]:  # amounts stay non-negative (to within atol)
+                    if i < N_STATES and y1[i] < -atol[i]:  # states stay non-negative (totals may fall)
                         err = np.inf
                 err = np.sqrt(err / n)
                 if not (err <= 1e300):
@@ -725,10 +743,13 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f,
         io += 1
     for i in range(n):
         if not np.isfinite(y[i]):
-            return TC_NONFINITE, nacc, nrej
-    return TC_OK, nacc, nrej
+            return TC_NONFINITE, nacc, nrej, t
+    return TC_OK, nacc, nrej, t
 
 
+'''
+
+_TAIL = r'''
 @nb.njit(cache=True)
 def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
     n = Y0.shape[1]
@@ -750,7 +771,7 @@ def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nste
     st = TC_NONFINITE
     na = 0
     if not bad:
-        st, na, nr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], J, E, piv, K, f, yt, y1,
+        st, na, nr, tr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], J, E, piv, K, f, yt, y1,
                              D2, D3)
     status[k] = st
     nsteps[k] = na
@@ -802,3 +823,28 @@ def batch_observe_tc(Yout, Pseg, seg_of, idx, O):
             for q in range(idx.shape[0]):
                 O[k, j, q] = buf[idx[q]]
 '''
+
+_RODAS_TOTALS = r'''
+@nb.njit(cache=True, nogil=True)
+def timecourse_totals(y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
+    """One time course of the states and cumulative totals (``rhs_totals``): what ``mgflux.simulate`` runs.
+    Yout (n_out, n_states + n_totals). Returns (status, accepted steps, rejected steps, day reached)."""
+    n = y0.shape[0]
+    J = np.empty((n, n))
+    E = np.empty((N_STATES, N_STATES))
+    piv = np.empty(N_STATES, np.int64)
+    K = np.empty((6, n))
+    f = np.empty(n)
+    yt = np.empty(n)
+    y1 = np.empty(n)
+    D2 = np.empty(n)
+    D3 = np.empty(n)
+    y = y0.copy()
+    return _tc_one_totals(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f, yt, y1, D2, D3)
+'''
+
+SOURCE = (_STEADY
+          + _RODAS_ONE.replace("__NAME__", "_tc_one").replace("__RHS__", "rhs").replace("__JAC__", "jacobian")
+          + _RODAS_ONE.replace("__NAME__", "_tc_one_totals").replace("__RHS__", "rhs_totals")
+          .replace("__JAC__", "jacobian_totals")
+          + _RODAS_TOTALS + _TAIL)

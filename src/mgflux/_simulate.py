@@ -5,6 +5,7 @@ generated ``observe`` function: the same formulas that drive the right-hand side
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,6 +305,8 @@ def simulate(scenario, *, options: _solve.RunOptions = _solve.RunOptions(),
     scenario = _as_scenario(scenario)
     model = scenario.model
     base = base_parameters(scenario)
+    if steady_options.backend == "auto":  # the time course loads numba anyway: its kernels are the fast ones
+        steady_options = dataclasses.replace(steady_options, backend="numba")
     mod, y0, sinfo = _solve_steady(scenario, base, steady_options)
     edges = scenario.edges()
     segments = [(t0, t1, parameters_between(scenario, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
@@ -311,11 +314,11 @@ def simulate(scenario, *, options: _solve.RunOptions = _solve.RunOptions(),
     ys, stats = _solve.integrate(mod, segments, y0, t_out, options, model.state_names)
     n = len(model.states)
     # observables at each output time with the parameters in force there (the later segment at an edge)
-    obs = np.empty((len(model.observable_names), t_out.shape[0]))
     seg_of = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, len(segments) - 1)
-    for k in range(t_out.shape[0]):
-        obs[:, k] = _observe(mod, model, ys[:n, k], segments[seg_of[k]][2])
-    r = _readouts(model, obs, ys[:n])
+    P_out = np.array([p for _, _, p in segments])[seg_of]
+    obs = np.empty((t_out.shape[0], len(model.observable_names)))
+    mod.observe_chunk(0, t_out.shape[0], np.ascontiguousarray(ys[:n].T), P_out, obs)
+    r = _readouts(model, obs.T, ys[:n])
     totals = {}
     for i, fl in enumerate(model.boundary_fluxes):
         totals[fl.name] = ys[n + i]
