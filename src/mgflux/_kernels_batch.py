@@ -127,8 +127,11 @@ def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, 
     need = True
     prev = np.inf
     njac = 0
+    have_f = False  # f holds rhs(y) (an accepted step leaves it from the line search: never evaluated twice)
     for it in range(max_it):
-        rhs(y, p, f)
+        if not have_f:
+            rhs(y, p, f)
+            have_f = True
         res = _bt_scaled_max(f, y, floor)
         if res == np.inf:
             return -1
@@ -178,6 +181,7 @@ def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, 
             continue
         for i in range(n):
             y[i] = yt[i]
+            f[i] = ft[i]
         fresh = False
         prev = step if alpha == 1.0 else np.inf
         if alpha < 1.0:
@@ -392,10 +396,9 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
 
 
 @nb.njit(cache=True)
-def _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
-                   Y, status, strategy):
-    """Set k of a batch: work arrays, steady state, results (the body of the parallel loop, kept out of it so
-    that numba's parallel lowering sees one call, which keeps the first compilation short)."""
+def _bt_steady_rows(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
+                    eig_tol, Y, status, strategy):
+    """Sets lo..hi-1 of a batch, with one set of work arrays (nothing is allocated per set)."""
     n = guess.shape[0]
     J = np.empty((n, n))
     Jraw = np.empty((n, n))
@@ -409,12 +412,13 @@ def _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
     cn = np.empty(n + 1)
     routh = np.empty((n + 1, n + 1))
     y = np.empty(n)
-    st, sg = _bt_steady_one(y, P[k], guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
-                            max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
-    for i in range(n):
-        Y[k, i] = y[i]
-    status[k] = st
-    strategy[k] = sg
+    for k in range(lo, hi):
+        st, sg = _bt_steady_one(y, P[k], guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+                                max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
+        for i in range(n):
+            Y[k, i] = y[i]
+        status[k] = st
+        strategy[k] = sg
 
 
 @nb.njit(cache=True, nogil=True)
@@ -423,9 +427,8 @@ def steady_chunk(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, 
     """Sets lo..hi-1 of a batch, without the GIL: mgflux runs chunks on a pool of threads (the same work as
     ``batch_steady``'s prange loop, whose parallel lowering takes ~10 s to compile on a cold cache).
     LU0/piv0: the LU of the nominal Jacobian (``lu_factor``); max_chord 0 if it is singular."""
-    for k in range(lo, hi):
-        _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
-                       eig_tol, Y, status, strategy)
+    _bt_steady_rows(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
+                    eig_tol, Y, status, strategy)
 
 
 @nb.njit(cache=True)
@@ -448,8 +451,8 @@ def batch_steady(P, guess, y_warm, floor, J0, res_tol, step_tol, max_newton, max
     if not _bt_lu(LU0, piv0):
         max_chord = 0
     for k in nb.prange(N):
-        _bt_steady_row(k, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
-                       eig_tol, Y, status, strategy)
+        _bt_steady_rows(k, k + 1, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+                        max_chord, eig_tol, Y, status, strategy)
 
 
 @nb.njit(cache=True, parallel=True)
