@@ -106,3 +106,13 @@ def test_population_file_errors(tmp_path, text, message):
     p.write_text((MODELS / "population.toml").read_text().split("\n[references]")[0].split("\n[[cohort.")[0] + "\n" + text)
     with pytest.raises(MgfluxError, match=message):
         _batch.load_population_spec(p, get_model("adult"))
+
+
+def test_per_entry_cv_without_a_shared_cv_keeps_mean_one():
+    spec = _batch.load_population_spec()
+    sc = scenario_from_dict({"scenario": {"name": "t"}, "perturbation": [{"name": "torasemide", "dose": 1.0}]},
+                            where="test")
+    own = _batch.PopulationSpec(spec.parameters, 0.0, None, {"torasemide": 0.3})
+    f, X, _ = _batch.population_design(sc, 20000, 2, own)
+    tor = X[:, [x.name for x in f].index("torasemide.dose")]
+    assert np.mean(tor) == pytest.approx(1.0, abs=0.02) and np.std(tor) == pytest.approx(0.3, abs=0.02)

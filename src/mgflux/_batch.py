@@ -1047,7 +1047,10 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
         facs.append(f)
     exposure = _draw(rng, "lognormal", 1.0, spec.drug_cv, n, 0.0, math.inf) if spec.drug_cv > 0 else np.ones(n)
     s0 = math.sqrt(math.log1p(spec.drug_cv ** 2))
-    z = (np.log(exposure) + 0.5 * s0 * s0) / s0 if s0 > 0 else np.zeros(n)  # the person's standard-normal quantile
+    if s0 > 0:  # the person's standard-normal quantile of exposure, shared by every entry
+        z = (np.log(exposure) + 0.5 * s0 * s0) / s0
+    else:
+        z = rng.standard_normal(n) if spec.drug_cv_by_entry else np.zeros(n)
 
     def exposure_of(name: str) -> np.ndarray:
         cv = spec.exposure_cv(name)
