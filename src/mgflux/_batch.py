@@ -840,10 +840,26 @@ class Variability:
 
 
 @dataclass(frozen=True)
+class RiskFactor:
+    """A risk factor of the patients who receive a drug (``[[cohort.DRUG.risk_factor]]``): catalogue entry
+    *name* at input *dose*, present in a fraction *prevalence* of them."""
+
+    name: str
+    dose: float
+    prevalence: float
+    source: str
+
+
+@dataclass(frozen=True)
 class PopulationSpec:
     parameters: tuple[Variability, ...]
     drug_cv: float
     path: Path | None = None
+    drug_cv_by_entry: dict = field(default_factory=dict)  # entry name -> its own exposure CV
+    cohorts: dict = field(default_factory=dict)  # drug name -> tuple[RiskFactor, ...] (population --all-drugs)
+
+    def exposure_cv(self, name: str) -> float:
+        return float(self.drug_cv_by_entry.get(name, self.drug_cv))
 
 
 def load_population_spec(path=None, model: Model | None = None) -> PopulationSpec:
@@ -874,7 +890,32 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
         b = t.get("bounds")
         out.append(Variability(name, dist, cv, tuple(map(float, b)) if b else None, t["source"]))
     dr = raw.get("drug_response", {})
-    return PopulationSpec(tuple(out), float(dr.get("cv", 0.0)), path)
+    cat = get_catalogue(model)
+    by_entry = {}
+    for name, t in dr.get("per_entry", {}).items():
+        where = f"{path}: [drug_response.per_entry.{name}]"
+        e = cat.lookup(name, where)
+        cv = float(t.get("cv", -1))
+        if not 0 <= cv < 2:
+            raise MgfluxError(f"{where}: cv must be in [0, 2)")
+        if not str(t.get("source", "")).strip():
+            raise MgfluxError(f"{where}: needs a source")
+        by_entry[e.name] = cv
+    cohorts = {}
+    for name, t in raw.get("cohort", {}).items():
+        where = f"{path}: [cohort.{name}]"
+        drug = cat.lookup(name, where)
+        rfs = []
+        for r in t.get("risk_factor", []):
+            e = cat.lookup(str(r.get("name", "")), where)
+            prev = float(r.get("prevalence", -1))
+            if not 0 <= prev <= 1:
+                raise MgfluxError(f"{where}: risk factor {e.name}: prevalence must be in [0, 1]")
+            if not str(r.get("source", "")).strip():
+                raise MgfluxError(f"{where}: risk factor {e.name} needs a source")
+            rfs.append(RiskFactor(e.name, float(r.get("dose", 1.0)), prev, r["source"]))
+        cohorts[drug.name] = tuple(rfs)
+    return PopulationSpec(tuple(out), float(dr.get("cv", 0.0)), path, by_entry, cohorts)
 
 
 def _draw(rng, dist: str, mean: float, cv: float, n: int, lo: float, hi: float) -> np.ndarray:
@@ -986,9 +1027,11 @@ class PopulationResult:
 
 
 def population_design(scenario: Scenario, n: int, seed: int = 0, spec: PopulationSpec | None = None,
-                      steady: bool = True):
+                      steady: bool = True, cohort: tuple[RiskFactor, ...] = ()):
     """(factors, values (n, k)) for *n* virtual patients of *scenario*: model parameters drawn from *spec*,
-    and every drug / condition / treatment input scaled by a per-person exposure factor."""
+    and every drug / condition / treatment input scaled by a per-person exposure factor (one draw per person;
+    an entry with its own CV in *spec* gets the same quantile of its own lognormal). *cohort*: risk factors
+    of the treated patients, each present (on permanently) in a random fraction *prevalence* of them."""
     model = scenario.model
     spec = spec or load_population_spec(model=model)
     rng = np.random.default_rng(seed)
@@ -1003,7 +1046,20 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
         cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
         facs.append(f)
     exposure = _draw(rng, "lognormal", 1.0, spec.drug_cv, n, 0.0, math.inf) if spec.drug_cv > 0 else np.ones(n)
-    seen = set()
+    s0 = math.sqrt(math.log1p(spec.drug_cv ** 2))
+    if s0 > 0:  # the person's standard-normal quantile of exposure, shared by every entry
+        z = (np.log(exposure) + 0.5 * s0 * s0) / s0
+    else:
+        z = rng.standard_normal(n) if spec.drug_cv_by_entry else np.zeros(n)
+
+    def exposure_of(name: str) -> np.ndarray:
+        cv = spec.exposure_cv(name)
+        if cv == spec.drug_cv:
+            return exposure
+        s = math.sqrt(math.log1p(cv * cv))
+        return np.exp(s * z - 0.5 * s * s)
+
+    seen = {r.name for r in cohort}
     for a in scenario.timed:
         if a.one_off or a.entry.name in seen:
             continue
@@ -1011,18 +1067,24 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
             seen.add(a.entry.name)
             f = factor(scenario, f"{a.entry.name}.{a.entry.variable}")
             facs.append(f)
-            cols.append(a.value * exposure)
+            cols.append(a.value * exposure_of(a.entry.name))
+    for r in cohort:  # drawn last: the persons and their exposures are the same with or without a cohort
+        e = get_catalogue(model).lookup(r.name, "cohort")
+        facs.append(factor(scenario, f"{e.name}.{e.variable}"))
+        cols.append(np.where(rng.random(n) < r.prevalence, r.dose, 0.0))
     return facs, (np.column_stack(cols) if cols else np.zeros((n, 0))), exposure
 
 
 def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = None, spec: PopulationSpec | None = None,
                workers: int | None = None, scheduler: str | None = None,
-               options: TimecourseOptions = TimecourseOptions()) -> PopulationResult:
+               options: TimecourseOptions = TimecourseOptions(), cohort: tuple[RiskFactor, ...] = ()) -> PopulationResult:
     """Virtual population of *scenario*: at steady state with every perturbation on (*days* None), or at day
     *days* of its time course (each patient from the steady state of their own diet, genes and physiology,
-    drugs in their windows; batched Rodas4), with each patient's nadir over days 0-D."""
+    drugs in their windows; batched Rodas4), with each patient's nadir over days 0-D. *cohort*: risk factors
+    present in a fraction of the patients (see ``population_design``); in a time course a risk factor acts
+    where the scenario applies that entry (``drug_incidence_table`` adds it for the whole run)."""
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    facs, X, _ = population_design(scenario, n, seed, spec)
+    facs, X, _ = population_design(scenario, n, seed, spec, cohort=tuple(cohort))
     model = scenario.model
     factors = {f.name: X[:, j] for j, f in enumerate(facs)}
     if days is None:
@@ -1089,6 +1151,7 @@ def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day
         raise ScenarioError(unknown_name("measure", measure, list(MEASURES), "--measure"))
     model = get_model("adult")
     cat = get_catalogue(model)
+    spec = spec or load_population_spec(model=model)
     rows = []
     only = None if drugs is None else set(drugs)
     drugs = sorted((e for e in cat.entries.values() if e.kind == "drug" and (only is None or e.name in only)),
@@ -1101,15 +1164,28 @@ def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day
         course_desc = ""
         path = drug_scenario_file(e.name)
         course_sc = load_scenario(path) if path is not None else None
+        cohort = spec.cohorts.get(e.name, ())
+        if cohort:
+            # the treated patients' risk factors: on permanently at steady state; over the whole course run
+            extra = [{"name": r.name, "dose": r.dose} for r in cohort]
+            sc = scenario_from_dict({"scenario": {"name": f"{e.name} at the standard dose"}, "diet": {"mg_intake": intake},
+                                     "perturbation": [{"name": e.name, "dose": 1.0}] + extra},
+                                    where=f"population --all-drugs ({e.name})")
+            if course_sc is not None:
+                import tomllib
+
+                raw = tomllib.loads(path.read_text())
+                raw["perturbation"] = list(raw.get("perturbation", [])) + extra
+                course_sc = scenario_from_dict(raw, where=str(path))
         limited = course_sc is not None and _time_limited(course_sc, e.name)
         use = "steady" if measure == "steady" or course_sc is None else (
             "course" if measure == "course" or limited else "steady")
         pr = None
         if measure != "course" or course_sc is None:
-            pr = population(sc, n, seed, spec=spec, workers=workers, scheduler=scheduler)
+            pr = population(sc, n, seed, spec=spec, workers=workers, scheduler=scheduler, cohort=cohort)
             steady_pct = 100 * pr.incidence
         if course_sc is not None and (measure != "steady" or limited):
-            prc = population(course_sc, n, seed, days=course_sc.duration, spec=spec, workers=workers)
+            prc = population(course_sc, n, seed, days=course_sc.duration, spec=spec, workers=workers, cohort=cohort)
             course_pct = 100 * prc.nadir_incidence
             apps = [a for a in course_sc.timed if a.entry.name == e.name]
             win = ", ".join(f"days {a.start:g}-{a.stop:g}" if math.isfinite(a.stop) else f"from day {a.start:g}"
@@ -1118,9 +1194,11 @@ def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day
             if use == "course" or pr is None:
                 pr = prc
         rep = parse_incidence(e.incidence, e.name)
-        note = ""
+        note = "; ".join(f"{r.name} in {100 * r.prevalence:g}%" for r in cohort)
+        note = f"treated patients: {note}" if note else ""
         if rep is None and "risk factor" in e.incidence:
-            rep, note = (0.0, 10.0), "no number ('only with additional risk factors'): read as < 10%"
+            rep = (0.0, 10.0)
+            note = "; ".join(x for x in (note, "no number ('only with additional risk factors'): read as < 10%") if x)
         sim = course_pct if use == "course" else steady_pct
         inside = None if rep is None or not math.isfinite(sim) else bool(rep[0] <= sim <= rep[1])
         rows.append({"drug": e.name, "simulated_percent": sim, "measure": use, "steady_percent": steady_pct,
