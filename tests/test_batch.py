@@ -219,6 +219,36 @@ def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
     assert (tmp_path / "s" / "sweep.png").exists()
 
 
+def test_tables_as_parquet_equal_the_csv(tmp_path, capsys, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    args = ["sweep", str(HEALTHY), "--vary", "gfr=60:150:4", "--vary", "omeprazole.dose=0:2:3"]
+    assert main(args + ["--out", str(tmp_path / "c")]) == 0
+    assert main(args + ["--out", str(tmp_path / "p"), "--format", "parquet"]) == 0
+    csv = pd.read_csv(tmp_path / "c" / "sweep.csv")
+    pq = pd.read_parquet(tmp_path / "p" / "sweep.parquet")
+    assert list(pq.columns) == list(csv.columns) and len(pq) == 12
+    np.testing.assert_allclose(pq["serum_mg_total_mM"], csv["serum_mg_total_mM"], rtol=1e-9)
+    assert main(["population", str(SCENARIOS / "drugs" / "ppi.toml"), "--n", "200", "--format", "parquet",
+                 "--out", str(tmp_path / "pop")]) == 0
+    pop = pd.read_parquet(tmp_path / "pop" / "population.parquet")
+    assert len(pop) == 200 and set(pop["status"]) == {"ok"}
+    assert "population.parquet" in capsys.readouterr().out
+    # without pyarrow: an error that names the extra, not a traceback
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *a, **k):
+        if name == "pyarrow":
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    assert main(args + ["--out", str(tmp_path / "x"), "--format", "parquet"]) == 2
+    assert 'pip install "mgflux[parquet]"' in capsys.readouterr().err
+
+
 def test_cli_population_and_sensitivity(tmp_path, capsys):
     assert main(["population", str(SCENARIOS / "drugs" / "ppi.toml"), "--n", "500", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

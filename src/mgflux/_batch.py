@@ -231,6 +231,15 @@ class BatchResult:
             cols[k] = self.readouts[k]
         return pd.DataFrame(cols)
 
+    def save(self, path, readouts=None) -> Path:
+        """Write the tidy table by the file's suffix: ``.parquet`` (pandas and pyarrow: ``pip install
+        "mgflux[parquet]"``) or anything else as CSV."""
+        path = Path(path)
+        if path.suffix == ".parquet":
+            write_parquet(self.dataframe(readouts), path)
+            return path
+        return self.to_csv(path, readouts)
+
     def to_csv(self, path, readouts=None) -> Path:
         """Write the tidy table as CSV (pandas not needed)."""
         import csv
@@ -246,6 +255,17 @@ class BatchResult:
                 w.writerow([f"{c[i]:.10g}" for c in fac] + [(self.labels or STATUS)[int(self.status[i])]]
                            + [("" if not np.isfinite(c[i]) else f"{c[i]:.10g}") for c in rd])
         return path
+
+
+def write_parquet(df, path) -> Path:
+    """A DataFrame as Parquet, or a clear error naming the extra that provides it."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise MgfluxError(f'cannot write {path}: Parquet needs pandas and pyarrow (pip install "mgflux[parquet]"); '
+                          "or use --format csv") from None
+    df.to_parquet(path, index=False)
+    return Path(path)
 
 
 def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray | None = None) -> dict:

@@ -95,7 +95,7 @@ def cmd_sweep(args) -> int:
     written = []
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        written.append(res.to_csv(out / "sweep.csv", readouts))
+        written.append(res.save(out / f"sweep.{args.format}", readouts))
         written.extend(_plot_sweep(res, facs, varies, readouts, out, grid=not args.samples))
     if args.json:
         print(_json({"scenario": sc.name, "n": len(res), "status": res.status_counts(), "seconds": elapsed,
@@ -223,7 +223,7 @@ def cmd_population(args) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        pr.batch.to_csv(out / "population.csv")
+        table = pr.batch.save(out / f"population.{args.format}")
         _plot_population(pr, out / "population.png")
     if args.json:
         print(_json(s))
@@ -244,7 +244,7 @@ def cmd_population(args) -> int:
         print(f"  hypomagnesemia at any time (nadir < 0.7 mM): {nd['incidence_percent']:.1f}%")
         print("  CTCAE grade at the nadir: " + "  ".join(f"{k}: {v:.1f}%" for k, v in nd["grade_percent"].items()))
     if args.out:
-        print(f"wrote {Path(args.out) / 'population.csv'} and population.png")
+        print(f"wrote {table} and {table.parent / 'population.png'}")
     return 0
 
 
@@ -284,7 +284,8 @@ def cmd_sensitivity(args) -> int:
             raise MgfluxError(unknown_name("readout", args.readout, ls.normalised, "--readout"))
         rank = ls.ranking(args.readout, args.top)
         if out:
-            ls.dataframe().to_csv(out / "sensitivity_local.csv", index=False) if _has_pandas() else None
+            if _has_pandas():
+                _write_table(ls.dataframe(), out / f"sensitivity_local.{args.format}")
             _batch.plot_tornado(list(ls.parameters), ls.normalised[args.readout], out / "tornado.png",
                                 f"{sc.name}: {args.readout}", "normalised sensitivity d ln(readout) / d ln(parameter)",
                                 top=args.top)
@@ -303,7 +304,7 @@ def cmd_sensitivity(args) -> int:
         key, conf = ("mu_star", "mu_star_conf") if args.method == "morris" else ("ST", "ST_conf")
         if out:
             if _has_pandas():
-                gs.dataframe().to_csv(out / f"sensitivity_{args.method}.csv", index=False)
+                _write_table(gs.dataframe(), out / f"sensitivity_{args.method}.{args.format}")
             _batch.plot_tornado(list(gs.parameters), gs.indices[key], out / "tornado.png",
                                 f"{sc.name}: {args.readout} ({args.method})", key, conf=gs.indices[conf], top=args.top)
         if args.json:
@@ -323,6 +324,15 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
+def _write_table(df, path: Path) -> None:
+    from . import _batch
+
+    if path.suffix == ".parquet":
+        _batch.write_parquet(df, path)
+    else:
+        df.to_csv(path, index=False)
+
+
 def _has_pandas() -> bool:
     try:
         import pandas  # noqa: F401
@@ -336,7 +346,9 @@ def _common(p):
     p.add_argument("--workers", type=int, help="numba threads (default: all cores)")
     p.add_argument("--scheduler", help='Dask backend: "local" (LocalCluster) or tcp://HOST:PORT (needs mgflux[dask])')
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", metavar="DIR", help="write CSV and PNG into DIR")
+    p.add_argument("--out", metavar="DIR", help="write the table (CSV or Parquet) and PNG plots into DIR")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help='table format with --out (parquet needs pip install "mgflux[parquet]")')
     p.add_argument("--seed", type=int, default=0)
 
 
