@@ -8,7 +8,7 @@ measured in a fresh process (its own row). Rows:
 - population-like batch: 100,000 virtual adults (models/population.toml spreads) at steady state;
 - robustness batch: 100,000 sets with every ranged parameter uniform over its documented range at once (far
   from the nominal state: more Newton iterations); the status counts are in the note;
-- baseline: ``scipy.optimize.root`` (hybr) with the same numba ``rhs`` and complex-step ``jacobian``, one set at
+- baseline: ``scipy.optimize.root`` (hybr) with the same numba ``rhs`` and exact ``jacobian``, one set at
   a time from the model's guess, on a subsample, extrapolated per set;
 - population time courses: 10,000 virtual patients x 1 year (ppi.toml) with the batched Rodas4 integrator,
   against a loop of ``solve_ivp`` (Radau, numba rhs + jacobian, same tolerances), see ``timecourse_rows``.

@@ -8,7 +8,7 @@ chunks on a Dask cluster, and returns tidy results with a status per set: a set 
 carries a non-OK status and NaN readouts.
 
 Time courses (``timecourse_batch``, ``population(..., days=D)``): every set starts at the steady state of its
-own diet, genes and physiology, then a Rodas4 Rosenbrock integrator (order 4(3), L-stable, exact complex-step
+own diet, genes and physiology, then a Rodas4 Rosenbrock integrator (order 4(3), L-stable, exact symbolic
 Jacobian, step-size control, continuous output at the requested times) runs segment by segment between the
 window edges of the scenario, each set with its own parameters per segment (``segment_parameters``).
 

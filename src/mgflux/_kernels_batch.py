@@ -8,7 +8,7 @@ Steady state of one set (the algorithm of :mod:`mgflux._solve`, made cheap for a
 
 1. chord iterations from the warm start (the nominal solution) with the LU of the nominal Jacobian, shared by
    the whole batch: a right-hand side and a triangular solve per iteration, while they contract fast;
-2. damped Newton with the exact (complex-step) Jacobian at every iterate, fraction-to-boundary rule (amounts
+2. damped Newton with the exact (symbolic) Jacobian at every iterate, fraction-to-boundary rule (amounts
    stay positive), backtracking on the scaled residual; converged only when the scaled residual *and* the
    scaled Newton step are both below tolerance, the step taken with the Jacobian at the final point;
 3. if that fails: pseudo-transient continuation (implicit Euler with growing pseudo time step), then Newton;
@@ -537,7 +537,8 @@ def batch_sensitivity(Y, P, S, OS, status):
 # ----------------------------------------------------------------- batched time courses (Rodas4, Hairer-Wanner)
 # RODAS (Hairer & Wanner 1996, Solving ODEs II, sec. IV.7; coefficients of rodas.f): 6 stages, order 4 with an
 # embedded order 3 solution (error = last stage), L-stable, stiffly accurate, continuous output of order 3.
-# Needs the exact Jacobian at every step: the complex-step `jacobian` of this module.
+# Needs the exact Jacobian at every step: the symbolic `jacobian` of this module (`jacobian_totals` for the
+# single-run variant, whose cumulative totals are quadratures solved outside the LU: `_tc_solve`).
 TC_OK = 0
 TC_FAILED = 1
 TC_NONFINITE = 3
