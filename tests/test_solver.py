@@ -214,3 +214,15 @@ def test_python_and_numba_backends_agree(name):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
         _solve.kernels(None, "gpu")
+
+
+def test_max_step_bounds_the_rodas4_steps():
+    sc = mgflux.load_scenario(__import__("conftest").SCENARIOS / "drugs" / "omeprazole.toml")
+    free = mgflux.simulate(sc)
+    capped = mgflux.simulate(sc, options=mgflux.RunOptions(max_step=0.5))
+    assert capped.solver["method"] == "Rodas4"
+    assert capped.solver["steps"] >= sc.duration / 0.5 > free.solver["steps"]
+    for k in free.states:
+        np.testing.assert_allclose(capped.states[k], free.states[k], rtol=1e-7, atol=1e-10)
+    with pytest.raises(ValueError, match="max_step must be positive"):
+        mgflux.simulate(sc, options=mgflux.RunOptions(max_step=0.0))
