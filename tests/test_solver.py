@@ -207,8 +207,11 @@ def test_python_and_numba_backends_agree(name):
     sc = mgflux.load_scenario(SCENARIOS / name)
     py = mgflux.steady_state(sc, options=_solve.SteadyOptions(backend="python"))
     nb = mgflux.steady_state(sc, options=_solve.SteadyOptions(backend="numba"))
+    # the numba backend runs the compiled Newton (Jacobians reused while steps contract), the Python one a full
+    # Newton: the same root to within the steady-state tolerance (scaled residual 1e-11 per day)
     for k in mgflux.READOUTS:
-        assert py[k] == pytest.approx(nb[k], rel=1e-12, abs=1e-14), k
+        assert py[k] == pytest.approx(nb[k], rel=1e-9, abs=1e-12), k
+    assert nb.solver["max_scaled_residual"] < 1e-11 and py.solver["max_scaled_residual"] < 1e-11
 
 
 def test_unknown_backend():

@@ -432,6 +432,21 @@ def steady_chunk(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, 
 
 
 @nb.njit(cache=True)
+def newton_one(y, p, floor, res_tol, step_tol, max_it):
+    """Damped Newton for one set (``mgflux.steady_state`` and ``simulate`` on numba kernels); y updated in place.
+    Returns the number of Jacobians evaluated, or -1 if it did not converge."""
+    n = y.shape[0]
+    J = np.empty((n, n))
+    Jraw = np.empty((n, n))
+    piv = np.empty(n, np.int64)
+    f = np.empty(n)
+    dx = np.empty(n)
+    yt = np.empty(n)
+    ft = np.empty(n)
+    return _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft)
+
+
+@nb.njit(cache=True)
 def lu_factor(J0, LU0, piv0):
     """LU0 = the in-place LU of a copy of J0; False if singular."""
     for i in range(J0.shape[0]):
@@ -570,6 +585,24 @@ _R_C63 = -31.52159432874371
 _R_C64 = 16.31930543123136
 _R_C65 = -6.058818238834054
 _R_GAMMA = 0.25
+# stage tables: row s holds the coefficients of stage s (row 5: the last stage adds k_4 in full, so that
+# y + sum_j A[5, j] k_j + k_5 is the new solution)
+_R_A = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+    [_R_A21, 0.0, 0.0, 0.0, 0.0],
+    [_R_A31, _R_A32, 0.0, 0.0, 0.0],
+    [_R_A41, _R_A42, _R_A43, 0.0, 0.0],
+    [_R_A51, _R_A52, _R_A53, _R_A54, 0.0],
+    [_R_A51, _R_A52, _R_A53, _R_A54, 1.0],
+])
+_R_C = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+    [_R_C21, 0.0, 0.0, 0.0, 0.0],
+    [_R_C31, _R_C32, 0.0, 0.0, 0.0],
+    [_R_C41, _R_C42, _R_C43, 0.0, 0.0],
+    [_R_C51, _R_C52, _R_C53, _R_C54, 0.0],
+    [_R_C61, _R_C62, _R_C63, _R_C64, _R_C65],
+])
 _R_D21 = 10.12623508344586
 _R_D22 = -7.487995877610167
 _R_D23 = -34.80091861555747
@@ -601,18 +634,10 @@ def _tc_stage(E, piv, J, f, K, s, h):
     """k_s = (1/(h gamma) - J)^-1 (f(yt) + sum_j C_sj k_j / h); f(yt) must already be in f."""
     n = f.shape[0]
     for i in range(n):
-        v = f[i]
-        if s == 1:
-            v += _R_C21 * K[0, i] / h
-        elif s == 2:
-            v += (_R_C31 * K[0, i] + _R_C32 * K[1, i]) / h
-        elif s == 3:
-            v += (_R_C41 * K[0, i] + _R_C42 * K[1, i] + _R_C43 * K[2, i]) / h
-        elif s == 4:
-            v += (_R_C51 * K[0, i] + _R_C52 * K[1, i] + _R_C53 * K[2, i] + _R_C54 * K[3, i]) / h
-        elif s == 5:
-            v += (_R_C61 * K[0, i] + _R_C62 * K[1, i] + _R_C63 * K[2, i] + _R_C64 * K[3, i] + _R_C65 * K[4, i]) / h
-        K[s, i] = v
+        acc = 0.0
+        for j in range(s):
+            acc += _R_C[s, j] * K[j, i]
+        K[s, i] = f[i] + acc / h
     _tc_solve(E, piv, J, K[s], h)
 
 
@@ -667,30 +692,16 @@ def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f
                 E[i, i] += fac
             ok = _bt_lu(E, piv)
             if ok:
-                # stage 1
-                for i in range(n):
-                    K[0, i] = f[i]
-                _tc_solve(E, piv, J, K[0], h)
-                for i in range(n):
-                    yt[i] = y[i] + _R_A21 * K[0, i]
-                __RHS__(yt, p, f)
-                _tc_stage(E, piv, J, f, K, 1, h)
-                for i in range(n):
-                    yt[i] = y[i] + _R_A31 * K[0, i] + _R_A32 * K[1, i]
-                __RHS__(yt, p, f)
-                _tc_stage(E, piv, J, f, K, 2, h)
-                for i in range(n):
-                    yt[i] = y[i] + _R_A41 * K[0, i] + _R_A42 * K[1, i] + _R_A43 * K[2, i]
-                __RHS__(yt, p, f)
-                _tc_stage(E, piv, J, f, K, 3, h)
-                for i in range(n):
-                    yt[i] = y[i] + _R_A51 * K[0, i] + _R_A52 * K[1, i] + _R_A53 * K[2, i] + _R_A54 * K[3, i]
-                __RHS__(yt, p, f)
-                _tc_stage(E, piv, J, f, K, 4, h)
-                for i in range(n):
-                    yt[i] += K[4, i]
-                __RHS__(yt, p, f)
-                _tc_stage(E, piv, J, f, K, 5, h)
+                # six stages; stage s evaluates f at y + sum_j A[s, j] k_j (one call site: short compilation)
+                for sg_ in range(6):
+                    if sg_ > 0:
+                        for i in range(n):
+                            v = y[i]
+                            for j in range(sg_):
+                                v += _R_A[sg_, j] * K[j, i]
+                            yt[i] = v
+                        __RHS__(yt, p, f)
+                    _tc_stage(E, piv, J, f, K, sg_, h)
                 err = 0.0
                 for i in range(n):
                     y1[i] = yt[i] + K[5, i]
