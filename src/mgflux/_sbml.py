@@ -293,7 +293,8 @@ def to_document(scenario, *, initial=None, steady: bool = False):
             "Modifiers in force at time 0 (diet, gene variants, and every drug, condition and treatment whose "
             "window covers the start of `mgflux run`): " + (", ".join(applied) if applied else "none") + ".",
             f"Windows are events: at each of the {len(edges) - 2} window edges inside the run "
-            f"({', '.join(f'{t:.6g}' for t in edges[1:-1]) or 'none'} day) an event {EVENT_PREFIX}<k> sets the "
+            f"({', '.join(f'{t:.6g}' for t in edges[1:-1]) + ' day' if len(edges) > 2 else 'none'}) an event "
+            f"{EVENT_PREFIX}<k> sets the "
             f"{len(varying)} parameters that change during the run to their values for the next segment. A time "
             f"course of this file from time 0 reproduces `mgflux run` over its {scenario.duration:.6g} days; "
             "after that the last segment's parameters stay on. `mgflux export-sbml --steady` writes the "
