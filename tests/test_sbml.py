@@ -1,5 +1,6 @@
 """SBML export: libSBML consistency with unit checking (warnings count), and an independent engine
-(libRoadRunner) reproducing mgflux's steady states and 1-year time courses from the exported file."""
+(libRoadRunner) reproducing mgflux's steady states and 1-year time courses from the exported file, and the time
+courses of scenarios whose windows are SBML events."""
 import tomllib
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 import mgflux
-from mgflux._simulate import steady_parameters
+from mgflux._simulate import output_times, parameters_between, steady_parameters
 
 libsbml = pytest.importorskip("libsbml", reason="python-libsbml not installed (pip install 'mgflux[sbml]')")
 from mgflux import _sbml  # noqa: E402
@@ -31,6 +32,9 @@ CROSS_CHECK = [
     "treatments/magnesium_citrate",
     "combinations/ppi_plus_thiazide",
 ]
+# scenarios whose drugs and treatments act in windows: cycles, a one-off IV infusion, a course with a stop
+WINDOWED = ["combinations/cisplatin_six_cycles", "treatments/iv_magnesium_sulfate",
+            "combinations/cetuximab_course_with_stop"]
 REL = 1e-6
 
 
@@ -50,12 +54,18 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
 
 
+@pytest.mark.parametrize("steady", [False, True], ids=["run", "steady"])
 @pytest.mark.parametrize("name", ["healthy", "genes/SLC12A3", "drugs/cetuximab", "treatments/magnesium_citrate",
-                                  "treatments/iv_magnesium_sulfate", "combinations/ppi_plus_thiazide"])
-def test_consistent_with_unit_checking(name):
+                                  "combinations/ppi_plus_thiazide", *WINDOWED])
+def test_consistent_with_unit_checking(name, steady):
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
-    doc = _sbml.to_document(sc)
+    doc = _sbml.to_document(sc, steady=steady)
     assert _sbml.consistency_problems(doc) == []  # errors *and* warnings, units included
+    # windows are events in the `run` document (triggers and assignments included in the unit check)
+    n_events = doc.getModel().getNumEvents()
+    assert n_events == (0 if steady else len(sc.edges()) - 2)
+    if name in WINDOWED and not steady:
+        assert n_events >= 2
 
 
 def test_unit_checking_is_on_and_warnings_count():
@@ -65,6 +75,17 @@ def test_unit_checking_is_on_and_warnings_count():
     assert any("10513" in p for p in _sbml.consistency_problems(wrong_unit))
     unitless_number = text.replace('sbml:units="dimensionless"', "", 1)
     assert any("99505" in p for p in _sbml.consistency_problems(unitless_number))
+
+
+def test_unit_checking_covers_events():
+    text = _sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "treatments/iv_magnesium_sulfate.toml"))
+    assert _sbml.consistency_problems(text) == []
+    unitless_trigger = text.replace('<cn sbml:units="day">', "<cn>", 1)  # the edge time in a trigger
+    assert unitless_trigger != text
+    assert any("99505" in p and "trigger" in p for p in _sbml.consistency_problems(unitless_trigger))
+    wrong_unit = text.replace('<cn sbml:units="mmol_per_day">', '<cn sbml:units="mmol">', 1)  # an assignment
+    assert wrong_unit != text
+    assert any("10563" in p for p in _sbml.consistency_problems(wrong_unit))
 
 
 def test_structure_follows_the_model():
@@ -93,14 +114,56 @@ def test_structure_follows_the_model():
 
 
 def test_scenario_modifiers_are_applied():
+    # --steady: every modifier on permanently, no events, every parameter constant (as `mgflux steady`)
     sc = mgflux.load_scenario(SCENARIOS / "combinations/ppi_plus_thiazide.toml")
     p, _ = steady_parameters(sc)
-    m = _sbml.to_document(sc).getModel()
+    m = _sbml.to_document(sc, steady=True).getModel()
+    assert m.getNumEvents() == 0
     changed = 0
     for par, value in zip(sc.model.parameters, p):
         assert m.getParameter(par.name).getValue() == pytest.approx(value, rel=1e-15)
+        assert m.getParameter(par.name).getConstant()
         changed += value != par.value
     assert changed >= 2
+
+
+@pytest.mark.parametrize("name", ["combinations/ppi_plus_thiazide", "combinations/cisplatin_six_cycles"])
+def test_windows_are_events(name):
+    """Initial values are the first segment of `mgflux run`; one event per edge sets the next segment's values
+    of exactly the parameters that change during the run (the others stay constant)."""
+    sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
+    edges = sc.edges()
+    seg = [parameters_between(sc, t0, t1) for t0, t1 in zip(edges[:-1], edges[1:])]
+    varying = {par.name for i, par in enumerate(sc.model.parameters) if any(q[i] != seg[0][i] for q in seg)}
+    assert varying
+    m = _sbml.to_document(sc).getModel()
+    for i, par in enumerate(sc.model.parameters):
+        assert m.getParameter(par.name).getValue() == pytest.approx(seg[0][i], rel=1e-15), par.name
+        assert m.getParameter(par.name).getConstant() == (par.name not in varying), par.name
+    assert m.getNumEvents() == len(edges) - 2
+    index = {par.name: i for i, par in enumerate(sc.model.parameters)}
+    for k, (t, q) in enumerate(zip(edges[1:-1], seg[1:]), start=1):
+        ev = m.getEvent(f"window_edge_{k}")
+        assert ev.getUseValuesFromTriggerTime()
+        tr = ev.getTrigger()
+        assert not tr.getInitialValue() and tr.getPersistent()
+        trig = tr.getMath()
+        assert libsbml.formulaToL3String(trig.getChild(0)) == "time" and trig.getType() == libsbml.AST_RELATIONAL_GEQ
+        assert trig.getChild(1).getValue() == pytest.approx(t, rel=1e-14) and trig.getChild(1).getUnits() == "day"
+        assert {a.getVariable() for a in ev.getListOfEventAssignments()} == varying
+        for a in ev.getListOfEventAssignments():
+            i = index[a.getVariable()]
+            assert a.getMath().getValue() == pytest.approx(q[i], rel=1e-14), (t, a.getVariable())
+            assert a.getMath().getUnits() == m.getParameter(a.getVariable()).getUnits()
+
+
+@pytest.mark.parametrize("name", ["healthy", "genes/SLC12A3", "conditions/cystic_fibrosis"])
+def test_constant_scenarios_unchanged(name):
+    """No window edge inside the run: the same document as --steady (what export wrote before events)."""
+    sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
+    text = _sbml.to_sbml(sc)
+    assert text == _sbml.to_sbml(sc, steady=True)
+    assert "<event" not in text and 'constant="true"' in text
 
 
 def test_cli_export(tmp_path, capsys):
@@ -114,6 +177,28 @@ def test_cli_export(tmp_path, capsys):
     assert _sbml.consistency_problems(doc) == []
 
 
+def test_cli_export_windows_and_steady(tmp_path, capsys):
+    from mgflux._cli import main
+
+    scenario = str(SCENARIOS / "combinations/cisplatin_six_cycles.toml")
+    out, steady = tmp_path / "run.xml", tmp_path / "steady.xml"
+    assert main(["export-sbml", scenario, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "12 events" in printed and "no problems" in printed
+    assert libsbml.readSBMLFromFile(str(out)).getModel().getNumEvents() == 12
+    assert main(["export-sbml", scenario, "-o", str(steady), "--steady"]) == 0
+    printed = capsys.readouterr().out
+    assert "events" not in printed and "permanently" in printed
+    m = libsbml.readSBMLFromFile(str(steady)).getModel()
+    assert m.getNumEvents() == 0
+    sc = mgflux.load_scenario(scenario)
+    p, _ = steady_parameters(sc)  # cisplatin on permanently: differs from day 0 of `run` (no cisplatin yet)
+    p0 = parameters_between(sc, 0, 10)
+    assert (p != p0).any()
+    for par, value in zip(sc.model.parameters, p):
+        assert m.getParameter(par.name).getValue() == pytest.approx(value, rel=1e-14), par.name
+
+
 def test_formula_translation():
     assert _sbml.l3_formula("log(2) * x ** 2 / -y") == \
         "((ln((2.0 dimensionless)) * (x ^ (2.0 dimensionless))) / (-y))"
@@ -123,12 +208,12 @@ def test_formula_translation():
 
 # --------------------------------------------------------------------------------- independent engine
 
-def _runner(sc):
+def _runner(sc, *, absolute_tolerance=1e-12, **kw):
     roadrunner = pytest.importorskip("roadrunner", reason="libroadrunner not installed (pip install 'mgflux[roadrunner]')")
-    r = roadrunner.RoadRunner(_sbml.to_sbml(sc))
+    r = roadrunner.RoadRunner(_sbml.to_sbml(sc, **kw))
     r.conservedMoietyAnalysis = True
     r.integrator.relative_tolerance = 1e-10
-    r.integrator.absolute_tolerance = 1e-12
+    r.integrator.absolute_tolerance = absolute_tolerance
     return r
 
 
@@ -155,4 +240,40 @@ def test_roadrunner_agrees(name):
     for n in names:
         assert rel_err(r[n], ss.states[n]) < REL, n
     assert rel_err(r["serum_total"], ss["serum_mg_total_mM"]) < REL
+    assert rel_err(r["urine_rate"], ss["urine_mg_mmol_per_day"]) < REL
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_roadrunner_agrees_with_windows(name):
+    """The unmodified scenario, windows included: the exported file's events reproduce `mgflux run` at every
+    output time (edges among them), every state mapped by id. libRoadRunner's absolute tolerance is 1e-15
+    here: a state that decays towards 0 after a stop (egfr_blockade ~2e-5 at day 300 of the cetuximab course)
+    is otherwise resolved only to ~1e-10 absolute, 4e-6 relative (mgflux's own atol is 1e-12 * max(1, |y0|))."""
+    sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
+    names = list(sc.model.state_names)
+    times = output_times(sc)
+    assert set(sc.edges()) <= set(times)  # compared at the edges too
+    r = _runner(sc, absolute_tolerance=1e-15)
+    assert r.getModel().getNumEvents() == len(sc.edges()) - 2 >= 2
+    r.timeCourseSelections = ["time", *names, "serum_total", "urine_rate"]
+    tc = r.simulate(times=list(times))
+    run = mgflux.simulate(sc)
+    np.testing.assert_allclose(tc[:, 0], run.time_day, rtol=0, atol=1e-9)
+    for n in names:
+        assert rel_err(tc[n], run.states[n]) < REL, n
+    assert rel_err(tc["serum_total"], run["serum_mg_total_mM"]) < REL
+    assert rel_err(tc["urine_rate"], run["urine_mg_mmol_per_day"]) < REL  # with the later segment's parameters
+    # the windows matter: the run leaves the all-on course by far more than the tolerance
+    assert rel_err(run.states["ecf"], mgflux.simulate(constant(name, sc.duration)).states["ecf"]) > 1e-3
+
+
+def test_roadrunner_steady_variant():
+    """--steady of a windowed scenario: its steady state is `mgflux steady` (every modifier on)."""
+    sc = mgflux.load_scenario(SCENARIOS / "combinations/cetuximab_course_with_stop.toml")
+    r = _runner(sc, steady=True)
+    r.steadyStateSolver.allow_presimulation = True
+    r.steadyState()
+    ss = mgflux.steady_state(sc)
+    for n in sc.model.state_names:
+        assert rel_err(r[n], ss.states[n]) < REL, n
     assert rel_err(r["urine_rate"], ss["urine_mg_mmol_per_day"]) < REL

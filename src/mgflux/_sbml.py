@@ -1,4 +1,4 @@
-"""SBML Level 3 Version 2 export of a model with a scenario's constant modifiers applied.
+"""SBML Level 3 Version 2 export of a model with a scenario's modifiers, windows as events.
 
 Everything is generated from the same :class:`~mgflux._model.Model` objects and formula strings that feed the
 numba right-hand side (``_codegen``); there is no second copy of the physiology. The mapping:
@@ -7,9 +7,10 @@ numba right-hand side (``_codegen``); there is no second copy of the physiology.
 - pool states -> species in mmol with ``hasOnlySubstanceUnits``: in every formula a species means its amount,
   as in mgflux;
 - other states (``trpm6``, ``dct_mass``, ...) -> non-constant parameters with rate rules;
-- parameters -> constant parameters in mgflux's internal units (mmol, L, day), with the value the scenario
-  applies (diet, gene variants, and every drug, condition and continuous treatment on permanently, as
-  ``mgflux steady`` does) and their source and note as SBML notes;
+- parameters -> parameters in mgflux's internal units (mmol, L, day), with the value the scenario applies at
+  time 0 (diet, gene variants, and every drug, condition and treatment whose window covers the first
+  segment of ``mgflux run``) and their source and note as SBML notes; constant unless a window changes
+  them (see events below);
 - expressions -> non-constant parameters with assignment rules;
 - fluxes -> reactions ``flux_<name>`` (from the source pool, into the target pool; a boundary flux has no
   reactant or no product) whose kinetic law is the flux formula.
@@ -21,13 +22,38 @@ the Python AST fully parenthesised, with ``**`` as ``^`` and ``log`` (natural in
 parsed with ``libsbml.parseL3Formula``.
 
 The initial amounts are the steady state of the model with the diet and gene variants (what ``mgflux run``
-starts from), so a time course of the file reproduces ``mgflux run`` of the same scenario with every
-perturbation acting from day 0.
+starts from).
+
+Windows (``start``/``stop`` of drugs, conditions and treatments, one-off IV infusions with ``duration``) are
+SBML events, so a time course of the file from time 0 reproduces ``mgflux run`` of the same scenario:
+
+- ``mgflux run`` integrates segments between ``scenario.edges()`` with the piecewise-constant parameter
+  vector ``parameters_between(scenario, t0, t1, base)``. The file's parameters start at the first segment's
+  values, and at every edge inside the run one event ``window_edge_<k>`` (trigger ``time >= t_k`` with the
+  number in ``day``, ``initialValue`` false, ``persistent`` true, ``useValuesFromTriggerTime`` true) assigns
+  the values of the next segment to every parameter that changes at some edge of the run. Those parameters
+  are non-constant; all the others stay constant.
+- Why events and not ``piecewise(...)`` assignment rules of ``time``: an event makes the integrator stop and
+  restart at the edge exactly as mgflux does (a piecewise rule hides a discontinuity inside a step and needs
+  event detection anyway), the file keeps the parameters as plain numbers a modeller can read and change,
+  and the segment values are the ones mgflux computes (to the 15 significant digits libSBML writes; no
+  re-implementation of the window logic).
+- Each event assigns *all* varying parameters (not only those that change at that edge), so each segment is
+  self-contained and the outcome never depends on event order. Edges are distinct times, so no two events
+  fire together and no priorities are needed. Event assignments are numbers with the parameter's unit
+  (``sbml:units``), so libSBML checks them like every other formula.
+- After the scenario's duration the last segment's parameters stay on (mgflux has no segment there).
+- Scenarios with no edge inside the run whose parameters equal the all-on ones give exactly the document of
+  earlier versions (no events, same notes), byte for byte. ``steady=True`` (``export-sbml --steady``) writes
+  that all-on document for any scenario: every drug, condition and continuous treatment on permanently,
+  one-off infusions dropped, as ``mgflux steady`` (a time course of it is ``run`` with every window from day
+  0; its steady state is ``mgflux steady``).
 """
 from __future__ import annotations
 
 import ast
 import html
+import math
 from pathlib import Path
 
 from . import _units
@@ -89,6 +115,13 @@ def _math(libsbml, formula: str, where: str):
     node = libsbml.parseL3Formula(text)
     if node is None:
         raise SbmlError(f"{where}: libSBML cannot parse {text!r} (from {formula!r}): {libsbml.getLastParseL3Error()}")
+    return node
+
+
+def _parse(libsbml, text: str, where: str):
+    node = libsbml.parseL3Formula(text)
+    if node is None:
+        raise SbmlError(f"{where}: libSBML cannot parse {text!r}: {libsbml.getLastParseL3Error()}")
     return node
 
 
@@ -186,9 +219,38 @@ def _check_ids(model: Model) -> None:
 # -------------------------------------------------------------------------------------------------- export
 
 
-def to_document(scenario, *, initial=None):
-    """The scenario's model as a ``libsbml.SBMLDocument`` (L3V2) with its constant modifiers applied.
+EVENT_PREFIX = "window_edge_"
 
+
+def _number(value: float, unit_id: str, where: str) -> str:
+    """A number with its unit as L3 infix text (libSBML writes it with 15 significant digits, as every value)."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise SbmlError(f"{where}: the value {value!r} cannot be written to SBML")
+    return f"({value!r} {unit_id})"
+
+
+def _windows(scenario):
+    """The segments of ``mgflux run``: (edges, parameter vector of each segment), as ``simulate`` builds them."""
+    from ._simulate import base_parameters, parameters_between
+
+    base = base_parameters(scenario)
+    edges = scenario.edges()
+    return edges, [parameters_between(scenario, t0, t1, base) for t0, t1 in zip(edges[:-1], edges[1:])]
+
+
+def _edge_label(scenario, t: float) -> str:
+    what = [f"{a.label or a.entry.name} {verb}"
+            for a in scenario.timed for verb, at in (("stops", a.stop), ("starts", a.start)) if at == t]
+    return f"day {t:.6g}: " + ", ".join(what)
+
+
+def to_document(scenario, *, initial=None, steady: bool = False):
+    """The scenario's model as a ``libsbml.SBMLDocument`` (L3V2).
+
+    Default: the parameters in force at time 0 of ``mgflux run`` and one event per window edge inside the run,
+    so that a time course of the file reproduces ``mgflux run``. *steady*: every drug, condition and continuous
+    treatment on permanently, no events (as ``mgflux steady``; what export wrote before windows were events).
     *initial*: initial state values by state name (internal units); default: the steady state of the model
     with the diet and gene variants (what ``mgflux run`` starts from).
     """
@@ -199,6 +261,14 @@ def to_document(scenario, *, initial=None):
     model: Model = scenario.model
     _check_ids(model)
     p, notes = steady_parameters(scenario)
+    edges, seg = ([], []) if steady else _windows(scenario)
+    varying = []  # indices of parameters that an event changes
+    if seg:
+        varying = [i for i in range(len(p)) if any(q[i] != seg[0][i] for q in seg[1:])]
+        if varying or any(seg[0] != p):  # not the all-on document: parameters of the first segment
+            p = seg[0]
+        else:  # constant scenario: the all-on document, byte for byte as before
+            seg = []
     if initial is None:
         from ._simulate import _solve_steady
         from ._solve import SteadyOptions
@@ -216,14 +286,32 @@ def to_document(scenario, *, initial=None):
     _ok(m.setTimeUnits(units("day")))
     _ok(m.setVolumeUnits(units("L")))
 
-    applied = [f"{a.entry.name} ({a.label or a.value})" for a in scenario.applications]
+    if seg:
+        first = [a for a in scenario.applications if a.active(edges[0], edges[1])]
+        applied = [f"{a.entry.name} ({a.label or a.value})" for a in first]
+        timing = [
+            "Modifiers in force at time 0 (diet, gene variants, and every drug, condition and treatment whose "
+            "window covers the start of `mgflux run`): " + (", ".join(applied) if applied else "none") + ".",
+            f"Windows are events: at each of the {len(edges) - 2} window edges inside the run "
+            f"({', '.join(f'{t:.6g}' for t in edges[1:-1]) + ' day' if len(edges) > 2 else 'none'}) an event "
+            f"{EVENT_PREFIX}<k> sets the "
+            f"{len(varying)} parameters that change during the run to their values for the next segment. A time "
+            f"course of this file from time 0 reproduces `mgflux run` over its {scenario.duration:.6g} days; "
+            "after that the last segment's parameters stay on. `mgflux export-sbml --steady` writes the "
+            "variant with every modifier on permanently (as `mgflux steady`).",
+        ]
+    else:
+        applied = [f"{a.entry.name} ({a.label or a.value})" for a in scenario.applications]
+        timing = [
+            "Constant modifiers applied (diet, gene variants; every drug, condition and continuous treatment on "
+            "permanently, as `mgflux steady`): " + (", ".join(applied) if applied else "none") + ".",
+            *notes,
+        ]
     _notes(m, [
         f"Generated by mgflux {__version__} from the model file {model.path.name} ({model.title}) for the "
         f"scenario {scenario.name!r}.",
         model.description.strip(),
-        "Constant modifiers applied (diet, gene variants; every drug, condition and continuous treatment on "
-        "permanently, as `mgflux steady`): " + (", ".join(applied) if applied else "none") + ".",
-        *notes,
+        *timing,
         "Units: amounts mmol, volumes L, time day (mass of Mg converted with 24.305 g/mol). Initial values: "
         "steady state of the model with the diet and gene variants (the start of `mgflux run`).",
         "References: " + " | ".join(f"{k}: {v}" for k, v in model.references.items()),
@@ -259,15 +347,18 @@ def to_document(scenario, *, initial=None):
             _ok(rr.setVariable(s.name))
             _ok(rr.setMath(_math(libsbml, s.rate, f"state {s.name}")))
 
-    for par_def, value in zip(model.parameters, p):
+    for i, (par_def, value) in enumerate(zip(model.parameters, p)):
         par = m.createParameter()
         _ok(par.setId(par_def.name))
         _ok(par.setValue(float(value)))
         _ok(par.setUnits(units(par_def.unit)))
-        _ok(par.setConstant(True))
+        _ok(par.setConstant(i not in varying))
         given = f"Model file: {par_def.given:g} {par_def.unit}."
         if value != par_def.value:
             given += f" This scenario applies {float(value):.6g} (model value {par_def.value:.6g}, internal units)."
+        if i in varying:
+            given += " Set by the window events: " + "; ".join(
+                f"from day {t:.6g}: {float(q[i]):.6g}" for t, q in zip(edges[1:-1], seg[1:])) + "."
         _notes(par, [f"Source: {par_def.source}.", par_def.note.strip(), given])
 
     for e in model.expressions:
@@ -299,6 +390,27 @@ def to_document(scenario, *, initial=None):
         _ok(kl.setMath(_math(libsbml, fl.rate, f"flux {fl.name}")))
         extra = "Passes through the body without touching a pool (counted in intake and faeces)." if fl.through else ""
         _notes(r, [fl.description, f"mgflux formula (mmol/day): {fl.rate}", extra])
+
+    taken = {x.getId() for x in m.getListOfAllElements() if x.isSetId()}
+    day = units("day")
+    for k, (t, q) in enumerate(zip(edges[1:-1], seg[1:]), start=1):
+        ev = m.createEvent()
+        _ok(ev.setId(f"{EVENT_PREFIX}{k}"))
+        if ev.getId() in taken:
+            raise SbmlError(f"model {model.name!r}: the event id {ev.getId()!r} is already used")
+        _ok(ev.setName(_edge_label(scenario, t)))
+        _ok(ev.setUseValuesFromTriggerTime(True))
+        tr = ev.createTrigger()
+        _ok(tr.setInitialValue(False))
+        _ok(tr.setPersistent(True))
+        _ok(tr.setMath(_parse(libsbml, f"time >= {_number(t, day, ev.getId())}", ev.getId())))
+        for i in varying:
+            par_def = model.parameters[i]
+            ea = ev.createEventAssignment()
+            _ok(ea.setVariable(par_def.name))
+            _ok(ea.setMath(_parse(libsbml, _number(q[i], units(par_def.unit), par_def.name), ev.getId())))
+        _notes(ev, [f"A window edge of `mgflux run` ({ev.getName()}): sets the {len(varying)} varying "
+                    f"parameters to their values for the segment [{t:.6g}, {edges[k + 1]:.6g}) day."])
     return doc
 
 
