@@ -73,11 +73,46 @@ def test_lu_and_hurwitz_kernels_against_numpy():
             lam[rng.integers(n)] = 10 ** rng.uniform(-3, 0)  # one unstable mode
         M = V @ np.diag(lam) @ np.linalg.inv(V)
         H, c, cn, routh = np.empty((n, n)), np.empty(n + 1), np.empty(n + 1), np.empty((n + 1, n + 1))
-        verdict = mod._bt_hurwitz_stable(M, H, c, cn, routh)
+        verdict = mod._bt_hurwitz_stable(M, n, H, c, cn, routh)
         assert verdict in (1, 0, -1)
         if trial % 2:
             assert verdict != 1  # never calls an unstable matrix stable
-        assert mod._bt_stable(M, H, c, cn, routh, 1e-9) == (trial % 2 == 0)
+        # the leading block alone, in the same (larger) work arrays
+        sub = mod._bt_hurwitz_stable(M, 4, H, c, cn, routh)
+        if sub != -1:
+            assert sub == (np.linalg.eigvals(M[:4, :4]).real.max() < 0)
+
+
+def test_stability_by_diagonal_blocks_against_eigenvalues():
+    """_bt_stable checks the Jacobian block by block (strongly connected states, from the model's sparsity):
+    the blocks' eigenvalues are the Jacobian's, and the verdict is numpy's, on Jacobians of random states and
+    parameters shifted across the stability boundary."""
+    model = mgflux.get_model()
+    mod = compiled(model)
+    idx, bounds = mod.STAB_INDEX, mod.STAB_BOUNDS
+    assert sorted(idx) == list(range(len(model.states))) and bounds[-1] == len(model.states)
+    assert len(bounds) > 2  # this model has decoupled states (dct_mass, egfr_blockade, tubular_damage)
+    rng = np.random.default_rng(11)
+    n = len(model.states)
+    p0, y0 = model.parameter_vector(), model.guess_vector()
+    B, H, c, cn, routh = np.empty((n, n)), np.empty((n, n)), np.empty(n + 1), np.empty(n + 1), np.empty((n + 1, n + 1))
+    verdicts = set()
+    for trial in range(60):
+        p = p0 * np.exp(rng.normal(0.0, 0.5, p0.shape))
+        y = y0 * np.exp(rng.normal(0.0, 0.5, n)) + 0.01
+        J = np.empty((n, n))
+        mod.jacobian(y, p, J)
+        ev = np.linalg.eigvals(J)
+        blocks = [idx[bounds[b]:bounds[b + 1]] for b in range(len(bounds) - 1)]
+        ev_blocks = np.concatenate([np.linalg.eigvals(J[np.ix_(b, b)]) for b in blocks])
+        np.testing.assert_allclose(np.sort_complex(ev_blocks), np.sort_complex(ev), rtol=1e-6, atol=1e-9)
+        for shift in (-0.5, 0.5):  # move the rightmost eigenvalue to either side of zero
+            lead = ev.real.max()
+            Js = J + (shift * abs(lead) - lead) * np.eye(n)
+            expect = np.linalg.eigvals(Js).real.max() <= 1e-9
+            assert mod._bt_stable(Js, B, H, c, cn, routh, 1e-9) == expect
+            verdicts.add(expect)
+    assert verdicts == {True, False}
 
 
 def test_bad_sets_carry_a_status_not_an_exception():

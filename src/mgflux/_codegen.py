@@ -17,13 +17,15 @@ Compilation happens at the first call, not at import.
 from __future__ import annotations
 
 import hashlib
+
+import numpy as np
 import importlib.util
 import keyword
 import os
 import sys
 from pathlib import Path
 
-from ._derivatives import _FUNCS, jacobian_lines
+from ._derivatives import _FUNCS, diagonal_blocks, jacobian_lines
 from ._derivatives import py as _py
 from ._model import Model
 from .errors import ModelError
@@ -118,6 +120,12 @@ def generate_source(model: Model) -> str:
         f"N_TOTALS = {len(model.boundary_fluxes)}",
         f"N_PARAMETERS = {len(model.parameters)}",
         f"N_OBSERVABLES = {len(model.observable_names)}",
+    ]
+    blocks = diagonal_blocks(model)
+    head += [
+        "# the Jacobian's diagonal blocks (strongly connected states): its eigenvalues are theirs",
+        f"STAB_INDEX = np.array({[i for b in blocks for i in b]}, dtype=np.int64)",
+        f"STAB_BOUNDS = np.array({[0] + [int(x) for x in np.cumsum([len(b) for b in blocks])]}, dtype=np.int64)",
         "",
     ]
     body = _body(model, False)

@@ -113,19 +113,18 @@ def derivative(node: ast.AST, d_name: Callable[[str], str | None]) -> str | None
     raise ValueError(f"cannot differentiate {ast.unparse(node)!r}")
 
 
-def jacobian_lines(model, totals: bool) -> list[str]:
-    """Body lines that fill ``J`` (zeroed first) with d(rhs)/dy, after the value lines of the generated body.
-
-    Rows: the states, then (with *totals*) one cumulative total per boundary flux; columns: the states (nothing
-    depends on a total, so the total columns stay zero)."""
+def _columns(model, totals: bool):
+    """For each state column j: (j, the lines defining the derivatives of the expressions and fluxes that depend on
+    y_j, {row: code of J[row, j]} for the non-zero rows). Rows: the states, then (with *totals*) one cumulative
+    total per boundary flux."""
     states = model.state_names
     exprs = [(e.name, ast.parse(e.formula, mode="eval")) for e in model.expressions]
     fluxes = [(f"flux_{fl.name}", ast.parse(fl.rate, mode="eval")) for fl in model.fluxes]
     rates = {s.name: ast.parse(s.rate, mode="eval") for s in model.states if not s.pool}
     n = len(states)
-    lines = ["for _i in range(J.shape[0]):", "    for _j in range(J.shape[1]):", "        J[_i, _j] = 0.0"]
     for j, x in enumerate(states):
         known: dict[str, str] = {x: "1.0"}
+        lines = []
 
         def d_name(name, known=known):
             return known.get(name)
@@ -136,6 +135,7 @@ def jacobian_lines(model, totals: bool) -> list[str]:
                 var = f"_d{j}_{name}"
                 lines.append(f"{var} = {d}")
                 known[name] = var
+        entries = {}
         for i, s in enumerate(model.states):
             if s.pool:
                 d = None
@@ -148,10 +148,44 @@ def jacobian_lines(model, totals: bool) -> list[str]:
             else:
                 d = derivative(rates[s.name], d_name)
             if d is not None:
-                lines.append(f"J[{i}, {j}] = {d}")
+                entries[i] = d
         if totals:
             for k, fl in enumerate(model.boundary_fluxes):
                 dv = known.get(f"flux_{fl.name}")
                 if dv is not None:
-                    lines.append(f"J[{n + k}, {j}] = {dv}")
+                    entries[n + k] = dv
+        yield j, lines, entries
+
+
+def jacobian_lines(model, totals: bool) -> list[str]:
+    """Body lines that fill ``J`` (zeroed first) with d(rhs)/dy, after the value lines of the generated body.
+    Nothing depends on a cumulative total, so the columns of the totals stay zero."""
+    lines = ["for _i in range(J.shape[0]):", "    for _j in range(J.shape[1]):", "        J[_i, _j] = 0.0"]
+    for j, defs, entries in _columns(model, totals):
+        lines += defs
+        lines += [f"J[{i}, {j}] = {code}" for i, code in entries.items()]
     return lines
+
+
+def diagonal_blocks(model) -> list[list[int]]:
+    """The strongly connected components of the Jacobian's sparsity graph (state j -> state i where y_i's rate
+    depends on y_j), in state order. Ordered by components, J is block triangular, so its eigenvalues are those
+    of these diagonal blocks: a stability check need not look at the whole matrix."""
+    n = len(model.states)
+    reach = [[i == j for j in range(n)] for i in range(n)]  # reach[i][j]: i influences j
+    for j, _, entries in _columns(model, False):
+        for i in entries:
+            reach[j][i] = True
+    for k in range(n):  # transitive closure (Warshall)
+        for i in range(n):
+            if reach[i][k]:
+                for j in range(n):
+                    if reach[k][j]:
+                        reach[i][j] = True
+    blocks, seen = [], set()
+    for i in range(n):
+        if i not in seen:
+            comp = [j for j in range(n) if reach[i][j] and reach[j][i]]
+            seen.update(comp)
+            blocks.append(comp)
+    return blocks

@@ -253,10 +253,10 @@ def _bt_ptc(y, p, floor, max_it, J, piv, f, dx, yt, ft):
 
 
 @nb.njit(cache=True)
-def _bt_hurwitz_stable(A, H, c, cn, routh):
-    """Routh-Hurwitz on the characteristic polynomial of A: 1 = every eigenvalue in the open left
-    half-plane, 0 = not, -1 = undecided (a zero or rounding-level pivot). H, c, cn, routh are work arrays."""
-    n = A.shape[0]
+def _bt_hurwitz_stable(A, n, H, c, cn, routh):
+    """Routh-Hurwitz on the characteristic polynomial of A[:n, :n]: 1 = every eigenvalue in the open left
+    half-plane, 0 = not, -1 = undecided (a zero or rounding-level pivot). H, c, cn, routh are work arrays at
+    least that large."""
     for i in range(n):
         for j in range(n):
             H[i, j] = A[i, j]
@@ -341,21 +341,33 @@ def _bt_hurwitz_stable(A, H, c, cn, routh):
 
 
 @nb.njit(cache=True)
-def _bt_stable(J, H, c, cn, routh, tol):
-    s = _bt_hurwitz_stable(J, H, c, cn, routh)
-    if s == 1:
-        return True
-    n = J.shape[0]
-    Jc = np.empty((n, n), np.complex128)
-    for i in range(n):
-        for j in range(n):
-            Jc[i, j] = J[i, j]
-    ev = np.linalg.eigvals(Jc)
-    mx = -np.inf
-    for i in range(n):
-        if ev[i].real > mx:
-            mx = ev[i].real
-    return mx <= tol
+def _bt_stable(J, B, H, c, cn, routh, tol):
+    """Every eigenvalue of J has a real part <= tol. J is block triangular once its states are ordered by the
+    strongly connected components of its sparsity (STAB_INDEX, STAB_BOUNDS: from the generated module), so each
+    diagonal block is checked alone: a single state by its diagonal entry, a larger block by Routh-Hurwitz, and
+    by its eigenvalues only where Routh-Hurwitz cannot decide. B is a work array like J."""
+    for b in range(STAB_BOUNDS.shape[0] - 1):
+        lo = STAB_BOUNDS[b]
+        k = STAB_BOUNDS[b + 1] - lo
+        if k == 1:
+            i = STAB_INDEX[lo]
+            if not (J[i, i] <= tol):
+                return False
+            continue
+        for r in range(k):
+            for q in range(k):
+                B[r, q] = J[STAB_INDEX[lo + r], STAB_INDEX[lo + q]]
+        if _bt_hurwitz_stable(B, k, H, c, cn, routh) == 1:
+            continue
+        Bc = np.empty((k, k), np.complex128)
+        for r in range(k):
+            for q in range(k):
+                Bc[r, q] = B[r, q]
+        ev = np.linalg.eigvals(Bc)
+        for r in range(k):
+            if not (ev[r].real <= tol):
+                return False
+    return True
 
 
 @nb.njit(cache=True)
@@ -390,7 +402,7 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
             return BT_NONFINITE, strategy
         if y[i] < 0.0:
             return BT_NEGATIVE, strategy
-    if not _bt_stable(Jraw, H, c, cn, routh, eig_tol):
+    if not _bt_stable(Jraw, J, H, c, cn, routh, eig_tol):  # J: scratch now
         return BT_UNSTABLE, strategy
     return BT_OK, strategy
 
@@ -512,7 +524,7 @@ def batch_hurwitz(Y, P, out):
         cn = np.empty(n + 1)
         routh = np.empty((n + 1, n + 1))
         jacobian(Y[k], P[k], J)
-        out[k] = _bt_hurwitz_stable(J, H, c, cn, routh)
+        out[k] = _bt_hurwitz_stable(J, n, H, c, cn, routh)
 
 
 @nb.njit(cache=True, parallel=True)
