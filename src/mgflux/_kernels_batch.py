@@ -408,10 +408,13 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
 
 
 @nb.njit(cache=True)
-def _bt_steady_rows(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
-                    eig_tol, Y, status, strategy):
-    """Sets lo..hi-1 of a batch, with one set of work arrays (nothing is allocated per set)."""
+def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+                    max_chord, eig_tol, Y, status, strategy):
+    """Sets lo..hi-1 of a batch, with one set of work arrays (nothing is allocated per set). Each set's warm
+    start is the tangent prediction y_warm + S (p - p_warm), kept within a factor 10 below y_warm (positive)."""
     n = guess.shape[0]
+    m = p_warm.shape[0]
+    y_pred = np.empty(n)
     J = np.empty((n, n))
     Jraw = np.empty((n, n))
     piv = np.empty(n, np.int64)
@@ -425,7 +428,17 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_to
     routh = np.empty((n + 1, n + 1))
     y = np.empty(n)
     for k in range(lo, hi):
-        st, sg = _bt_steady_one(y, P[k], guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+        p = P[k]
+        for i in range(n):
+            v = y_warm[i]
+            for j in range(m):
+                d = p[j] - p_warm[j]
+                if d != 0.0:
+                    v += S[i, j] * d
+            if not (v >= 0.1 * y_warm[i]):  # also NaN (a non-finite parameter: caught in _bt_steady_one)
+                v = 0.1 * y_warm[i]
+            y_pred[i] = v
+        st, sg = _bt_steady_one(y, p, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                                 max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
         for i in range(n):
             Y[k, i] = y[i]
@@ -434,13 +447,13 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_to
 
 
 @nb.njit(cache=True, nogil=True)
-def steady_chunk(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
-                 Y, status, strategy):
+def steady_chunk(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+                 max_chord, eig_tol, Y, status, strategy):
     """Sets lo..hi-1 of a batch, without the GIL: mgflux runs chunks on a pool of threads (the same work as
     ``batch_steady``'s prange loop, whose parallel lowering takes ~10 s to compile on a cold cache).
     LU0/piv0: the LU of the nominal Jacobian (``lu_factor``); max_chord 0 if it is singular."""
-    _bt_steady_rows(lo, hi, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
-                    eig_tol, Y, status, strategy)
+    _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+                    max_chord, eig_tol, Y, status, strategy)
 
 
 @nb.njit(cache=True)
@@ -468,7 +481,7 @@ def lu_factor(J0, LU0, piv0):
 
 
 @nb.njit(cache=True, parallel=True)
-def batch_steady(P, guess, y_warm, floor, J0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
+def batch_steady(P, guess, y_warm, p_warm, S, floor, J0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
                  Y, status, strategy):
     """Steady states of the parameter sets P (N, n_parameters) into Y (N, n_states); status and strategy per set."""
     N = P.shape[0]
@@ -478,8 +491,8 @@ def batch_steady(P, guess, y_warm, floor, J0, res_tol, step_tol, max_newton, max
     if not _bt_lu(LU0, piv0):
         max_chord = 0
     for k in nb.prange(N):
-        _bt_steady_rows(k, k + 1, P, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
-                        max_chord, eig_tol, Y, status, strategy)
+        _bt_steady_rows(k, k + 1, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton,
+                        max_ptc, max_chord, eig_tol, Y, status, strategy)
 
 
 @nb.njit(cache=True, parallel=True)
