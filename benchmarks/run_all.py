@@ -157,11 +157,13 @@ def versions() -> dict:
 # -------------------------------------------------------------------------------------------- roadrunner
 
 
-def roadrunner_for(scenario):
+def roadrunner_for(scenario, steady: bool = False):
+    """libRoadRunner on the exported file: with *steady*, the all-on document (``export-sbml --steady``: no events,
+    NLEQ2 refuses models with events); otherwise the scenario's windows are SBML events, as a user would run it."""
     import roadrunner
 
     roadrunner.Config.setValue(roadrunner.Config.LOADSBMLOPTIONS_CONSERVED_MOIETIES, True)
-    r = roadrunner.RoadRunner(_sbml.to_sbml(scenario))
+    r = roadrunner.RoadRunner(_sbml.to_sbml(scenario, steady=steady))
     r.integrator.relative_tolerance = RTOL
     r.integrator.absolute_tolerance = ATOL
     r.timeCourseSelections = ["time", *scenario.model.state_names]
@@ -169,26 +171,9 @@ def roadrunner_for(scenario):
 
 
 def rr_course(r, scenario, t_out) -> np.ndarray:
-    """libRoadRunner time course through mgflux's segments (parameters set by id at each window edge)."""
-    model = scenario.model
-    names = model.parameter_names
+    """libRoadRunner time course of the exported file from its initial state (the windows are its events)."""
     r.reset()
-    base = base_parameters(scenario)
-    edges = scenario.edges()
-    if len(edges) == 2:  # one segment: constant parameters, a plain simulate
-        return r.simulate(times=list(t_out))[:, 1:].T
-    out = np.empty((len(model.state_names), len(t_out)))
-    current = np.array([r[n] for n in names])
-    for t0, t1 in zip(edges[:-1], edges[1:]):
-        p = parameters_between(scenario, t0, t1, base)
-        for i in np.flatnonzero(p != current):
-            r[names[i]] = float(p[i])
-        current = p
-        mask = (t_out >= t0) & (t_out <= t1)
-        times = np.union1d(np.union1d(t_out[mask], [t0]), [t1])
-        res = r.simulate(times=list(times))
-        out[:, mask] = res[np.searchsorted(times, t_out[mask]), 1:].T
-    return out
+    return r.simulate(times=list(t_out))[:, 1:].T
 
 
 def rr_steady(r, model, p, guess) -> np.ndarray:
@@ -223,7 +208,7 @@ def bench_steady(name: str, reps: int, options=NUMBA) -> dict:
     p, _ = steady_parameters(sc)
     guess = model.guess_vector()
     rhs = baseline.python_rhs(model)
-    r = roadrunner_for(sc)
+    r = roadrunner_for(sc, steady=True)
     ss = mgflux.steady_state(sc, options=options)
     mg_y = np.array([ss.states[n] for n in model.state_names])
     err = agree(f"steady state {name}", {"mgflux": mg_y, "baseline": baseline.steady_state(rhs, p, guess),
@@ -250,7 +235,7 @@ def bench_points(n: int, seed: int = 0) -> dict:
     guess = model.guess_vector()
     mod = compiled(model)
     rhs = baseline.python_rhs(model)
-    r = roadrunner_for(sc)
+    r = roadrunner_for(sc, steady=True)
     opts = NUMBA
 
     def mg_all():
@@ -350,7 +335,7 @@ def bench_compile() -> dict:
         a, b = json.loads(out.stdout.strip().splitlines()[-1])
     return row("numba compile, empty cache: first steady state + first time course", a + b, None, None, None,
                f"fresh process; steady state {a:.1f} s (mgflux runs plain-Python kernels until numba is loaded: "
-               f"nothing compiled), then time course {b:.1f} s (numba compiles rhs_totals, jacobian_totals, observe); "
+               f"nothing compiled), then time course {b:.1f} s (numba compiles the Newton and Rodas4 loops with rhs, jacobian and their totals variants, observe); "
                "paid once per model change", steady_s=a, course_s=b)
 
 
