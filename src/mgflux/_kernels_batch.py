@@ -31,7 +31,8 @@ BT_NEGATIVE = 4
 
 @nb.njit(cache=True)
 def _bt_lu(A, piv):
-    """In-place LU with partial pivoting (L unit lower, U upper in A). False if singular or not finite."""
+    """In-place LU with partial pivoting (L unit lower, U upper in A, with 1/U[k, k] on the diagonal). False if
+    singular or not finite."""
     n = A.shape[0]
     for k in range(n):
         p = k
@@ -56,6 +57,7 @@ def _bt_lu(A, piv):
             if l != 0.0:
                 for j in range(k + 1, n):
                     A[i, j] -= l * A[k, j]
+        A[k, k] = inv  # stored inverted: the solves multiply (a division in their dependency chain is slow)
     return True
 
 
@@ -78,7 +80,7 @@ def _bt_lu_solve(A, piv, b):
         s = b[i]
         for j in range(i + 1, n):
             s -= A[i, j] * b[j]
-        b[i] = s / A[i, i]
+        b[i] = s * A[i, i]
 
 
 @nb.njit(cache=True)
