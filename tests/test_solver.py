@@ -229,3 +229,13 @@ def test_max_step_bounds_the_rodas4_steps():
         np.testing.assert_allclose(capped.states[k], free.states[k], rtol=1e-7, atol=1e-10)
     with pytest.raises(ValueError, match="max_step must be positive"):
         mgflux.simulate(sc, options=mgflux.RunOptions(max_step=0.0))
+
+
+def test_unknown_integration_method_names_the_choices():
+    sc = mgflux.load_scenario(__import__("conftest").SCENARIOS / "healthy.toml")
+    with pytest.raises(ValueError, match=r"unknown integration method 'rodas'.*Did you mean 'Rodas4'"):
+        mgflux.simulate(sc, options=mgflux.RunOptions(method="rodas"))
+    with pytest.raises(ValueError, match=r"'LSODE'.*Did you mean 'LSODA'"):
+        mgflux.simulate(sc, options=mgflux.RunOptions(fallback="LSODE"))
+    run = mgflux.simulate(sc, options=mgflux.RunOptions(method="LSODA"))
+    assert run.solver["method"] == "LSODA"

@@ -61,12 +61,14 @@ class RunOptions:
     """Numerical choices of the time integration."""
 
     # "Rodas4": the numba Rosenbrock loop of the generated module (no Python per step; ~10x faster than LSODA
-    # and ~50x faster than Radau on a 1-year course, as accurate at the same rtol: tests/test_solver.py).
+    # and ~50x faster than Radau on a 1-year course: benchmarks/README.md).
     # Any `solve_ivp` method name ("LSODA", "Radau", "BDF") runs scipy segment by segment instead.
     method: str = "Rodas4"
     # scipy methods tried in turn when `method` fails (a segment that LSODA fails is retried with Radau)
     fallback: tuple[str, ...] | str | None = ("LSODA", "Radau")
-    rtol: float = 1e-9  # Rodas4 at 1e-9 agrees with Radau at 1e-12 to ~1e-9 (tests/test_batch_timecourse.py)
+    # at 1e-9, Rodas4 agrees with Radau at rtol 1e-10 to 1e-7 on every state and total of every shipped scenario
+    # (tests/test_batch_timecourse.py), and closes the mass balance to ~1e-12 mmol
+    rtol: float = 1e-9
     max_evaluations: int = 50_000  # per segment and method: shipped scenarios need ~1,000; past it, give up loudly
     atol_scale: float = 1e-12  # absolute tolerance = atol_scale * max(1, |y0|) per state
     max_step: float = np.inf
@@ -222,6 +224,9 @@ def steady_state(mod, p: np.ndarray, guess: np.ndarray, state_names, opts: Stead
                "slowest_time_constant_day": float(-1.0 / np.max(eig.real)) if np.max(eig.real) < 0 else np.inf}
 
 
+METHODS = ("Rodas4", "LSODA", "Radau", "BDF", "RK45", "RK23", "DOP853")
+
+
 def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions = RunOptions(), state_names=()):
     """Integrate through *segments* [(t0, t1, p), ...] (contiguous) with cumulative totals.
 
@@ -232,6 +237,11 @@ def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions
     y = np.concatenate([np.asarray(y0, dtype=np.float64), np.zeros(mod.N_TOTALS)])
     atol = opts.atol_scale * np.maximum(1.0, np.abs(y))
     fallback = (opts.fallback,) if isinstance(opts.fallback, str) else tuple(opts.fallback or ())
+    for m in (opts.method, *fallback):
+        if m not in METHODS:
+            from .errors import unknown_name
+
+            raise ValueError(unknown_name("integration method", m, METHODS, "RunOptions"))
     if opts.method != "Rodas4":
         return _integrate_scipy(mod, segments, y, t_out, opts, (opts.method, *fallback), atol, state_names)
     out, stats, failure = _integrate_rodas(mod, segments, y, t_out, opts, atol)
