@@ -672,12 +672,21 @@ def _tc_stage(E, piv, J, f, K, s, h):
 
 _RODAS_ONE = r'''
 @nb.njit(cache=True)
-def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f, yt, y1, D2, D3):
+def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
     """Integrate one set through the segments (parameters Pseg[s] on [edges[s], edges[s+1]]), writing the
     states at t_out (sorted, within [edges[0], edges[-1]]) into Yout. y: initial state (overwritten).
     Returns (status, accepted steps, rejected steps, day reached)."""
     n = y.shape[0]
-    m = E.shape[0]  # states in the LU; rows m..n-1 are quadratures (see _tc_solve)
+    m = N_STATES  # states in the LU; rows m..n-1 (if any) are quadratures (see _tc_solve)
+    J = np.empty((n, n))
+    E = np.empty((m, m))
+    piv = np.empty(m, np.int64)
+    K = np.empty((6, n))
+    f = np.empty(n)
+    yt = np.empty(n)
+    y1 = np.empty(n)
+    D2 = np.empty(n)
+    D3 = np.empty(n)
     n_out = t_out.shape[0]
     nseg = Pseg.shape[0]
     io = 0
@@ -795,15 +804,6 @@ _TAIL = r'''
 @nb.njit(cache=True)
 def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
     n = Y0.shape[1]
-    J = np.empty((n, n))
-    E = np.empty((n, n))
-    piv = np.empty(n, np.int64)
-    K = np.empty((6, n))
-    f = np.empty(n)
-    yt = np.empty(n)
-    y1 = np.empty(n)
-    D2 = np.empty(n)
-    D3 = np.empty(n)
     y = np.empty(n)
     bad = False
     for i in range(n):
@@ -813,8 +813,7 @@ def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nste
     st = TC_NONFINITE
     na = 0
     if not bad:
-        st, na, nr, tr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], J, E, piv, K, f, yt, y1,
-                             D2, D3)
+        st, na, nr, tr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k])
     status[k] = st
     nsteps[k] = na
     if st != TC_OK:
@@ -871,18 +870,7 @@ _RODAS_TOTALS = r'''
 def timecourse_totals(y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
     """One time course of the states and cumulative totals (``rhs_totals``): what ``mgflux.simulate`` runs.
     Yout (n_out, n_states + n_totals). Returns (status, accepted steps, rejected steps, day reached)."""
-    n = y0.shape[0]
-    J = np.empty((n, n))
-    E = np.empty((N_STATES, N_STATES))
-    piv = np.empty(N_STATES, np.int64)
-    K = np.empty((6, n))
-    f = np.empty(n)
-    yt = np.empty(n)
-    y1 = np.empty(n)
-    D2 = np.empty(n)
-    D3 = np.empty(n)
-    y = y0.copy()
-    return _tc_one_totals(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, J, E, piv, K, f, yt, y1, D2, D3)
+    return _tc_one_totals(y0.copy(), Pseg, edges, t_out, rtol, atol, max_steps, Yout)
 '''
 
 SOURCE = (_STEADY
