@@ -126,6 +126,14 @@ def test_bad_sets_carry_a_status_not_an_exception():
     assert res.status[1] == 3 and res.status[2] == 3
     assert np.isnan(res["serum_mg_total_mM"][1]) and np.isfinite(res["serum_mg_total_mM"][0])
     assert res.status_counts() == {"ok": 2, "nonfinite_parameters": 2}
+    # a parameter that makes a formula divide by zero (an ECF volume or a transit time of 0): a status, never a
+    # ZeroDivisionError from inside the kernel (numba's error_model="numpy": inf/NaN, caught by the checks)
+    P[1] = P[2] = P[0]
+    P[1, model.parameter_index("ecf_volume")] = 0.0
+    P[2, model.parameter_index("si_transit_time")] = 0.0
+    res = _batch.steady_batch(model, P)
+    assert res.status[0] == 0 and res.status[3] == 0 and res.status[1] != 0 and res.status[2] != 0
+    assert np.isnan(res["serum_mg_total_mM"][[1, 2]]).all()
 
 
 def test_random_sets_over_documented_ranges_converge_or_say_why():

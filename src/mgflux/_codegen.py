@@ -81,12 +81,12 @@ def _derivatives(model: Model, totals: bool) -> list[str]:
 
 def _fn(name: str, args: str, lines: list[str], doc: str) -> str:
     body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + lines)
-    return f"@nb.njit(cache=True)\ndef {name}({args}):\n{body}\n"
+    return f"@nb.njit(cache=True, error_model='numpy')\ndef {name}({args}):\n{body}\n"
 
 
 
 _PJAC = '''
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def param_jacobian(y, p, Jp):
     """d(rhs)/dp by complex step (local sensitivities: dX/dp = -J^-1 Jp at a steady state)."""
     n = y.shape[0]

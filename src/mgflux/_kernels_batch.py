@@ -29,7 +29,7 @@ BT_NONFINITE = 3
 BT_NEGATIVE = 4
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_lu(A, piv):
     """In-place LU with partial pivoting (L unit lower, U upper in A, with 1/U[k, k] on the diagonal). False if
     singular or not finite."""
@@ -61,7 +61,7 @@ def _bt_lu(A, piv):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_lu_solve(A, piv, b):
     """Solve in place with the factors of _bt_lu."""
     n = A.shape[0]
@@ -83,7 +83,7 @@ def _bt_lu_solve(A, piv, b):
         b[i] = s * A[i, i]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_scaled_max(v, y, floor):
     m = 0.0
     for i in range(v.shape[0]):
@@ -96,7 +96,7 @@ def _bt_scaled_max(v, y, floor):
     return m
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_scaled_norm(v, y, floor):
     m = 0.0
     for i in range(v.shape[0]):
@@ -107,7 +107,7 @@ def _bt_scaled_norm(v, y, floor):
     return np.sqrt(m)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_boundary(y, dx, frac):
     """Largest alpha <= 1 keeping y + alpha dx > 0 (fraction-to-boundary)."""
     a = 1.0
@@ -119,7 +119,7 @@ def _bt_boundary(y, dx, frac):
     return max(a, 0.0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft):
     """Damped Newton with the exact Jacobian, reused while the steps contract fast (Shamanskii); y updated in
     place. Converged only on a step taken with the Jacobian at the final point, whose copy is left in Jraw.
@@ -191,7 +191,7 @@ def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, 
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
     """Chord iterations with the shared nominal LU while they contract; y is left at the best iterate."""
     n = y.shape[0]
@@ -214,7 +214,7 @@ def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
         prev = step
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_ptc(y, p, floor, max_it, J, piv, f, dx, yt, ft):
     """Pseudo-transient continuation (implicit Euler, switched evolution relaxation). True if the scaled
     residual fell below 1e-6 per day (Newton polishes after)."""
@@ -254,7 +254,7 @@ def _bt_ptc(y, p, floor, max_it, J, piv, f, dx, yt, ft):
     return False
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_hurwitz_stable(A, n, H, c, cn, routh):
     """Routh-Hurwitz on the characteristic polynomial of A[:n, :n]: 1 = every eigenvalue in the open left
     half-plane, 0 = not, -1 = undecided (a zero or rounding-level pivot). H, c, cn, routh are work arrays at
@@ -342,7 +342,7 @@ def _bt_hurwitz_stable(A, n, H, c, cn, routh):
     return 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_stable(J, B, H, c, cn, routh, tol):
     """Every eigenvalue of J has a real part <= tol. J is block triangular once its states are ordered by the
     strongly connected components of its sparsity (STAB_INDEX, STAB_BOUNDS: from the generated module), so each
@@ -372,7 +372,7 @@ def _bt_stable(J, B, H, c, cn, routh, tol):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
                    eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh):
     """Steady state of one set into y. Returns (status, strategy): strategy 0 chord + Newton from the warm
@@ -409,7 +409,7 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
     return BT_OK, strategy
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                     max_chord, eig_tol, Y, status, strategy):
     """Sets lo..hi-1 of a batch, with one set of work arrays (nothing is allocated per set). Each set's warm
@@ -448,7 +448,7 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
         strategy[k] = sg
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def steady_chunk(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                  max_chord, eig_tol, Y, status, strategy):
     """Sets lo..hi-1 of a batch, without the GIL: mgflux runs chunks on a pool of threads (the same work as
@@ -458,7 +458,7 @@ def steady_chunk(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol,
                     max_chord, eig_tol, Y, status, strategy)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def newton_one(y, p, floor, res_tol, step_tol, max_it):
     """Damped Newton for one set (``mgflux.steady_state`` and ``simulate`` on numba kernels); y updated in place.
     Returns the number of Jacobians evaluated, or -1 if it did not converge."""
@@ -473,7 +473,7 @@ def newton_one(y, p, floor, res_tol, step_tol, max_it):
     return _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def lu_factor(J0, LU0, piv0):
     """LU0 = the in-place LU of a copy of J0; False if singular."""
     for i in range(J0.shape[0]):
@@ -482,7 +482,7 @@ def lu_factor(J0, LU0, piv0):
     return _bt_lu(LU0, piv0)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_steady(P, guess, y_warm, p_warm, S, floor, J0, res_tol, step_tol, max_newton, max_ptc, max_chord, eig_tol,
                  Y, status, strategy):
     """Steady states of the parameter sets P (N, n_parameters) into Y (N, n_states); status and strategy per set."""
@@ -497,20 +497,20 @@ def batch_steady(P, guess, y_warm, p_warm, S, floor, J0, res_tol, step_tol, max_
                         max_ptc, max_chord, eig_tol, Y, status, strategy)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_observe(Y, P, O):
     """Observables (every expression and flux) of each set: O (N, n_observables)."""
     for k in nb.prange(Y.shape[0]):
         observe(Y[k], P[k], O[k])
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_residual(Y, P, F):
     for k in nb.prange(Y.shape[0]):
         rhs(Y[k], P[k], F[k])
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_eig_max(Y, P, out):
     """Largest real part of the Jacobian eigenvalues of each set (for tests and diagnostics)."""
     n = Y.shape[1]
@@ -529,7 +529,7 @@ def batch_eig_max(Y, P, out):
         out[k] = mx
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_hurwitz(Y, P, out):
     n = Y.shape[1]
     for k in nb.prange(Y.shape[0]):
@@ -542,7 +542,7 @@ def batch_hurwitz(Y, P, out):
         out[k] = _bt_hurwitz_stable(J, n, H, c, cn, routh)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_sensitivity(Y, P, S, OS, status):
     """Local sensitivities at steady states: S[k] = dY/dP = -J^-1 df/dp (n_states, n_parameters) and the total
     derivative of every observable OS[k] (n_obs, n_parameters) by complex step along (dY/dp_j, e_j)."""
@@ -642,7 +642,7 @@ _R_D34 = 24.76722511418386
 _R_D35 = -6.594389125716872
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _tc_solve(E, piv, J, b, h):
     """b = (1/(h gamma) - J)^-1 b. Rows past E's size are quadratures (cumulative totals: nothing depends on
     them, so their block of the matrix is 1/(h gamma) I): solved by substitution, never mixed into the LU of the
@@ -656,7 +656,7 @@ def _tc_solve(E, piv, J, b, h):
         b[i] = acc * h * _R_GAMMA
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _tc_stage(E, piv, J, f, K, s, h):
     """k_s = (1/(h gamma) - J)^-1 (f(yt) + sum_j C_sj k_j / h); f(yt) must already be in f."""
     n = f.shape[0]
@@ -671,7 +671,7 @@ def _tc_stage(E, piv, J, f, K, s, h):
 '''
 
 _RODAS_ONE = r'''
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
     """Integrate one set through the segments (parameters Pseg[s] on [edges[s], edges[s+1]]), writing the
     states at t_out (sorted, within [edges[0], edges[-1]]) into Yout. y: initial state (overwritten).
@@ -801,7 +801,7 @@ def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
 '''
 
 _TAIL = r'''
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
     n = Y0.shape[1]
     y = np.empty(n)
@@ -822,14 +822,14 @@ def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nste
                 Yout[k, j, i] = np.nan
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def timecourse_chunk(lo, hi, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
     """Sets lo..hi-1 of ``batch_timecourse``, without the GIL (mgflux runs chunks on a pool of threads)."""
     for k in range(lo, hi):
         _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_timecourse(Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps):
     """Time courses of N sets: Y0 (N, n) initial states, Pseg (N, n_segments, n_parameters) the parameters of
     each segment [edges[s], edges[s+1]], states at t_out into Yout (N, n_out, n); status and steps per set.
@@ -838,7 +838,7 @@ def batch_timecourse(Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status
         _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nsteps)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def observe_tc_chunk(lo, hi, Yout, Pseg, seg_of, idx, O):
     buf = np.empty(N_OBSERVABLES)
     for k in range(lo, hi):
@@ -848,13 +848,13 @@ def observe_tc_chunk(lo, hi, Yout, Pseg, seg_of, idx, O):
                 O[k, j, q] = buf[idx[q]]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def observe_chunk(lo, hi, Y, P, O):
     for k in range(lo, hi):
         observe(Y[k], P[k], O[k])
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def batch_observe_tc(Yout, Pseg, seg_of, idx, O):
     """Observables idx at every output time with the parameters of its segment: O (N, n_out, len(idx))."""
     for k in nb.prange(Yout.shape[0]):
@@ -866,7 +866,7 @@ def batch_observe_tc(Yout, Pseg, seg_of, idx, O):
 '''
 
 _RODAS_TOTALS = r'''
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def timecourse_totals(y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
     """One time course of the states and cumulative totals (``rhs_totals``): what ``mgflux.simulate`` runs.
     Yout (n_out, n_states + n_totals). Returns (status, accepted steps, rejected steps, day reached)."""
