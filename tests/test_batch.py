@@ -347,3 +347,13 @@ def test_sweep_of_oral_salt_is_in_mg_per_day():
     text = (SCENARIOS / "genes" / "SLC12A3.toml").read_text() + '\n[[treatment]]\nname = "magnesium_citrate"\namount = "400 mg/day"\n'
     single = mgflux.steady_state(mgflux.scenario_from_dict(tomllib.loads(text)))
     assert res.readouts["serum_mg_total_mM"][-1] == pytest.approx(single["serum_mg_total_mM"], rel=1e-9)
+
+
+def test_progress_callback_counts_every_set_and_changes_nothing():
+    ppi = SCENARIOS / "drugs" / "ppi.toml"
+    for days in (None, 60.0):
+        done = []
+        a = _batch.population(ppi, 300, seed=4, days=days, progress=done.append)
+        b = _batch.population(ppi, 300, seed=4, days=days)
+        assert sum(done) == 300 and len(done) > 2  # the bar moves in steps, not once at the end
+        np.testing.assert_array_equal(a.batch["serum_mg_total_mM"], b.batch["serum_mg_total_mM"])

@@ -70,29 +70,39 @@ def _workers(workers: int | None):
         nb.set_num_threads(max(1, min(int(workers), nb.config.NUMBA_NUM_THREADS)))
 
 
-def _run_chunks(fn, N: int, *args, min_chunk: int = 64) -> None:
+def _run_chunks(fn, N: int, *args, min_chunk: int = 64, progress=None) -> None:
     """fn(lo, hi, *args) over 0..N in chunks on a pool of threads, as many as numba's thread count (the
     kernels release the GIL). Same results as numba's prange (every set is independent), without its parallel
     lowering, which costs ~10 s of compilation per kernel on a cold cache. The first set runs alone first (it
-    compiles or loads the kernel); the rest in ~8 chunks per thread (load balance: hard sets cluster)."""
+    compiles or loads the kernel); the rest in ~8 chunks per thread (load balance: hard sets cluster), or in
+    ~50 chunks when *progress* (called with the number of sets each finished chunk did) drives a progress bar."""
     import numba as nb
 
     if N <= 0:
         return
     fn(0, 1, *args)
+    if progress:
+        progress(1)
     if N == 1:
         return
     T = max(1, nb.get_num_threads())
-    n_chunks = max(1, min(8 * T, (N - 1) // max(min_chunk, 1)))
-    if T == 1 or n_chunks == 1:
-        fn(1, N, *args)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
+    n_chunks = max(1, min(50 if progress else 8 * T, (N - 1) // max(min_chunk, 1)))
     bounds = np.linspace(1, N, n_chunks + 1).astype(np.int64)
+    spans = [(int(bounds[i]), int(bounds[i + 1])) for i in range(n_chunks) if bounds[i + 1] > bounds[i]]
+    if T == 1 or n_chunks == 1:
+        for lo, hi in spans:
+            fn(lo, hi, *args)
+            if progress:
+                progress(hi - lo)
+        return
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     with ThreadPoolExecutor(max_workers=T) as ex:
-        for f in [ex.submit(fn, int(bounds[i]), int(bounds[i + 1]), *args) for i in range(n_chunks) if bounds[i + 1] > bounds[i]]:
+        futures = {ex.submit(fn, lo, hi, *args): hi - lo for lo, hi in spans}
+        for f in as_completed(futures):
             f.result()
+            if progress:
+                progress(futures[f])
 
 
 # ------------------------------------------------------------------------------------------ the engine
@@ -148,7 +158,7 @@ def _floor(model: Model) -> np.ndarray:
 
 
 def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
-                workers: int | None = None, scheduler: str | None = None, chunk_size: int = 2000):
+                workers: int | None = None, scheduler: str | None = None, chunk_size: int = 2000, progress=None):
     """Steady states of the rows of *P* (N, n_parameters). Returns (Y, status, strategy).
 
     *scheduler*: None (this process, numba threads), ``"local"`` (a dask LocalCluster) or ``"tcp://HOST:PORT"``
@@ -162,10 +172,10 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
     if scheduler:
         return _solve_dask(model, P, warm, options, scheduler, chunk_size)
     _workers(workers)
-    return _solve_local(model, P, warm, options)
+    return _solve_local(model, P, warm, options, progress)
 
 
-def _solve_local(model, P, warm, options):
+def _solve_local(model, P, warm, options, progress=None):
     mod = compiled(model)
     n = len(model.states)
     N = P.shape[0]
@@ -179,7 +189,7 @@ def _solve_local(model, P, warm, options):
         _run_chunks(mod.steady_chunk, N, P, model.guess_vector(), warm.y, warm.p, np.ascontiguousarray(warm.S),
                     _floor(model), LU0, piv0,
                     options.residual_tol, options.step_tol, options.max_newton, options.max_ptc, max_chord,
-                    options.eig_tol, Y, status, strategy)
+                    options.eig_tol, Y, status, strategy, progress=progress)
     return Y, status, strategy
 
 
@@ -312,9 +322,12 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
 
 
 def steady_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
-                 workers: int | None = None, scheduler: str | None = None, factors: dict | None = None) -> BatchResult:
-    """Steady states and readouts of the parameter sets *P*."""
-    Y, status, strategy = solve_batch(model, P, warm=warm, options=options, workers=workers, scheduler=scheduler)
+                 workers: int | None = None, scheduler: str | None = None, factors: dict | None = None,
+                 progress=None) -> BatchResult:
+    """Steady states and readouts of the parameter sets *P*. *progress*: called with the number of sets done as
+    chunks finish (a progress bar's ``update``; this machine only)."""
+    Y, status, strategy = solve_batch(model, P, warm=warm, options=options, workers=workers, scheduler=scheduler,
+                                      progress=progress)
     return BatchResult(model, P, Y, status, strategy, readouts_of(model, Y, P, status), dict(factors or {}))
 
 
@@ -720,7 +733,7 @@ class TimecourseOptions:
 
 
 def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out, *,
-                    options: TimecourseOptions = TimecourseOptions(), workers: int | None = None):
+                    options: TimecourseOptions = TimecourseOptions(), workers: int | None = None, progress=None):
     """Time courses of N parameter sets with the numba Rodas4 kernel (``prange`` over sets).
 
     *Y0* (N, n_states) initial states; *Pseg* (N, n_segments, n_parameters) the parameters in force on
@@ -749,7 +762,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     _workers(workers)
     if N:
         _run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
-                    int(options.max_steps), Yout, status, steps, min_chunk=8)
+                    int(options.max_steps), Yout, status, steps, min_chunk=8, progress=progress)
     return Yout, status, steps
 
 
@@ -849,7 +862,8 @@ class TimecourseResult:
 
 def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.ndarray | None = None, *,
                      n: int = 1, days: float | None = None, t_out: np.ndarray | None = None,
-                     options: TimecourseOptions = TimecourseOptions(), workers: int | None = None) -> TimecourseResult:
+                     options: TimecourseOptions = TimecourseOptions(), workers: int | None = None,
+                     progress=None) -> TimecourseResult:
     """Time courses of *scenario* for N sets of factor values (or *n* identical copies with no factors): each
     starts at the steady state of its own diet, genes and parameters (batched Newton), then integrates the
     scenario's segments (windows) to day *days* (default: its duration)."""
@@ -863,7 +877,8 @@ def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.n
     p0 = parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0]
     Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0), workers=workers)
     Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
-    Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers)
+    Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers,
+                                          progress=progress)
     status = np.where(st0 == 0, status, 5)
     return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
                             {f.name: values[:, j] for j, f in enumerate(factors)})
@@ -1121,7 +1136,8 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
 
 def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = None, spec: PopulationSpec | None = None,
                workers: int | None = None, scheduler: str | None = None,
-               options: TimecourseOptions = TimecourseOptions(), cohort: tuple[RiskFactor, ...] = ()) -> PopulationResult:
+               options: TimecourseOptions = TimecourseOptions(), cohort: tuple[RiskFactor, ...] = (),
+               progress=None) -> PopulationResult:
     """Virtual population of *scenario*: at steady state with every perturbation on (*days* None), or at day
     *days* of its time course (each patient from the steady state of their own diet, genes and physiology,
     drugs in their windows; batched Rodas4), with each patient's nadir over days 0-D. *cohort*: risk factors
@@ -1134,7 +1150,8 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     if days is None:
         P = parameter_matrix(scenario, facs, X)
         p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
-        res = steady_batch(model, P, warm=nominal(model, p0), workers=workers, scheduler=scheduler, factors=factors)
+        res = steady_batch(model, P, warm=nominal(model, p0), workers=workers, scheduler=scheduler, factors=factors,
+                           progress=None if scheduler else progress)
         return PopulationResult(scenario.name, res, None)
     days = float(days)
     if not (days > 0 and math.isfinite(days)):
@@ -1142,7 +1159,7 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     if scheduler:
         raise MgfluxError("population --days runs on this machine (numba threads); the Dask backend covers "
                           "steady states only")
-    tc = timecourse_batch(scenario, facs, X, days=days, options=options, workers=workers)
+    tc = timecourse_batch(scenario, facs, X, days=days, options=options, workers=workers, progress=progress)
     serum = tc.serum()
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(serum).all(axis=1)

@@ -215,8 +215,15 @@ def cmd_population(args) -> int:
     if not args.scenario:
         raise MgfluxError("population needs a SCENARIO file (or --all-drugs)")
     t = time.perf_counter()
-    pr = _batch.population(args.scenario, args.n or 10000, args.seed, days=args.days, workers=args.workers,
-                           scheduler=args.scheduler)
+    n = args.n or 10000
+    # a bar where it can take more than a second or two: ~1 us per steady state, ~0.1 ms per patient-year
+    slow = n * (1e-4 * args.days / 365 if args.days else 2e-6) > 1.5
+    bar = _Progress(n, "patients", enabled=slow and not args.scheduler)
+    try:
+        pr = _batch.population(args.scenario, n, args.seed, days=args.days, workers=args.workers,
+                               scheduler=args.scheduler, progress=bar.update if bar.bar else None)
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - t
     s = pr.summary()
     s["seconds"] = elapsed
