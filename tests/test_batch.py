@@ -357,3 +357,20 @@ def test_progress_callback_counts_every_set_and_changes_nothing():
         b = _batch.population(ppi, 300, seed=4, days=days)
         assert sum(done) == 300 and len(done) > 2  # the bar moves in steps, not once at the end
         np.testing.assert_array_equal(a.batch["serum_mg_total_mM"], b.batch["serum_mg_total_mM"])
+
+
+def test_tangent_warm_start_predicts_the_steady_state_to_first_order():
+    sc = mgflux.load_scenario(HEALTHY)
+    model = sc.model
+    p0 = _p(sc)[0]
+    warm = _batch.nominal(model, p0)
+    assert warm.S.shape == (len(model.states), len(model.parameters)) and np.all(np.isfinite(warm.S))
+    for name in ("gfr", "casr_ec50", "diet_mg_intake"):
+        i = model.parameter_index(name)
+        P = np.repeat(p0[None], 2, axis=0)
+        P[:, i] *= [1.01, 1.1]
+        Y, st, _ = _batch.solve_batch(model, P, warm=warm)
+        assert (st == 0).all()
+        err = [np.max(np.abs(warm.y + warm.S @ (P[k] - p0) - Y[k]) / np.maximum(Y[k], 1e-6)) for k in range(2)]
+        drift = [np.max(np.abs(warm.y - Y[k]) / np.maximum(Y[k], 1e-6)) for k in range(2)]
+        assert err[0] < 0.05 * drift[0] and err[1] < 0.2 * drift[1], (name, err, drift)  # error O(dp^2), not O(dp)

@@ -132,21 +132,25 @@ def nominal(model: Model, p: np.ndarray) -> Nominal:
     mod.jacobian(y, p, J)
     # tangent S = -J^-1 df/dp, df/dp by central differences of the rhs: only a starting point, which Newton
     # then solves exactly (the exact complex-step param_jacobian would cost a compilation on a cold cache)
-    S = np.zeros((n, m))
+    Fp = np.zeros((n, m))
+    f0, f1, f2 = np.empty(n), np.empty(n), np.empty(n)
+    mod.rhs(y, p, f0)
+    for j in range(m):
+        h = 1e-6 * max(abs(p[j]), 1e-6)
+        q = p.copy()
+        q[j] = p[j] + h
+        mod.rhs(y, q, f1)
+        q[j] = p[j] - h
+        mod.rhs(y, q, f2)
+        col = (f1 - f2) / (2 * h)
+        if not np.all(np.isfinite(col)):  # p - h outside a formula's domain (a power of 0): one-sided
+            col = (f1 - f0) / h
+        if np.all(np.isfinite(col)):
+            Fp[:, j] = col  # else: no prediction along this parameter
     try:
-        Fp = np.empty((n, m))
-        f1, f2 = np.empty(n), np.empty(n)
-        for j in range(m):
-            h = 1e-6 * max(abs(p[j]), 1e-6)
-            q = p.copy()
-            q[j] = p[j] + h
-            mod.rhs(y, q, f1)
-            q[j] = p[j] - h
-            mod.rhs(y, q, f2)
-            Fp[:, j] = (f1 - f2) / (2 * h)
         S = -np.linalg.solve(J, Fp)
     except np.linalg.LinAlgError:
-        pass  # a singular nominal Jacobian: every set starts from y itself
+        S = np.zeros((n, m))  # a singular nominal Jacobian: every set starts from y itself
     if not np.all(np.isfinite(S)):
         S = np.zeros((n, m))
     return Nominal(p.copy(), y, J, S)
