@@ -8,6 +8,7 @@ multiplier of a parameter is applied, then every addition.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -132,7 +133,13 @@ def evaluate(formula: str, env: dict):
             return a / b
         return a**b
 
-    return ev(ast.parse(formula, mode="eval"))
+    return ev(_parsed(formula))
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(formula: str) -> ast.Expression:
+    """Each formula is parsed once (the trees are only read)."""
+    return ast.parse(formula, mode="eval")
 
 
 @dataclass(frozen=True)
