@@ -113,6 +113,19 @@ def test_stability_by_diagonal_blocks_against_eigenvalues():
             assert mod._bt_stable(Js, B, H, c, cn, routh, 1e-9) == expect
             verdicts.add(expect)
     assert verdicts == {True, False}
+    # on the model's own steady states Routh-Hurwitz decides the coupled block by itself (no LAPACK call)
+    sc = mgflux.load_scenario(HEALTHY)
+    facs, X, _ = _batch.population_design(sc, 200, seed=3)
+    P = _batch.parameter_matrix(sc, facs, X)
+    res = _batch.steady_batch(model, P)
+    big = max((idx[bounds[b]:bounds[b + 1]] for b in range(len(bounds) - 1)), key=len)
+    decided = 0
+    for k in np.flatnonzero(res.ok):
+        J = np.empty((n, n))
+        mod.jacobian(res.Y[k], P[k], J)
+        Bk = np.ascontiguousarray(J[np.ix_(big, big)])
+        decided += mod._bt_hurwitz_stable(Bk, len(big), H, c, cn, routh) == 1
+    assert decided == res.ok.sum() == 200
 
 
 def test_bad_sets_carry_a_status_not_an_exception():

@@ -14,7 +14,7 @@ SCENARIOS = sorted((ROOT / "scenarios").rglob("*.toml"))
 
 def test_every_shipped_scenario_matches_radau_to_1e4():
     """Serum total Mg and urine Mg on the output grid of each scenario, relative error < 1e-4 (default options).
-    The single-run engine (``simulate``: Rodas4 at rtol 1e-10 with cumulative totals) agrees with the same
+    The single-run engine (``simulate``: Rodas4 at its default rtol 1e-9, with cumulative totals) agrees with the same
     reference on every state and total to 1e-7, and closes the mass balance."""
     assert len(SCENARIOS) > 50
     worst = {}

@@ -50,7 +50,5 @@ def test_no_negative_amounts_and_finite():
     for st in m.states:
         arr = run.states[st.name]
         assert np.all(np.isfinite(arr)), st.name
-        # Mg pools never go negative; relative states resting at exactly 0 may carry rounding noise below the
-        # solver's absolute tolerance (1e-12 for a quantity of order 1)
-        atol = mgflux.RunOptions().atol_scale
-        assert np.all(arr >= 0) if st.pool else np.all(arr >= -atol), (st.name, arr.min())
+        # Mg pools never go negative; relative states resting at exactly 0 may carry roundoff (~1e-33)
+        assert np.all(arr >= 0) if st.pool else np.all(arr >= -1e-20), (st.name, arr.min())

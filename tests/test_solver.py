@@ -8,6 +8,7 @@ import pytest
 import mgflux
 from mgflux import _solve
 from mgflux._codegen import compiled
+from mgflux._model import models_dir
 
 # A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
 # Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
@@ -168,6 +169,8 @@ def test_symbolic_derivative_rules():
     assert d("b / x") == pytest.approx(-b / x ** 2)
     assert d("-exp(2 * x) + log(x) - sqrt(x)") == pytest.approx(-2 * math.exp(2 * x) + 1 / x - 0.5 / math.sqrt(x))
     assert d("(x - b) / (1 + x * b)") == pytest.approx((1 + x * b - (x - b) * b) / (1 + x * b) ** 2)
+    assert d("x ** 0") is None and d("0 ** x") is None  # not 0 * 0 ** -1 or 0 * log(0): NaN at 0
+    assert d("1e200 / x", x=1e200) == pytest.approx(-1e-200)  # x * x would overflow: (a'/b - (a/b) b'/b)
 
 
 def test_no_steady_state_is_loud(tmp_path):
@@ -229,6 +232,34 @@ def test_max_step_bounds_the_rodas4_steps():
         np.testing.assert_allclose(capped.states[k], free.states[k], rtol=1e-7, atol=1e-10)
     with pytest.raises(ValueError, match="max_step must be positive"):
         mgflux.simulate(sc, options=mgflux.RunOptions(max_step=0.0))
+    fine = mgflux.simulate(sc, options=mgflux.RunOptions(max_step=0.02))  # 18,250 forced steps: within budget
+    assert fine.solver["method"] == "Rodas4" and "fallback_reason" not in fine.solver
+    assert fine.solver["steps"] >= 365 / 0.02
+
+
+def test_division_by_zero_is_a_solver_error_that_says_what_was_tried(tmp_path):
+    # a volume of 0: every derivative is inf/NaN (the kernels return inf rather than raising)
+    path = tmp_path / "zero.toml"
+    path.write_text(REDUCED.replace("[parameters.volume]\nvalue = 14", "[parameters.volume]\nvalue = 0"))
+    m = mgflux.load_model(path)
+    assert m.parameter_vector()[m.parameter_index("volume")] == 0
+    p = m.parameter_vector()
+    with pytest.raises(mgflux.SteadyStateError, match="no steady state found"):
+        _solve.steady_state(compiled(m), p, m.guess_vector(), m.state_names)
+    with pytest.raises(mgflux.IntegrationError) as exc:
+        _solve.integrate(compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
+                         state_names=m.state_names)
+    msg = str(exc.value)
+    assert "Rodas4 (stopped at day 0" in msg and "non-finite" in msg and "LSODA" in msg and "Radau" in msg, msg
+
+
+def test_model_names_may_not_shadow_the_generated_code(tmp_path):
+    text = (models_dir() / "adult.toml").read_text().replace(
+        "[expressions]\n", '[expressions]\nJ = { formula = "ecf / ecf_volume", unit = "mM", description = "flux" }\n', 1)
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    with pytest.raises(mgflux.ModelError, match="'J' is reserved"):
+        compiled(mgflux.load_model(path))
 
 
 def test_unknown_integration_method_names_the_choices():
@@ -237,5 +268,7 @@ def test_unknown_integration_method_names_the_choices():
         mgflux.simulate(sc, options=mgflux.RunOptions(method="rodas"))
     with pytest.raises(ValueError, match=r"'LSODE'.*Did you mean 'LSODA'"):
         mgflux.simulate(sc, options=mgflux.RunOptions(fallback="LSODE"))
+    with pytest.raises(ValueError, match="fallback takes scipy methods"):
+        mgflux.simulate(sc, options=mgflux.RunOptions(fallback="Rodas4"))
     run = mgflux.simulate(sc, options=mgflux.RunOptions(method="LSODA"))
     assert run.solver["method"] == "LSODA"

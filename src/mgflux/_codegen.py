@@ -33,15 +33,22 @@ from .errors import ModelError
 CODEGEN_VERSION = "2"
 
 
+# the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
+_RESERVED = ("y", "p", "dy", "J", "Jp", "out", "np", "nb")
+
+
 def _check_identifiers(model: Model) -> None:
     seen = {}
     groups = [("state", model.state_names), ("parameter", model.parameter_names),
               ("expression", [e.name for e in model.expressions])]
     for kind, names in groups:
         for n in names:
-            if not n.isidentifier() or keyword.iskeyword(n) or n in _FUNCS or n in ("np", "nb") or n.startswith("_"):
+            if not n.isidentifier() or keyword.iskeyword(n) or n in _FUNCS or n.startswith("_"):
                 raise ModelError(f"{model.path}: {kind} name {n!r} is not usable (letters, digits, underscores; "
                                  "not a Python keyword; not starting with _)")
+            if n in _RESERVED or n.startswith("flux_"):
+                raise ModelError(f"{model.path}: {kind} name {n!r} is reserved by the generated code "
+                                 f"({', '.join(_RESERVED)}, and the prefix flux_ for fluxes); rename it")
             if n in seen:
                 raise ModelError(f"{model.path}: {kind} {n!r} has the same name as a {seen[n]}")
             seen[n] = kind

@@ -104,11 +104,14 @@ def derivative(node: ast.AST, d_name: Callable[[str], str | None]) -> str | None
         if isinstance(op, ast.Div):
             if db is None:
                 return f"({da} / {b})"
-            return f"(({'0.0' if da is None else da} * {b} - {a} * {db}) / ({b} * {b}))"
+            # (a'/b - (a/b) b'/b): no b*b, which would overflow or underflow long before a/b does
+            return f"(({'0.0' if da is None else da} - {a} / {b} * {db}) / {b})"
         if isinstance(op, ast.Pow):
             # a ** b: b a^(b-1) a' + a^b log(a) b' (the second term only where the exponent varies)
-            base = None if da is None else _mul(f"({b} * {a} ** ({b} - 1.0))", da)
-            expo = None if db is None else _mul(f"({a} ** {b} * np.log{a})", db)
+            const_base = isinstance(node.left, ast.Constant) and float(node.left.value) == 0.0
+            const_expo = isinstance(node.right, ast.Constant) and float(node.right.value) == 0.0
+            base = None if da is None or const_expo else _mul(f"({b} * {a} ** ({b} - 1.0))", da)  # x**0: 0
+            expo = None if db is None or const_base else _mul(f"({a} ** {b} * np.log{a})", db)  # 0**x: 0
             return _add(base, expo)
     raise ValueError(f"cannot differentiate {ast.unparse(node)!r}")
 

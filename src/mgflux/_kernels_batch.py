@@ -413,7 +413,7 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
 def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                     max_chord, eig_tol, Y, status, strategy):
     """Sets lo..hi-1 of a batch, with one set of work arrays (nothing is allocated per set). Each set's warm
-    start is the tangent prediction y_warm + S (p - p_warm), kept within a factor 10 below y_warm (positive)."""
+    start is the tangent prediction y_warm + S (p - p_warm), kept within a factor 10 of y_warm (so positive)."""
     n = guess.shape[0]
     m = p_warm.shape[0]
     y_pred = np.empty(n)
@@ -439,6 +439,8 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
                     v += S[i, j] * d
             if not (v >= 0.1 * y_warm[i]):  # also NaN (a non-finite parameter: caught in _bt_steady_one)
                 v = 0.1 * y_warm[i]
+            elif y_warm[i] > 0.0 and v > 10.0 * y_warm[i]:
+                v = 10.0 * y_warm[i]
             y_pred[i] = v
         st, sg = _bt_steady_one(y, p, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                                 max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
@@ -672,7 +674,7 @@ def _tc_stage(E, piv, J, f, K, s, h):
 
 _RODAS_ONE = r'''
 @nb.njit(cache=True, error_model="numpy")
-def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
+def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     """Integrate one set through the segments (parameters Pseg[s] on [edges[s], edges[s+1]]), writing the
     states at t_out (sorted, within [edges[0], edges[-1]]) into Yout. y: initial state (overwritten).
     Returns (status, accepted steps, rejected steps, day reached)."""
@@ -707,7 +709,7 @@ def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
         for j in range(p.shape[0]):
             if not np.isfinite(p[j]):
                 return TC_NONFINITE, nacc, nrej, t
-        h = min(h_carry, 1e-3, t1 - t)  # parameters jump at an edge: restart small
+        h = min(h_carry, 1e-3, t1 - t, hmax)  # parameters jump at an edge: restart small
         last_rejected = False
         first = True
         while t < t1:
@@ -720,6 +722,9 @@ def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
                 h = t1 - t
                 final = True
             __RHS__(y, p, f)
+            for i in range(n):
+                if not np.isfinite(f[i]):  # e.g. a division by zero: no step size can help
+                    return TC_NONFINITE, nacc, nrej, t
             __JAC__(y, p, J)
             fac = 1.0 / (h * _R_GAMMA)
             for i in range(m):
@@ -756,7 +761,7 @@ def __NAME__(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
                 last_rejected = True
                 continue
             fct = max(1.0 / 6.0, min(5.0, err ** 0.25 / 0.9))
-            hnew = h / fct
+            hnew = min(h / fct, hmax)
             if err <= 1.0:
                 nacc += 1
                 tn = t + h
@@ -813,7 +818,7 @@ def _tc_row(k, Y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, status, nste
     st = TC_NONFINITE
     na = 0
     if not bad:
-        st, na, nr, tr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k])
+        st, na, nr, tr = _tc_one(y, Pseg[k], edges, t_out, rtol, atol, max_steps, Yout[k], np.inf)
     status[k] = st
     nsteps[k] = na
     if st != TC_OK:
@@ -867,10 +872,10 @@ def batch_observe_tc(Yout, Pseg, seg_of, idx, O):
 
 _RODAS_TOTALS = r'''
 @nb.njit(cache=True, error_model="numpy", nogil=True)
-def timecourse_totals(y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout):
+def timecourse_totals(y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     """One time course of the states and cumulative totals (``rhs_totals``): what ``mgflux.simulate`` runs.
     Yout (n_out, n_states + n_totals). Returns (status, accepted steps, rejected steps, day reached)."""
-    return _tc_one_totals(y0.copy(), Pseg, edges, t_out, rtol, atol, max_steps, Yout)
+    return _tc_one_totals(y0.copy(), Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax)
 '''
 
 SOURCE = (_STEADY

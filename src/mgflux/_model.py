@@ -182,6 +182,8 @@ def _evaluate_units(formula: str, env: dict, where: str):
                 if isinstance(op, ast.Mult):
                     return a * b
                 if isinstance(op, ast.Div):
+                    if b.magnitude == 0:  # a parameter at 0 (a value, not a unit, problem): keep checking units
+                        return ureg.Quantity(math.inf, a.units / b.units)
                     return a / b
             except Exception as exc:  # pint DimensionalityError
                 raise ModelError(f"{where}: units do not match in {ast.unparse(node)!r}: "

@@ -174,8 +174,13 @@ def _ptc(mod, y, p, guess, opts, log):
 def _integrate_long(mod, y, p, guess, opts, log):
     from scipy.integrate import solve_ivp  # imported on use: `mgflux steady` rarely needs it
 
-    sol = solve_ivp(lambda t, x: _f(mod, x, p), (0.0, opts.integrate_days), y, method="BDF",
-                    jac=lambda t, x: _jac(mod, x, p), rtol=1e-8, atol=1e-10 * np.maximum(1.0, np.abs(y)))
+    try:
+        with np.errstate(all="ignore"):  # a failure is logged and reported with the strategies tried
+            sol = solve_ivp(lambda t, x: _f(mod, x, p), (0.0, opts.integrate_days), y, method="BDF",
+                            jac=lambda t, x: _jac(mod, x, p), rtol=1e-8, atol=1e-10 * np.maximum(1.0, np.abs(y)))
+    except (ValueError, np.linalg.LinAlgError) as exc:  # non-finite derivatives (e.g. a division by zero)
+        log.append(f"integration for {opts.integrate_days:g} days: {exc}")
+        return y, False
     if sol.status != 0 or not np.all(np.isfinite(sol.y[:, -1])):
         log.append(f"integration for {opts.integrate_days:g} days: {sol.message}")
         return y, False
@@ -184,7 +189,11 @@ def _integrate_long(mod, y, p, guess, opts, log):
 
 def steady_state(mod, p: np.ndarray, guess: np.ndarray, state_names, opts: SteadyOptions = SteadyOptions()):
     """Stable steady state of the compiled model *mod* at parameters *p*. Returns (y, info dict)."""
-    mod = kernels(mod, opts.backend)
+    with np.errstate(all="ignore"):  # non-finite trial points are handled (and a failure reported) below
+        return _steady_state(kernels(mod, opts.backend), p, guess, state_names, opts)
+
+
+def _steady_state(mod, p, guess, state_names, opts):
     log: list[str] = []
     tried = []
     y0 = np.array(guess, dtype=np.float64)
@@ -242,6 +251,9 @@ def integrate(mod, segments, y0: np.ndarray, t_out: np.ndarray, opts: RunOptions
             from .errors import unknown_name
 
             raise ValueError(unknown_name("integration method", m, METHODS, "RunOptions"))
+    if "Rodas4" in fallback:
+        raise ValueError("RunOptions.fallback takes scipy methods (LSODA, Radau, BDF, ...); Rodas4 is the "
+                         "default `method`")
     if opts.method != "Rodas4":
         return _integrate_scipy(mod, segments, y, t_out, opts, (opts.method, *fallback), atol, state_names)
     out, stats, failure = _integrate_rodas(mod, segments, y, t_out, opts, atol)
@@ -261,31 +273,21 @@ def _integrate_rodas(mod, segments, y, t_out, opts, atol):
         raise ValueError(f"RunOptions.max_step must be positive, not {opts.max_step!r}")
     edges = np.array([segments[0][0]] + [t1 for _, t1, _ in segments], dtype=np.float64)
     P = np.ascontiguousarray(np.array([p for _, _, p in segments], dtype=np.float64))
-    if opts.max_step != np.inf:  # a maximal step: split every segment into pieces no longer than it
-        edges, P = _split(edges, P, opts.max_step)
     Yout = np.empty((t_out.shape[0], y.shape[0]))
     max_steps = max(1, opts.max_evaluations // 6) * max(1, len(segments))  # 6 right-hand sides per step
+    if np.isfinite(opts.max_step):  # the steps max_step forces come on top
+        max_steps += int(np.ceil((edges[-1] - edges[0]) / opts.max_step))
     status, nacc, nrej, t_reached = mod.timecourse_totals(y, P, edges, np.ascontiguousarray(t_out, dtype=np.float64),
-                                                          opts.rtol, atol, max_steps, Yout)
+                                                          opts.rtol, atol, max_steps, Yout, float(opts.max_step))
     if status != 0 or not np.all(np.isfinite(Yout)):
         why = {1: f"the step size collapsed or the budget of {max_steps} steps ran out",
-               3: "a state or parameter became non-finite"}.get(int(status), f"status {int(status)}")
+               3: "a state, parameter or derivative became non-finite (a division by zero?)"}.get(
+            int(status), f"status {int(status)}")
         return None, None, f"Rodas4 (stopped at day {t_reached:.6g} after {nacc} steps, {nrej} rejected: {why})"
     evals = 6 * (nacc + nrej)
     stats = {"method": "Rodas4", "steps": int(nacc), "rejected_steps": int(nrej), "nfev": int(evals),
              "njev": int(nacc + nrej), "nlu": int(nacc + nrej), "segments": len(segments)}
     return Yout.T.copy(), stats, None
-
-
-def _split(edges, P, max_step):
-    new_edges, rows = [edges[0]], []
-    for k in range(P.shape[0]):
-        t0, t1 = edges[k], edges[k + 1]
-        m = max(1, int(np.ceil((t1 - t0) / max_step - 1e-12)))
-        for i in range(1, m + 1):
-            new_edges.append(t0 + (t1 - t0) * i / m if i < m else t1)
-            rows.append(P[k])
-    return np.array(new_edges), np.ascontiguousarray(np.array(rows))
 
 
 def _integrate_scipy(mod, segments, y, t_out, opts, methods, atol, state_names, tried_first=None):
@@ -324,10 +326,14 @@ def _integrate_scipy(mod, segments, y, t_out, opts, methods, atol, state_names, 
             tried.append(method)
             calls[0] = 0
             try:
-                sol = solve_ivp(f, (t0, t1), y, method=method, jac=jac, t_eval=te,
-                                rtol=opts.rtol, atol=atol, max_step=opts.max_step)
+                with np.errstate(all="ignore"):  # a failure is reported below, with what was tried
+                    sol = solve_ivp(f, (t0, t1), y, method=method, jac=jac, t_eval=te,
+                                    rtol=opts.rtol, atol=atol, max_step=opts.max_step)
             except _OverBudget as exc:
                 tried[-1] += f" (gave up after {opts.max_evaluations} evaluations at day {exc.args[0]:.6g})"
+                continue
+            except (ValueError, np.linalg.LinAlgError) as exc:  # scipy on non-finite derivatives or Jacobians
+                tried[-1] += f" ({exc})"
                 continue
             ok = sol.status == 0 and sol.y.shape[1] == te.shape[0] and np.all(np.isfinite(sol.y))
             if ok:
@@ -358,9 +364,10 @@ def _failure_message(f, span, k, opts, atol, names, tried, probe_method) -> str:
     # with t_eval, a failed solve_ivp may return no state at all: re-run to the failure to see it
     detail = ""
     try:
-        probe = solve_ivp(f, (t0, t1), y_start, method=probe_method, rtol=opts.rtol, atol=atol,
-                          max_step=opts.max_step)
-    except _OverBudget:
+        with np.errstate(all="ignore"):
+            probe = solve_ivp(f, (t0, t1), y_start, method=probe_method, rtol=opts.rtol, atol=atol,
+                              max_step=opts.max_step)
+    except (_OverBudget, ValueError, np.linalg.LinAlgError):
         probe = None
     if probe is not None and probe.y.size:
         yl = probe.y[:, -1]
