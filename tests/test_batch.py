@@ -387,3 +387,20 @@ def test_tangent_warm_start_predicts_the_steady_state_to_first_order():
         err = [np.max(np.abs(warm.y + warm.S @ (P[k] - p0) - Y[k]) / np.maximum(Y[k], 1e-6)) for k in range(2)]
         drift = [np.max(np.abs(warm.y - Y[k]) / np.maximum(Y[k], 1e-6)) for k in range(2)]
         assert err[0] < 0.05 * drift[0] and err[1] < 0.2 * drift[1], (name, err, drift)  # error O(dp^2), not O(dp)
+
+
+def test_csv_table_round_trips_and_leaves_failed_readouts_empty(tmp_path):
+    sc = mgflux.load_scenario(HEALTHY)
+    model = sc.model
+    f = _batch.factor(sc, "gfr")
+    X = np.array([[80.0], [120.0], [np.nan], [150.0]])
+    res = _batch.steady_batch(model, _batch.parameter_matrix(sc, [f], X), factors={"gfr": X[:, 0]})
+    path = res.to_csv(tmp_path / "t.csv", ["serum_mg_total_mM", "femg_percent"])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "gfr,status,serum_mg_total_mM,femg_percent" and len(lines) == 5
+    assert lines[3].endswith(",nonfinite_parameters,,")  # the failed set: no readouts, not "nan"
+    back = [ln.split(",") for ln in lines[1:]]
+    for k in (0, 1, 3):
+        assert back[k][1] == "ok"
+        assert float(back[k][2]) == pytest.approx(res["serum_mg_total_mM"][k], rel=1e-9)
+        assert float(back[k][0]) == X[k, 0]

@@ -279,19 +279,24 @@ class BatchResult:
         return self.to_csv(path, readouts)
 
     def to_csv(self, path, readouts=None) -> Path:
-        """Write the tidy table as CSV (pandas not needed)."""
-        import csv
+        """Write the tidy table as CSV (pandas not needed); a non-finite readout is an empty field. Rows are
+        formatted in blocks by one format string (a million rows in a few seconds)."""
+        import re
 
         path = Path(path)
-        names = list(self.factors) + ["status"] + list(readouts or self.readouts)
+        keys = list(readouts or self.readouts)
+        names = list(self.factors) + ["status"] + keys
+        labels = self.labels or STATUS
+        cols = [np.asarray(self.factors[k], dtype=float).tolist() for k in self.factors]
+        cols.append([labels[int(s)] for s in self.status])
+        cols += [np.asarray(self.readouts[k], dtype=float).tolist() for k in keys]
+        fmt = ",".join(["%.10g"] * len(self.factors) + ["%s"] + ["%.10g"] * len(keys))
+        nonfinite = re.compile(r"(?<=,)-?(?:nan|inf)(?=,|$)", re.M)
         with path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(names)
-            fac = [self.factors[k] for k in self.factors]
-            rd = [self.readouts[k] for k in (readouts or self.readouts)]
-            for i in range(len(self)):
-                w.writerow([f"{c[i]:.10g}" for c in fac] + [(self.labels or STATUS)[int(self.status[i])]]
-                           + [("" if not np.isfinite(c[i]) else f"{c[i]:.10g}") for c in rd])
+            fh.write(",".join(names) + "\n")
+            for lo in range(0, len(self), 100_000):
+                rows = zip(*(c[lo:lo + 100_000] for c in cols))
+                fh.write(nonfinite.sub("", "\n".join(map(fmt.__mod__, rows))) + "\n")
         return path
 
 
