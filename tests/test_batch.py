@@ -273,6 +273,11 @@ def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
     assert main(["sweep", str(HEALTHY), "--vary", "gfr=60:150", "--samples", "16", "--method", "sobol",
                  "--out", str(tmp_path / "s")]) == 0
     assert (tmp_path / "s" / "sweep.png").exists()
+    # a random design over two factors: a scatter coloured by the second
+    assert main(["sweep", str(HEALTHY), "--vary", "gfr=60:150", "--vary", "diet_mg_intake=50:800", "--samples", "64",
+                 "--out", str(tmp_path / "s2")]) == 0
+    assert (tmp_path / "s2" / "sweep.png").stat().st_size > 1000
+    assert len((tmp_path / "s2" / "sweep.csv").read_text().splitlines()) == 65
 
 
 def test_tables_as_parquet_equal_the_csv(tmp_path, capsys, monkeypatch):

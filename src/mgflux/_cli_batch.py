@@ -121,10 +121,20 @@ def _plot_sweep(res, facs, varies, readouts, out, grid=True):
     main = [r for r in ("serum_mg_total_mM", "urine_mg_mmol_per_day", "femg_percent") if r in readouts] or readouts[:1]
     x0 = res.factors[facs[0].name]
     if len(facs) == 1 or not grid:
+        # a random design of more points than a scatter can show: plot an even random share of them
+        shown = np.arange(len(x0)) if grid or len(x0) <= 50_000 else \
+            np.sort(np.random.default_rng(0).choice(len(x0), 50_000, replace=False))
         fig, axes = plt.subplots(len(main), 1, figsize=(7, 2.6 * len(main)), sharex=True, squeeze=False)
+        if len(shown) < len(x0):
+            fig.suptitle(f"{len(shown):,} of {len(x0):,} sets shown (all in the table)", fontsize=9)
         for ax, r in zip(axes[:, 0], main):
-            order = np.argsort(x0)
-            ax.plot(x0[order], res[r][order], "-" if grid and len(facs) == 1 else ".", ms=3)
+            order = shown[np.argsort(x0[shown])]
+            if len(facs) >= 2:  # a random design over several factors: colour by the second
+                x1 = res.factors[facs[1].name]
+                sc_ = ax.scatter(x0[order], res[r][order], c=x1[order], s=2, cmap="viridis", rasterized=True)
+                fig.colorbar(sc_, ax=ax, label=f"{facs[1].name} ({facs[1].unit})")
+            else:
+                ax.plot(x0[order], res[r][order], "-" if grid else ".", ms=3)
             if r == "serum_mg_total_mM":
                 ax.axhline(0.7, color="crimson", ls="--", lw=1, label="0.7 mM")
                 ax.legend()
