@@ -24,6 +24,7 @@ Factor names:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -125,7 +126,11 @@ def nominal(model: Model, p: np.ndarray) -> Nominal:
     mod = compiled(model)
     n, m = len(model.states), p.size
     try:
-        y, _ = _solve.steady_state(mod, p, model.guess_vector(), model.state_names)
+        # numba kernels always (the batch loads them anyway): the warm start, and so every result of the batch,
+        # must not depend on whether this process had loaded numba before (the Python kernels' Newton differs
+        # from the compiled one within the tolerance, not bit for bit)
+        y, _ = _solve.steady_state(mod, p, model.guess_vector(), model.state_names,
+                                   _solve.SteadyOptions(backend="numba"))
     except MgfluxError:
         y = model.guess_vector()
     J = np.empty((n, n))
@@ -204,11 +209,17 @@ def _chunk_task(model_text, model_name, P, warm, options):
     return _solve_local(model_from_text(model_text, model_name), P, warm, options)
 
 
-def _solve_dask(model, P, warm, options, scheduler, chunk_size):
+@contextlib.contextmanager
+def _dask_client(scheduler):
+    """A dask.distributed Client for *scheduler*: ``"local"`` (a LocalCluster on this machine, closed after),
+    ``"tcp://HOST:PORT"``, or a Client already open (used as it is, left open)."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise MgfluxError('the Dask backend needs dask.distributed: pip install "mgflux[dask]"') from None
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
     cluster = None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -216,19 +227,30 @@ def _solve_dask(model, P, warm, options, scheduler, chunk_size):
     else:
         client = Client(scheduler)
     try:
-        chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-        text = model.path.read_text()
-        futures = client.map(_chunk_task, [text] * len(chunks), [model.name] * len(chunks), chunks, [warm] * len(chunks),
-                             [options] * len(chunks), pure=False)
-        parts = client.gather(futures)
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _dask_map(scheduler, fn, chunks: list, *shared) -> list:
+    """fn(chunk, *shared) for every chunk, as tasks on the cluster; the results in order."""
+    with _dask_client(scheduler) as client:
+        futures = client.map(fn, chunks, *[[a] * len(chunks) for a in shared], pure=False)
+        return client.gather(futures)
+
+
+def _solve_dask(model, P, warm, options, scheduler, chunk_size):
+    chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
+    parts = _dask_map(scheduler, _steady_task, chunks, model.path.read_text(), model.name, warm, options)
     if not parts:
         return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+def _steady_task(P, model_text, model_name, warm, options):
+    return _chunk_task(model_text, model_name, P, warm, options)
 
 
 @dataclass(frozen=True)
