@@ -355,6 +355,22 @@ def test_dask_backend_gives_identical_results():
         np.testing.assert_array_equal(a, b)
 
 
+def test_dask_backend_runs_population_time_courses_identically():
+    dd = pytest.importorskip("dask.distributed")
+    ppi = SCENARIOS / "drugs" / "ppi.toml"
+    here = _batch.population(ppi, 40, seed=2, days=60.0)
+    with dd.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            dd.Client(cluster) as client:
+        there = _batch.population(ppi, 40, seed=2, days=60.0, scheduler=client)
+        tc = here.timecourse
+        chunked = _batch.integrate_batch(tc.model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day, scheduler=client,
+                                         chunk_size=7)
+    np.testing.assert_array_equal(here.batch["serum_mg_total_mM"], there.batch["serum_mg_total_mM"])
+    np.testing.assert_array_equal(here.nadir, there.nadir)
+    np.testing.assert_array_equal(chunked[0], tc.Y)
+    np.testing.assert_array_equal(chunked[1], tc.status)
+
+
 def test_sweep_of_oral_salt_is_in_mg_per_day():
     sc = mgflux.load_scenario(SCENARIOS / "genes" / "SLC12A3.toml")
     f = _batch.factor(sc, "magnesium_citrate.amount")

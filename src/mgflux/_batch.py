@@ -764,14 +764,28 @@ class TimecourseOptions:
 
 
 def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out, *,
-                    options: TimecourseOptions = TimecourseOptions(), workers: int | None = None, progress=None):
+                    options: TimecourseOptions = TimecourseOptions(), workers: int | None = None, progress=None,
+                    scheduler=None, chunk_size: int = 1000):
     """Time courses of N parameter sets with the numba Rodas4 kernel (``prange`` over sets).
 
     *Y0* (N, n_states) initial states; *Pseg* (N, n_segments, n_parameters) the parameters in force on
     [edges[s], edges[s+1]] (or (n_segments, n_parameters), shared); *t_out* sorted output times within the
     edges. Returns (Yout (N, len(t_out), n_states), status (N,), accepted steps (N,)); a failed set has NaN
-    outputs and a non-zero status (``TC_STATUS``), never an exception.
+    outputs and a non-zero status (``TC_STATUS``), never an exception. *scheduler*: as ``solve_batch`` (chunks
+    of *chunk_size* sets as Dask tasks; identical results).
     """
+    if scheduler:
+        Y0 = np.atleast_2d(np.asarray(Y0, dtype=np.float64))
+        Pseg = np.asarray(Pseg, dtype=np.float64)
+        if Pseg.ndim == 2:
+            Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
+        chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
+                  for i in range(0, Y0.shape[0], chunk_size)]
+        parts = _dask_map(scheduler, _timecourse_task, chunks, model.path.read_text(), model.name,
+                          np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
+        if not parts:
+            return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     mod = compiled(model)
     Y0 = np.ascontiguousarray(np.atleast_2d(Y0), dtype=np.float64)
     N, n = Y0.shape
@@ -785,8 +799,9 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
         raise MgfluxError(f"segment parameters must be (N, {edges.size - 1}, {len(model.parameters)}), got {Pseg.shape}")
     if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < edges[0] or t_out[-1] > edges[-1]):
         raise MgfluxError("output times must be sorted and lie within the segments")
-    ref = np.nanmax(np.abs(Y0), axis=0) if N else np.ones(n)
-    atol = options.atol_scale * np.maximum(1.0, np.nan_to_num(ref, nan=1.0))
+    # absolute tolerance from the model's typical state sizes, not from this batch: a set's course must not
+    # depend on which other sets share its batch (or its Dask chunk)
+    atol = options.atol_scale * np.maximum(1.0, np.abs(model.guess_vector()))
     Yout = np.empty((N, t_out.size, n))
     status = np.empty(N, np.int64)
     steps = np.empty(N, np.int64)
@@ -795,6 +810,13 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
         _run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
                     int(options.max_steps), Yout, status, steps, min_chunk=8, progress=progress)
     return Yout, status, steps
+
+
+def _timecourse_task(chunk, model_text, model_name, edges, t_out, options):
+    from ._model import model_from_text
+
+    Y0, Pseg = chunk
+    return integrate_batch(model_from_text(model_text, model_name), Y0, Pseg, edges, t_out, options=options)
 
 
 def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
@@ -894,7 +916,7 @@ class TimecourseResult:
 def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.ndarray | None = None, *,
                      n: int = 1, days: float | None = None, t_out: np.ndarray | None = None,
                      options: TimecourseOptions = TimecourseOptions(), workers: int | None = None,
-                     progress=None) -> TimecourseResult:
+                     progress=None, scheduler=None) -> TimecourseResult:
     """Time courses of *scenario* for N sets of factor values (or *n* identical copies with no factors): each
     starts at the steady state of its own diet, genes and parameters (batched Newton), then integrates the
     scenario's segments (windows) to day *days* (default: its duration)."""
@@ -906,10 +928,13 @@ def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.n
     t_out = run_times(scenario, days) if t_out is None else np.asarray(t_out, dtype=float)
     base, Pseg = segment_parameters(scenario, factors, values, edges)
     p0 = parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0]
-    Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0), workers=workers)
-    Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
-    Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers,
-                                          progress=progress)
+    with contextlib.ExitStack() as stack:
+        if scheduler:  # one cluster for the initial steady states and the courses
+            scheduler = stack.enter_context(_dask_client(scheduler))
+        Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0), workers=workers, scheduler=scheduler)
+        Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
+        Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers,
+                                              progress=None if scheduler else progress, scheduler=scheduler)
     status = np.where(st0 == 0, status, 5)
     return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
                             {f.name: values[:, j] for j, f in enumerate(factors)})
@@ -1187,10 +1212,8 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     days = float(days)
     if not (days > 0 and math.isfinite(days)):
         raise ScenarioError(f"--days must be a positive number of days, not {days:g}")
-    if scheduler:
-        raise MgfluxError("population --days runs on this machine (numba threads); the Dask backend covers "
-                          "steady states only")
-    tc = timecourse_batch(scenario, facs, X, days=days, options=options, workers=workers, progress=progress)
+    tc = timecourse_batch(scenario, facs, X, days=days, options=options, workers=workers, progress=progress,
+                          scheduler=scheduler)
     serum = tc.serum()
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(serum).all(axis=1)
