@@ -192,6 +192,13 @@ def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, 
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _bt_newton_work(n):
+    """The work arrays of _bt_newton: J, Jraw (n, n), piv, f, dx, yt, ft (n)."""
+    return (np.empty((n, n)), np.empty((n, n)), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n))
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
     """Chord iterations with the shared nominal LU while they contract; y is left at the best iterate."""
     n = y.shape[0]
@@ -417,13 +424,7 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
     n = guess.shape[0]
     m = p_warm.shape[0]
     y_pred = np.empty(n)
-    J = np.empty((n, n))
-    Jraw = np.empty((n, n))
-    piv = np.empty(n, np.int64)
-    f = np.empty(n)
-    dx = np.empty(n)
-    yt = np.empty(n)
-    ft = np.empty(n)
+    J, Jraw, piv, f, dx, yt, ft = _bt_newton_work(n)
     H = np.empty((n, n))
     c = np.empty(n + 1)
     cn = np.empty(n + 1)
@@ -465,13 +466,7 @@ def newton_one(y, p, floor, res_tol, step_tol, max_it):
     """Damped Newton for one set (``mgflux.steady_state`` and ``simulate`` on numba kernels); y updated in place.
     Returns the number of Jacobians evaluated, or -1 if it did not converge."""
     n = y.shape[0]
-    J = np.empty((n, n))
-    Jraw = np.empty((n, n))
-    piv = np.empty(n, np.int64)
-    f = np.empty(n)
-    dx = np.empty(n)
-    yt = np.empty(n)
-    ft = np.empty(n)
+    J, Jraw, piv, f, dx, yt, ft = _bt_newton_work(n)
     return _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft)
 
 
