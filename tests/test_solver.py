@@ -153,7 +153,6 @@ def test_symbolic_jacobian_equals_complex_step_on_random_points(totals):
 
 def test_symbolic_derivative_rules():
     import ast
-    import math
 
     from mgflux._derivatives import derivative
 

@@ -25,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._derivatives import _FUNCS, diagonal_blocks, jacobian_lines
+from ._derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lines
 from ._derivatives import py as _py
 from ._model import Model
 from .errors import ModelError
@@ -128,7 +128,8 @@ def generate_source(model: Model) -> str:
         f"N_PARAMETERS = {len(model.parameters)}",
         f"N_OBSERVABLES = {len(model.observable_names)}",
     ]
-    blocks = diagonal_blocks(model)
+    columns = jacobian_columns(model)  # the symbolic differentiation, once
+    blocks = diagonal_blocks(columns, n)
     head += [
         "# the Jacobian's diagonal blocks (strongly connected states): its eigenvalues are theirs",
         f"STAB_INDEX = np.array({[i for b in blocks for i in b]}, dtype=np.int64)",
@@ -143,9 +144,9 @@ def generate_source(model: Model) -> str:
     for k, name in enumerate(model.observable_names):
         obs_lines.append(f"out[{k}] = {name}")
     obs = _fn("observe", "y, p, out", obs_lines, "Every expression, then every flux rate.")
-    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(model, False),
+    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(columns, n, False),
               "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed).")
-    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(model, True),
+    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(columns, n, True),
                 "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them).")
     parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
     # Kernels written against this module's rhs/jacobian/observe (e.g. batched solvers) are appended here, so

@@ -116,10 +116,14 @@ def derivative(node: ast.AST, d_name: Callable[[str], str | None]) -> str | None
     raise ValueError(f"cannot differentiate {ast.unparse(node)!r}")
 
 
-def _columns(model, totals: bool):
+def jacobian_columns(model) -> list:
     """For each state column j: (j, the lines defining the derivatives of the expressions and fluxes that depend on
-    y_j, {row: code of J[row, j]} for the non-zero rows). Rows: the states, then (with *totals*) one cumulative
-    total per boundary flux."""
+    y_j, {row: code of J[row, j]} for the non-zero rows). Rows: the states, then one cumulative total per boundary
+    flux. Computed once per code generation and shared by ``jacobian_lines`` and ``diagonal_blocks``."""
+    return list(_columns(model))
+
+
+def _columns(model):
     states = model.state_names
     exprs = [(e.name, ast.parse(e.formula, mode="eval")) for e in model.expressions]
     fluxes = [(f"flux_{fl.name}", ast.parse(fl.rate, mode="eval")) for fl in model.fluxes]
@@ -152,33 +156,33 @@ def _columns(model, totals: bool):
                 d = derivative(rates[s.name], d_name)
             if d is not None:
                 entries[i] = d
-        if totals:
-            for k, fl in enumerate(model.boundary_fluxes):
-                dv = known.get(f"flux_{fl.name}")
-                if dv is not None:
-                    entries[n + k] = dv
+        for k, fl in enumerate(model.boundary_fluxes):
+            dv = known.get(f"flux_{fl.name}")
+            if dv is not None:
+                entries[n + k] = dv
         yield j, lines, entries
 
 
-def jacobian_lines(model, totals: bool) -> list[str]:
-    """Body lines that fill ``J`` (zeroed first) with d(rhs)/dy, after the value lines of the generated body.
-    Nothing depends on a cumulative total, so the columns of the totals stay zero."""
+def jacobian_lines(columns: list, n_states: int, totals: bool) -> list[str]:
+    """Body lines that fill ``J`` (zeroed first) with d(rhs)/dy, after the value lines of the generated body;
+    *columns* from ``jacobian_columns``, the rows of the totals only with *totals*. Nothing depends on a
+    cumulative total, so the columns of the totals stay zero."""
     lines = ["for _i in range(J.shape[0]):", "    for _j in range(J.shape[1]):", "        J[_i, _j] = 0.0"]
-    for j, defs, entries in _columns(model, totals):
+    for j, defs, entries in columns:
         lines += defs
-        lines += [f"J[{i}, {j}] = {code}" for i, code in entries.items()]
+        lines += [f"J[{i}, {j}] = {code}" for i, code in entries.items() if totals or i < n_states]
     return lines
 
 
-def diagonal_blocks(model) -> list[list[int]]:
+def diagonal_blocks(columns: list, n: int) -> list[list[int]]:
     """The strongly connected components of the Jacobian's sparsity graph (state j -> state i where y_i's rate
     depends on y_j), in state order. Ordered by components, J is block triangular, so its eigenvalues are those
     of these diagonal blocks: a stability check need not look at the whole matrix."""
-    n = len(model.states)
     reach = [[i == j for j in range(n)] for i in range(n)]  # reach[i][j]: i influences j
-    for j, _, entries in _columns(model, False):
+    for j, _, entries in columns:
         for i in entries:
-            reach[j][i] = True
+            if i < n:  # a state's rate, not a total
+                reach[j][i] = True
     for k in range(n):  # transitive closure (Warshall)
         for i in range(n):
             if reach[i][k]:
