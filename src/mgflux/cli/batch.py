@@ -1,4 +1,4 @@
-"""`mgflux sweep`, `mgflux population`, `mgflux sensitivity` (registered by the CLI's plug-in hook)."""
+"""`mgflux sweep`, `mgflux population`, `mgflux sensitivity` (listed in cli/main.py)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import MgfluxError
+from ..errors import MgfluxError
 
 
 class _Progress:
@@ -44,11 +44,11 @@ def _iter_progress(items, desc):
 
 def _steady_with_bar(model, P, warm, args, factors, desc):
     """Steady states of the sweep, with a progress bar when there are many (~0.25 s per 100,000 on 2 cores)."""
-    from . import _batch
+    from ..engine.batch import steady_batch
 
     bar = _Progress(P.shape[0], desc, enabled=P.shape[0] > 500_000 and not args.scheduler)
     try:
-        return _batch.steady_batch(model, P, warm=warm, workers=args.workers, scheduler=args.scheduler,
+        return steady_batch(model, P, warm=warm, workers=args.workers, scheduler=args.scheduler,
                                    factors=factors, progress=bar.update if bar.bar else None)
     finally:
         bar.close()
@@ -57,26 +57,30 @@ def _steady_with_bar(model, P, warm, args, factors, desc):
 def cmd_sweep(args) -> int:
     import numpy as np
 
-    from . import _batch
-    from ._cli import _json
-    from ._scenario import load_scenario
+    from ..engine.batch import nominal
+    from ..model.parameters import factor, parameter_matrix
+    from ..model.readouts import READOUTS
+    from ..results import STATUS
+    from ..studies.sweep import design, parse_vary
+    from ..cli.format import _json
+    from ..model.scenario import load_scenario
 
     if not args.vary:
         raise MgfluxError("sweep needs at least one --vary NAME=LO:HI:N (e.g. --vary gfr=60:150:10)")
     sc = load_scenario(args.scenario)
-    varies = [_batch.parse_vary(v, args.log) for v in args.vary]
-    facs = [_batch.factor(sc, v.name) for v in varies]
-    X = _batch.design(varies, args.samples, args.method if args.samples else "grid", args.seed)
-    P = _batch.parameter_matrix(sc, facs, X)
-    p0 = _batch.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
+    varies = [parse_vary(v, args.log) for v in args.vary]
+    facs = [factor(sc, v.name) for v in varies]
+    X = design(varies, args.samples, args.method if args.samples else "grid", args.seed)
+    P = parameter_matrix(sc, facs, X)
+    p0 = parameter_matrix(sc, [], np.zeros((1, 0)))[0]
     t = time.perf_counter()
-    res = _steady_with_bar(sc.model, P, _batch.nominal(sc.model, p0), args,
+    res = _steady_with_bar(sc.model, P, nominal(sc.model, p0), args,
                            {f.name: X[:, j] for j, f in enumerate(facs)}, "sweep")
     elapsed = time.perf_counter() - t
-    readouts = args.readout or list(_batch.READOUTS)
+    readouts = args.readout or list(READOUTS)
     for r in readouts:
         if r not in res.readouts:
-            from .errors import unknown_name
+            from ..errors import unknown_name
 
             raise MgfluxError(unknown_name("readout", r, res.readouts, "--readout"))
     out = Path(args.out) if args.out else None
@@ -102,7 +106,7 @@ def cmd_sweep(args) -> int:
         for i in range(min(len(res), 50)):
             vals = [f"{res.factors[f.name][i]:14.4g}" for f in facs]
             vals += [f"{res[r][i]:14.4g}" for r in show]
-            vals.append(f"{_batch.STATUS[int(res.status[i])]:>14}")
+            vals.append(f"{STATUS[int(res.status[i])]:>14}")
             print("  ".join(vals))
         if len(res) > 50:
             print(f"... ({len(res) - 50} more rows: use --out DIR for the CSV)")
@@ -114,7 +118,7 @@ def cmd_sweep(args) -> int:
 def _plot_sweep(res, facs, varies, readouts, out, grid=True):
     import numpy as np
 
-    from ._plot import _plt
+    from ..io.plots import _plt
 
     plt = _plt()
     paths = []
@@ -174,12 +178,13 @@ def _plot_sweep(res, facs, varies, readouts, out, grid=True):
 
 
 def cmd_population(args) -> int:
-    from . import _batch
-    from ._cli import _json
+    from ..studies.incidence import drug_incidence_table
+    from ..studies.population import population
+    from ..cli.format import _json
 
     if args.all_drugs:
         n = args.n or 2000
-        rows = _batch.drug_incidence_table(n, args.seed, workers=args.workers, scheduler=args.scheduler,
+        rows = drug_incidence_table(n, args.seed, workers=args.workers, scheduler=args.scheduler,
                                            progress=lambda it: _iter_progress(it, "drugs"), measure=args.measure)
         if args.json:
             print(_json({"n": n, "seed": args.seed, "measure": args.measure, "drugs": rows}))
@@ -218,7 +223,7 @@ def cmd_population(args) -> int:
     slow = n * (1e-4 * args.days / 365 if args.days else 2e-6) > 1.5
     bar = _Progress(n, "patients", enabled=slow and not args.scheduler)
     try:
-        pr = _batch.population(args.scenario, n, args.seed, days=args.days, workers=args.workers,
+        pr = population(args.scenario, n, args.seed, days=args.days, workers=args.workers,
                                scheduler=args.scheduler, progress=bar.update if bar.bar else None)
     finally:
         bar.close()
@@ -256,7 +261,7 @@ def cmd_population(args) -> int:
 def _plot_population(pr, path):
     import numpy as np
 
-    from ._plot import _plt
+    from ..io.plots import _plt
 
     plt = _plt()
     s = pr.batch["serum_mg_total_mM"][pr.batch.ok]
@@ -273,25 +278,26 @@ def _plot_population(pr, path):
 
 
 def cmd_sensitivity(args) -> int:
-    from . import _batch
-    from ._cli import _json
-    from ._scenario import load_scenario
+    from ..io.plots import plot_tornado
+    from ..studies.sensitivity import global_sensitivity, local_sensitivity
+    from ..cli.format import _json
+    from ..model.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
     if args.method == "local":
-        ls = _batch.local_sensitivity(sc)
+        ls = local_sensitivity(sc)
         if args.readout not in ls.normalised:
-            from .errors import unknown_name
+            from ..errors import unknown_name
 
             raise MgfluxError(unknown_name("readout", args.readout, ls.normalised, "--readout"))
         rank = ls.ranking(args.readout, args.top)
         if out:
             if _has_pandas():
                 _write_table(ls.dataframe(), out / f"sensitivity_local.{args.format}")
-            _batch.plot_tornado(list(ls.parameters), ls.normalised[args.readout], out / "tornado.png",
+            plot_tornado(list(ls.parameters), ls.normalised[args.readout], out / "tornado.png",
                                 f"{sc.name}: {args.readout}", "normalised sensitivity d ln(readout) / d ln(parameter)",
                                 top=args.top)
         if args.json:
@@ -304,13 +310,13 @@ def cmd_sensitivity(args) -> int:
         for name, v in rank:
             print(f"  {name:32s} {v:+.4f}")
     else:
-        gs = _batch.global_sensitivity(sc, args.method, args.readout, args.n, args.seed, workers=args.workers,
+        gs = global_sensitivity(sc, args.method, args.readout, args.n, args.seed, workers=args.workers,
                                        scheduler=args.scheduler)
         key, conf = ("mu_star", "mu_star_conf") if args.method == "morris" else ("ST", "ST_conf")
         if out:
             if _has_pandas():
                 _write_table(gs.dataframe(), out / f"sensitivity_{args.method}.{args.format}")
-            _batch.plot_tornado(list(gs.parameters), gs.indices[key], out / "tornado.png",
+            plot_tornado(list(gs.parameters), gs.indices[key], out / "tornado.png",
                                 f"{sc.name}: {args.readout} ({args.method})", key, conf=gs.indices[conf], top=args.top)
         if args.json:
             print(_json({"scenario": sc.name, "method": args.method, "readout": args.readout,
@@ -330,10 +336,10 @@ def cmd_sensitivity(args) -> int:
 
 
 def _write_table(df, path: Path) -> None:
-    from . import _batch
+    from ..io.tables import write_parquet
 
     if path.suffix == ".parquet":
-        _batch.write_parquet(df, path)
+        write_parquet(df, path)
     else:
         df.to_csv(path, index=False)
 

@@ -1,7 +1,7 @@
 """Symbolic forward-mode differentiation of the model's formulas, for the generated Jacobians.
 
 The formulas of a model file are smooth arithmetic: ``+ - * / **``, unary minus, numbers, names and
-``exp``/``log``/``sqrt`` of one argument (:func:`mgflux._model._formula_names` enforces it). For each state
+``exp``/``log``/``sqrt`` of one argument (:func:`mgflux.model.model._formula_names` enforces it). For each state
 ``y_j`` the chain rule is applied expression by expression, in the order the model evaluates them: the
 derivative of a formula is written in terms of the derivatives of the names it uses, which are themselves
 generated variables (``_d<j>_<name>``). A derivative that is identically zero is ``None`` and never written, so

@@ -17,9 +17,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from . import _units
-from ._model import Model, _formula_names, models_dir
-from .errors import ModelError, ScenarioError, unknown_name
+from ..model import units as _units
+from ..model.model import Model, _formula_names
+from .._paths import models_dir
+from ..errors import ModelError, ScenarioError, unknown_name
 
 KINDS = ("gene", "drug", "condition", "treatment")
 MECHANISMS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 def cmd_export_sbml(args) -> int:
-    from ._sbml import _libsbml, write_sbml
-    from ._simulate import _as_scenario
+    from ..io.sbml import _libsbml, write_sbml
+    from ..run import _as_scenario
 
     scenario = _as_scenario(args.scenario)
     path = write_sbml(scenario, args.output, check=not args.no_check, steady=args.steady)

@@ -16,8 +16,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from . import _units
-from .errors import ModelError, UnitError, unknown_name
+from .._paths import cache_dir, models_dir, scenarios_dir  # noqa: F401 (re-exported for old callers)
+from . import units as _units
+from ..errors import ModelError, unknown_name
 
 FUNCTIONS = ("exp", "log", "sqrt")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
@@ -416,31 +417,6 @@ def _check_names_and_units(model: Model) -> None:
             raise ModelError(f"{where}: has unit '{q.units:~}', expected '{s.unit}' per time")
 
 
-def models_dir() -> Path:
-    """Where the shipped models live: MGFLUX_MODELS_DIR, else the installed package data (``mgflux/models``,
-    mapped from the repository's ``models/`` by pyproject.toml), else the source tree (editable installs)."""
-    import os
-
-    env = os.environ.get("MGFLUX_MODELS_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent
-    for d in (here / "models", here.parents[1] / "models"):
-        if (d / "adult.toml").exists():
-            return d
-    raise ModelError(f"cannot find the model folder (looked in {here / 'models'} and {here.parents[1] / 'models'}); "
-                     "set MGFLUX_MODELS_DIR")
-
-
-def scenarios_dir() -> Path | None:
-    """The shipped scenarios: installed beside the package (``mgflux/scenarios``) or the source tree's."""
-    here = Path(__file__).resolve().parent
-    for d in (here / "scenarios", here.parents[1] / "scenarios"):
-        if (d / "healthy.toml").exists():
-            return d
-    return None
-
-
 def available_models() -> list[str]:
     # models/ also holds data files used by models (population.toml): a model file has states
     return sorted(p.stem for p in models_dir().glob("*.toml") if "[states." in p.read_text())
@@ -466,8 +442,6 @@ def model_from_text(text: str, name: str = "model") -> Model:
     """A model from the text of a model file (for processes on other machines, which do not share the
     client's files): written once to the cache folder under a name that hashes the text, then loaded."""
     import hashlib
-
-    from ._codegen import cache_dir
 
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = cache_dir() / "models"

@@ -1,13 +1,14 @@
-"""`mgflux compare` and `mgflux dose-finder` (registered by the CLI's plug-in hook)."""
+"""`mgflux compare` and `mgflux dose-finder` (listed in cli/main.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 
 def cmd_compare(args) -> int:
-    from ._analysis import compare, format_comparison, plot_comparison
-    from ._cli import _json
-    from ._scenario import load_scenario
+    from ..studies.compare import compare, format_comparison
+    from ..io.plots import plot_comparison
+    from ..cli.format import _json
+    from ..model.scenario import load_scenario
 
     c = compare(load_scenario(args.scenario))
     if args.out:
@@ -25,10 +26,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_dose_finder(args) -> int:
-    from . import _units
-    from ._analysis import find_dose
-    from ._cli import _json
-    from ._scenario import load_scenario
+    from ..model import units as _units
+    from ..studies.dose import find_dose
+    from ..cli.format import _json
+    from ..model.scenario import load_scenario
 
     target = _units.convert(args.target, "mM", where="dose-finder", key="--target")
     limit = _units.convert(args.max, "mmol/day", where="dose-finder", key="--max")
@@ -41,7 +42,7 @@ def cmd_dose_finder(args) -> int:
 
 
 def cmd_calibration(args) -> int:
-    from . import _report
+    from ..studies import calibration as _report
 
     if args.write:
         paths = _report.write()

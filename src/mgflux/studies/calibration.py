@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ._catalogue import get_catalogue
-from ._model import Model, get_model, models_dir
-from ._scenario import Application, Scenario
-from ._simulate import steady_state
+from ..model.catalogue import get_catalogue
+from ..model.model import Model, get_model
+from .._paths import models_dir
+from ..model.scenario import Application, Scenario
+from ..run import steady_state
 
 _SHOWN = ("serum_mg_total_mM", "serum_mg_ionized_mM", "femg_percent")
 

@@ -11,7 +11,8 @@ import math
 
 import pint
 
-from .errors import UnitError
+from .._paths import cache_dir
+from ..errors import UnitError
 
 #: Molar mass of magnesium, g/mol (IUPAC standard atomic weight, 24.304-24.307; conventional 24.305).
 MG_MOLAR_MASS_G_PER_MOL = 24.305
@@ -20,8 +21,6 @@ MG_MOLAR_MASS_G_PER_MOL = 24.305
 @functools.cache
 def registry() -> pint.UnitRegistry:
     # pint parses its unit definitions once and caches them on disk (about 1 s saved at every start)
-    from ._codegen import cache_dir
-
     folder = cache_dir() / "pint"
     try:
         folder.mkdir(parents=True, exist_ok=True)

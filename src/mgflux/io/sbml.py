@@ -1,7 +1,7 @@
 """SBML Level 3 Version 2 export of a model with a scenario's modifiers, windows as events.
 
-Everything is generated from the same :class:`~mgflux._model.Model` objects and formula strings that feed the
-numba right-hand side (``_codegen``); there is no second copy of the physiology. The mapping:
+Everything is generated from the same :class:`~mgflux.model.model.Model` objects and formula strings that feed the
+numba right-hand side (:mod:`mgflux.engine.codegen`); there is no second copy of the physiology. The mapping:
 
 - one compartment ``body`` of 1 L (states are amounts, so it only carries the species);
 - pool states -> species in mmol with ``hasOnlySubstanceUnits``: in every formula a species means its amount,
@@ -56,9 +56,9 @@ import html
 import math
 from pathlib import Path
 
-from . import _units
-from ._model import Model
-from .errors import MgfluxError
+from ..model import units as _units
+from ..model.model import Model
+from ..errors import MgfluxError
 
 SBML_LEVEL = 3
 SBML_VERSION = 2
@@ -232,7 +232,7 @@ def _number(value: float, unit_id: str, where: str) -> str:
 
 def _windows(scenario):
     """The segments of ``mgflux run``: (edges, parameter vector of each segment), as ``simulate`` builds them."""
-    from ._simulate import base_parameters, parameters_between
+    from ..model.parameters import base_parameters, parameters_between
 
     base = base_parameters(scenario)
     edges = scenario.edges()
@@ -255,8 +255,8 @@ def to_document(scenario, *, initial=None, steady: bool = False):
     with the diet and gene variants (what ``mgflux run`` starts from).
     """
     libsbml = _libsbml()
-    from . import __version__
-    from ._simulate import base_parameters, steady_parameters
+    from .. import __version__
+    from ..model.parameters import base_parameters, steady_parameters
 
     model: Model = scenario.model
     _check_ids(model)
@@ -270,8 +270,8 @@ def to_document(scenario, *, initial=None, steady: bool = False):
         else:  # constant scenario: the all-on document, byte for byte as before
             seg = []
     if initial is None:
-        from ._simulate import _solve_steady
-        from ._solve import SteadyOptions
+        from ..run import _solve_steady
+        from ..options import SteadyOptions
 
         _, y0, _ = _solve_steady(scenario, base_parameters(scenario), SteadyOptions())
         initial = dict(zip(model.state_names, map(float, y0)))

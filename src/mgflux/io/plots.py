@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 
 def _plt():
     import matplotlib
@@ -79,3 +81,56 @@ def _save(fig, path: Path, plt) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_tornado(names, values, path, title, xlabel, conf=None, top: int = 15) -> Path:
+    from ..io.plots import _plt
+
+    plt = _plt()
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(-np.abs(values))[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.5))
+    colors = ["tab:blue" if values[i] >= 0 else "tab:red" for i in order]
+    ax.barh([names[i] for i in order], values[order], color=colors,
+            xerr=None if conf is None else np.asarray(conf)[order])
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_comparison(c, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    h, p = c.healthy.observables, c.patient.observables
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [5, 3]})
+    labels = ["filtered", "PT", "TAL", "DCT", "urine"]
+    keys = ["filtered_load", "pt_reabsorption", "tal_reabsorption", "dct_reabsorption", "urine_rate"]
+    x = np.arange(len(labels))
+    axes[0].bar(x - 0.2, [h[k] for k in keys], 0.4, label="healthy")
+    axes[0].bar(x + 0.2, [p[k] for k in keys], 0.4, label=c.scenario)
+    axes[0].set_xticks(x, labels)
+    axes[0].set_ylabel("mmol/day")
+    axes[0].set_title("kidney: filtered and reabsorbed per segment")
+    axes[0].legend()
+    glabels = ["intake", "absorbed", "secreted", "faeces"]
+    gh = [c.healthy["intake_mmol_per_day"], h["flux_si_absorption"] + h["flux_colon_absorption"],
+          h["flux_endogenous_secretion"], c.healthy["faecal_mg_mmol_per_day"]]
+    gp = [c.patient["intake_mmol_per_day"], p["flux_si_absorption"] + p["flux_colon_absorption"],
+          p["flux_endogenous_secretion"], c.patient["faecal_mg_mmol_per_day"]]
+    xg = np.arange(len(glabels))
+    axes[1].bar(xg - 0.2, gh, 0.4, label="healthy")
+    axes[1].bar(xg + 0.2, gp, 0.4, label=c.scenario)
+    axes[1].set_xticks(xg, glabels)
+    axes[1].set_title("gut")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,58 +1,15 @@
-"""The ``mgflux`` command line: steady, run, catalogue (see ``mgflux --help``)."""
+"""`mgflux steady`, `mgflux run`, `mgflux catalogue`."""
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import sys
 from pathlib import Path
 
-from .errors import MgfluxError
-
-_UNITS_NOTE = "1 mM = 2.43 mg/dL = 2 mEq/L; 1 mmol = 24.3 mg"
-
-
-def _fmt(v) -> str:
-    if isinstance(v, int):
-        return str(v)
-    if v == 0 or (abs(v) >= 0.01 and abs(v) < 1e5):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return f"{v:.3g}"
-
-
-def _table(rows: dict, title: str, columns=None) -> str:
-    from ._simulate import EXTRA_READOUTS, READOUTS
-
-    units = {**READOUTS, **EXTRA_READOUTS}
-    lines = [title, "-" * len(title)]
-    width = max(len(k) for k in rows)
-    if columns:
-        lines.append(f"{'':{width}}  " + "  ".join(f"{c:>10}" for c in columns))
-    for k, v in rows.items():
-        vals = v if isinstance(v, (list, tuple)) else [v]
-        lines.append(f"{k:{width}}  " + "  ".join(f"{_fmt(x):>10}" for x in vals) + f"  {units.get(k, '')}")
-    return "\n".join(lines)
-
-
-def _json(obj) -> str:
-    import numpy as np
-
-    def clean(x):
-        if isinstance(x, np.generic):  # numpy scalars (solver counters, readouts)
-            x = x.item()
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
-
-    return json.dumps(clean(obj))
+from ..errors import MgfluxError
+from .format import _UNITS_NOTE, _json, _table
 
 
 def cmd_steady(args) -> int:
-    from ._simulate import EXTRA_READOUTS, READOUTS, steady_state
+    from ..model.readouts import EXTRA_READOUTS, READOUTS
+    from ..run import steady_state
 
     res = steady_state(args.scenario)
     if args.json:
@@ -68,14 +25,15 @@ def cmd_steady(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from ._simulate import READOUTS, simulate
+    from ..model.readouts import READOUTS
+    from ..run import simulate
 
     res = simulate(args.scenario)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         res.to_csv(out / "timecourse.csv")
-        from ._plot import plot_run
+        from ..io.plots import plot_run
 
         paths = plot_run(res, out)
         (out / "summary.json").write_text(_json({"scenario": res.scenario, "initial": res.initial, "final": res.final,
@@ -104,14 +62,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_catalogue(args) -> int:
-    from ._catalogue import MECHANISMS, get_catalogue
-    from ._model import get_model
+    from ..model.catalogue import MECHANISMS, get_catalogue
+    from ..model.model import get_model
 
     cat = get_catalogue(get_model(args.model))
     entries = [cat.entries[n] for n in cat.names()]
     if args.mechanism:
         if args.mechanism not in MECHANISMS:
-            from .errors import unknown_name
+            from ..errors import unknown_name
 
             raise MgfluxError(unknown_name("mechanism", args.mechanism, MECHANISMS))
         entries = [e for e in entries if e.mechanism == args.mechanism]
@@ -138,13 +96,7 @@ def cmd_catalogue(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    p = argparse.ArgumentParser(prog="mgflux", description="Mechanistic simulator of human magnesium homeostasis.")
-    p.add_argument("--version", action="version", version=f"mgflux {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(sub) -> None:
     s = sub.add_parser("steady", help="steady state of a scenario with every perturbation on")
     s.add_argument("scenario", help="scenario file (TOML)")
     s.add_argument("--json", action="store_true", help="print one JSON object (readouts at the top level)")
@@ -162,35 +114,3 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--kind", choices=["gene", "drug", "condition", "treatment"])
     c.add_argument("--model", default="adult")
     c.set_defaults(func=cmd_catalogue)
-
-    # Further commands live in their own modules, each with register(subparsers): analysis (compare,
-    # dose-finder), batch (sweep, population, sensitivity) and export (export-sbml).
-    from ._plugins import optional_modules
-
-    for mod in optional_modules(PLUGINS):
-        mod.register(sub)
-    return p
-
-
-PLUGINS = ("_cli_analysis", "_cli_batch", "_cli_export")
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except MgfluxError as exc:
-        print(f"mgflux: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("mgflux: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head`: stop quietly
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -10,10 +10,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _units
-from ._catalogue import Catalogue, Entry, get_catalogue
-from ._model import Model, get_model
-from .errors import MgfluxError, ScenarioError, unknown_name
+import numpy as np
+
+from ..model import units as _units
+from ..model.catalogue import Catalogue, Entry, get_catalogue
+from ..model.model import Model, get_model
+from ..errors import MgfluxError, ScenarioError, unknown_name
 
 _SECTIONS = {"scenario", "diet", "perturbation", "treatment"}
 _SCENARIO_KEYS = {"name", "model", "duration", "sample_every", "description"}
@@ -254,3 +256,11 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
     if dur <= 0:
         raise _err(w, "duration must be > 0")
     return Application(entry, amount / dur, start, start + dur, one_off=True, label=entry.name)
+
+
+def output_times(scenario: Scenario) -> np.ndarray:
+    n = int(math.floor(scenario.duration / scenario.sample_every + 1e-9))
+    t = np.arange(n + 1) * scenario.sample_every
+    if scenario.duration - t[-1] > 1e-9 * scenario.duration:
+        t = np.append(t, scenario.duration)
+    return t
