@@ -29,15 +29,17 @@ class SteadyResult:
     notes: tuple[str, ...] = ()
     solver: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     observables: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # every model expression and flux
+    warnings: tuple[str, ...] = ()  # implausible input, readouts outside the validated domain
 
     def __getitem__(self, name: str) -> float:
         return self.readouts[name]
 
     def to_dict(self) -> dict:
         """Readouts at the top level (DESIGN.md), plus scenario, notes and solver statistics."""
-        d = {k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in self.readouts.items()}
+        d = {k: (int(v) if k.endswith("_grade") else float(v)) for k, v in self.readouts.items()}
         d["scenario"] = self.scenario
         d["notes"] = list(self.notes)
+        d["warnings"] = list(self.warnings)
         d["solver"] = dict(self.solver)
         return d
 
@@ -59,17 +61,21 @@ class RunResult:
     totals: MappingProxyType  # cumulative boundary fluxes (mmol) -> array
     notes: tuple[str, ...] = ()
     solver: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    warnings: tuple[str, ...] = ()  # implausible input, readouts outside the validated domain
+    # lowest and highest values from the dense solution (several points per output step and per segment, so
+    # that nothing between two output samples is missed): readout -> {"min", "min_day", "max", "max_day"}
+    extremes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.timecourse[name]
 
     @property
     def final(self) -> dict:
-        return {k: (int(v[-1]) if k == "hypomagnesemia_grade" else float(v[-1])) for k, v in self.timecourse.items()}
+        return {k: (int(v[-1]) if k.endswith("_grade") else float(v[-1])) for k, v in self.timecourse.items()}
 
     @property
     def initial(self) -> dict:
-        return {k: (int(v[0]) if k == "hypomagnesemia_grade" else float(v[0])) for k, v in self.timecourse.items()}
+        return {k: (int(v[0]) if k.endswith("_grade") else float(v[0])) for k, v in self.timecourse.items()}
 
     def time_below(self, threshold_mM: float = 0.7, readout: str = "serum_mg_total_mM") -> dict:
         """Days the readout spends below *threshold_mM* (on the output grid, linear between samples) and the
@@ -106,7 +112,8 @@ class RunResult:
         for k, v in self.totals.items():
             tc[k] = v.tolist()
         return {"scenario": self.scenario, "final": self.final, "initial": self.initial,
-                "timecourse": tc, "notes": list(self.notes), "solver": dict(self.solver)}
+                "timecourse": tc, "notes": list(self.notes), "warnings": list(self.warnings),
+                "extremes": {k: dict(v) for k, v in self.extremes.items()}, "solver": dict(self.solver)}
 
     def dataframe(self):
         """Tidy pandas DataFrame: one row per time point, one column per readout."""

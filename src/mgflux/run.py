@@ -18,7 +18,8 @@ from .engine.codegen import compiled
 from .engine.executors import _dask_client
 from .model.parameters import parameter_matrix, Factor, base_parameters, parameters_between, run_edges, run_times, segment_parameters, steady_parameters
 from .model.readouts import _observe, _readouts
-from .model.scenario import Scenario, load_scenario, output_times
+from .model.scenario import Scenario, fine_sampling_notes, load_scenario, output_times
+from .model.validate import domain_warnings
 from .options import RunOptions, SteadyOptions, TimecourseOptions
 from .results import RunResult, SteadyResult, TimecourseResult, _freeze
 
@@ -47,11 +48,12 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
     r = _readouts(model, obs, y)
     return SteadyResult(
         scenario=scenario.name,
-        readouts=MappingProxyType({k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in r.items()}),
+        readouts=MappingProxyType({k: (int(v) if k.endswith("_grade") else float(v)) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
         notes=tuple(notes), solver=MappingProxyType(info),
-        observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))))
+        observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))),
+        warnings=tuple(scenario.warnings) + tuple(domain_warnings(r, "steady state")))
 
 
 def simulate(scenario, *, options: RunOptions = RunOptions(),
@@ -67,14 +69,31 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
     edges = scenario.edges()
     segments = [(t0, t1, parameters_between(scenario, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
     t_out = output_times(scenario)
-    ys, stats = _timecourse.integrate(mod, segments, y0, t_out, options, model.state_names)
+    # a denser grid (dense output of the same integration: no extra steps) for the extremes between samples
+    k = max(1, min(8, 2_000_000 // max(1, t_out.shape[0])))
+    t_dense = np.unique(np.concatenate([t_out, (t_out[:-1, None] + np.diff(t_out)[:, None]
+                                                * (np.arange(1, k) / k)[None, :]).ravel()]))
+    ys_dense, stats = _timecourse.integrate(mod, segments, y0, t_dense, options, model.state_names)
     n = len(model.states)
-    # observables at each output time with the parameters in force there (the later segment at an edge)
-    seg_of = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, len(segments) - 1)
-    P_out = np.array([p for _, _, p in segments])[seg_of]
-    obs = np.empty((t_out.shape[0], len(model.observable_names)))
-    mod.observe_chunk(0, t_out.shape[0], np.ascontiguousarray(ys[:n].T), P_out, obs)
-    r = _readouts(model, obs.T, ys[:n])
+
+    def observe(t, ys):
+        # observables at each time with the parameters in force there (the later segment at an edge)
+        seg_of = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(segments) - 1)
+        P_out = np.array([p for _, _, p in segments])[seg_of]
+        obs = np.empty((t.shape[0], len(model.observable_names)))
+        mod.observe_chunk(0, t.shape[0], np.ascontiguousarray(ys[:n].T), P_out, obs)
+        return _readouts(model, obs.T, ys[:n])
+
+    r_dense = observe(t_dense, ys_dense)
+    pick = np.searchsorted(t_dense, t_out)
+    ys = ys_dense[:, pick]
+    r = {key: np.asarray(v)[pick] for key, v in r_dense.items()}
+    extremes = {}
+    for key in EXTREME_READOUTS:
+        v = np.asarray(r_dense[key], dtype=float)
+        i, j = int(np.nanargmin(v)), int(np.nanargmax(v))
+        extremes[key] = MappingProxyType({"min": float(v[i]), "min_day": float(t_dense[i]),
+                                          "max": float(v[j]), "max_day": float(t_dense[j])})
     totals = {}
     for i, fl in enumerate(model.boundary_fluxes):
         totals[fl.name] = ys[n + i]
@@ -86,13 +105,19 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
     }
     solver = dict(stats)
     solver["initial_steady_state"] = sinfo["strategies"]
+    warnings = list(scenario.warnings) + domain_warnings(r_dense, "run")
     return RunResult(
         scenario=scenario.name,
         time_day=_freeze(t_out),
         timecourse=MappingProxyType({k: _freeze(v) for k, v in r.items()}),
         states=MappingProxyType({s: _freeze(ys[i]) for i, s in enumerate(model.state_names)}),
         totals=MappingProxyType({k: _freeze(v) for k, v in cumulative.items()}),
-        notes=scenario.notes, solver=MappingProxyType(solver))
+        notes=tuple(scenario.notes) + tuple(fine_sampling_notes(scenario)), solver=MappingProxyType(solver),
+        warnings=tuple(warnings), extremes=MappingProxyType(extremes))
+
+
+#: readouts whose lowest and highest value ``simulate`` reports from the dense solution
+EXTREME_READOUTS = ("serum_mg_total_mM", "serum_mg_ionized_mM", "urine_mg_mmol_per_day")
 
 
 def citations(scenario) -> list[str]:

@@ -26,6 +26,7 @@ READOUTS = {
     "trpm6_relative": "1 = baseline",
     "dct_mass_relative": "1 = baseline",
     "hypomagnesemia_grade": "0-4 (CTCAE)",
+    "hypermagnesemia_grade": "0-4 (CTCAE)",
 }
 #: Further readouts mgflux adds (not part of the contract, but stable).
 EXTRA_READOUTS = {
@@ -45,6 +46,20 @@ def hypomagnesemia_grade(serum_total_mM):
     g = np.zeros(s.shape, dtype=np.int64)
     for thr in GRADE_THRESHOLDS_MM:
         g += s < thr
+    return g if g.shape else int(g)
+
+
+#: CTCAE v5 hypermagnesaemia, serum total Mg: grade 1 above the upper limit of normal (1.05 mM) up to 1.23 mM,
+#: (no grade 2), grade 3 above 1.23 up to 3.30 mM, grade 4 above 3.30 mM (DESIGN.md "New readouts").
+HYPER_GRADE_THRESHOLDS_MM = ((1.05, 1), (1.23, 3), (3.30, 4))
+
+
+def hypermagnesemia_grade(serum_total_mM):
+    """CTCAE v5 grade (0, 1, 3 or 4; there is no grade 2) by serum total Mg: > 1.05, > 1.23, > 3.30 mM."""
+    s = np.asarray(serum_total_mM, dtype=float)
+    g = np.zeros(s.shape, dtype=np.int64)
+    for thr, grade in HYPER_GRADE_THRESHOLDS_MM:
+        g = np.where(s > thr, grade, g)
     return g if g.shape else int(g)
 
 
@@ -78,6 +93,7 @@ def _readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
         "trpm6_relative": s["trpm6"],
         "dct_mass_relative": s["dct_mass"],
         "hypomagnesemia_grade": hypomagnesemia_grade(o["serum_total"]),
+        "hypermagnesemia_grade": hypermagnesemia_grade(o["serum_total"]),
         "serum_mg_total_mg_dL": o["serum_total"] * MG_DL_PER_MM,
         "serum_mg_ultrafiltrable_mM": o["serum_ultrafiltrable"],
         "iv_mmol_per_day": o["flux_iv_infusion"],

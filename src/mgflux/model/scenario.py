@@ -5,6 +5,7 @@ windows. Every malformed input is a :class:`ScenarioError` that names the file, 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Application:
     stop: float = math.inf
     one_off: bool = False  # an IV amount given over a duration (dropped by `steady`)
     label: str = ""
+    where: str = ""  # the file and block it came from (for messages)
 
     @property
     def lifelong(self) -> bool:
@@ -61,6 +63,7 @@ class Scenario:
     path: Path | None = None
     description: str = ""
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())  # implausible but possible input (mgflux.model.validate)
 
     @property
     def genes(self):
@@ -108,16 +111,39 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(f"scenario file {path} does not exist") from None
     except IsADirectoryError:
         raise ScenarioError(f"{path} is a folder, not a scenario file") from None
+    except PermissionError:
+        raise ScenarioError(f"scenario file {path} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise ScenarioError(f"scenario file {path} cannot be read: {exc.strerror or exc}") from None
+    text = decode_text(data, path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     return scenario_from_dict(raw, where=str(path), path=path)
+
+
+def decode_text(data: bytes, path) -> str:
+    """Text of a file read as UTF-8 (a byte-order mark is accepted); other encodings are named in the error."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError(f"{path}: the file is UTF-16 text; mgflux reads UTF-8: save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        guess = ""
+        try:
+            data.decode("cp1252")
+            guess = " (it looks like Latin-1 / Windows-1252)"
+        except UnicodeDecodeError:
+            pass
+        raise ScenarioError(f"{path}: not UTF-8 text{guess}: byte 0x{data[exc.start]:02x} on line {line}; "
+                            "mgflux reads UTF-8 (with or without a BOM): save the file as UTF-8") from None
 
 
 def scenario_from_dict(raw: dict, where: str = "<scenario>", path: Path | None = None) -> Scenario:
@@ -170,8 +196,15 @@ def scenario_from_dict(raw: dict, where: str = "<scenario>", path: Path | None =
             if section == "perturbation" and entry.kind == "treatment":
                 raise _err(w, f"{entry.name!r} is a treatment; list it under [[treatment]]")
             apps.append(_application(entry, item, w, catalogue, duration))
-    return Scenario(name=name, model=model, duration=duration, sample_every=sample_every, mg_intake=mg_intake,
-                    applications=tuple(apps), path=path, description=sc.get("description", ""))
+    description = sc.get("description", "")
+    if not isinstance(description, str):
+        raise _err(f"{where}: [scenario]", f"description = {description!r} must be a string")
+    scenario = Scenario(name=name, model=model, duration=duration, sample_every=sample_every, mg_intake=mg_intake,
+                        applications=tuple(apps), path=path, description=description)
+    from .validate import check_scenario
+
+    warnings = check_scenario(scenario, where)
+    return dataclasses.replace(scenario, warnings=tuple(warnings)) if warnings else scenario
 
 
 def _window(item, w):
@@ -199,7 +232,7 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
                 raise ScenarioError(unknown_name("genotype", str(g), GENOTYPES, w)
                                     + f" Or give activity = a residual activity in [{lo:g}, {hi:g}].")
             value = entry.homozygous_activity if g == "homozygous" else entry.heterozygous_activity
-        return Application(entry, value, label=entry.name)
+        return Application(entry, value, label=entry.name, where=w)
 
     if kind in ("drug", "condition"):
         for k in ("genotype", "activity"):
@@ -213,12 +246,17 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
                 raise _err(w, f"dose = {dose!r}: {entry.name} takes a relative dose (1.0 = standard), a number in [{lo:g}, {hi:g}]")
             std = _units.parse(entry.standard_dose, where=entry.file, key="standard_dose")
             q = _units.parse(dose, where=w, key="dose")
-            if _units._mg_dims(q) != _units._mg_dims(std):
+            # a drug's dose is a mass of the drug, not of Mg: never converted with Mg's molar mass
+            if dict(q.dimensionality).get("[substance]"):
+                raise _err(w, f"dose = {dose!r} is an amount of substance; mgflux does not know the molar mass of "
+                              f"{entry.name}, so give a mass per time like the standard dose "
+                              f"({entry.standard_dose}) or a relative dose (1.0 = standard, allowed [{lo:g}, {hi:g}])")
+            if q.dimensionality != std.dimensionality:
                 raise _err(w, f"dose = {dose!r} has unit '{q.units:~}', which cannot be converted to the "
                               f"standard dose unit '{std.units:~}' ({entry.standard_dose})")
-            dose = _units.to_internal(q) / _units.to_internal(std)
+            dose = float((q / std).to("dimensionless").magnitude)
         value = _number(dose, w, "dose", lo, hi)
-        return Application(entry, value, start, stop, label=entry.name)
+        return Application(entry, value, start, stop, label=entry.name, where=w)
 
     # treatments
     start, stop = _window(item, w)
@@ -236,17 +274,17 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
                               f"to '{entry.amount_unit}'") from None
             if not math.isfinite(value) or value < 0:
                 raise _err(w, f"amount = {item['amount']!r} must be finite and >= 0")
-            return Application(entry, value, start, stop, label=entry.name)
+            return Application(entry, value, start, stop, label=entry.name, where=w)
         if "amount" not in item:
             raise _err(w, "needs amount = \"... mg/day\" (elemental Mg per day)")
         value = _units.convert(item["amount"], "mmol/day", where=w, key="amount")
-        return Application(entry, value, start, stop, label=entry.name)
+        return Application(entry, value, start, stop, label=entry.name, where=w)
     # iv
     if "rate" in item:
         if "amount" in item or "duration" in item:
             raise _err(w, "give either rate (continuous infusion) or amount with duration, not both")
         value = _units.convert(item["rate"], "mmol/day", where=w, key="rate")
-        return Application(entry, value, start, stop, label=entry.name)
+        return Application(entry, value, start, stop, label=entry.name, where=w)
     if "amount" not in item or "duration" not in item:
         raise _err(w, "an IV treatment needs amount = \"30 mmol\" with duration = \"8 hour\", or rate = \"20 mmol/day\"")
     if "stop" in item:
@@ -255,12 +293,40 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
     dur = _time(item["duration"], w, "duration")
     if dur <= 0:
         raise _err(w, "duration must be > 0")
-    return Application(entry, amount / dur, start, start + dur, one_off=True, label=entry.name)
+    return Application(entry, amount / dur, start, start + dur, one_off=True, label=entry.name, where=w)
 
 
 def output_times(scenario: Scenario) -> np.ndarray:
+    """Output grid of ``run``: every ``sample_every``, every window edge and infusion end inside the run, the
+    end, and fine samples over (and after) every one-off infusion shorter than the step (see
+    :func:`fine_sampling_notes`), so that no dose falls between two samples."""
     n = int(math.floor(scenario.duration / scenario.sample_every + 1e-9))
     t = np.arange(n + 1) * scenario.sample_every
     if scenario.duration - t[-1] > 1e-9 * scenario.duration:
         t = np.append(t, scenario.duration)
-    return t
+    pts = [t, np.asarray(scenario.edges(), dtype=float)]
+    for a in _short_infusions(scenario):
+        dur = a.stop - a.start
+        pts.append(a.start + dur * np.linspace(0.0, 1.0, 9))
+        pts.append(a.stop + np.geomspace(dur / 4, scenario.sample_every, 12))
+    t = np.unique(np.concatenate(pts))
+    return t[(t >= 0.0) & (t <= scenario.duration)]
+
+
+def _short_infusions(scenario: Scenario):
+    return [a for a in scenario.timed
+            if a.one_off and (a.stop - a.start) < scenario.sample_every and a.start < scenario.duration]
+
+
+def fine_sampling_notes(scenario: Scenario) -> list[str]:
+    """What :func:`output_times` added to the regular grid, in words (printed by ``run``)."""
+    out = []
+    if any(0.0 < t < scenario.duration and abs(t / scenario.sample_every - round(t / scenario.sample_every)) > 1e-9
+           for t in scenario.edges()):
+        out.append("the output grid also has every window edge and infusion end (off the regular "
+                   f"{scenario.sample_every:g}-day step)")
+    for a in _short_infusions(scenario):
+        out.append(f"{a.label} from day {a.start:g} lasts {24 * (a.stop - a.start):.3g} h, less than the output step "
+                   f"({24 * scenario.sample_every:.3g} h): sampled finely over the infusion and the "
+                   f"{24 * scenario.sample_every:.3g} h after it")
+    return out
