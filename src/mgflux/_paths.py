@@ -5,10 +5,13 @@ ask for the cache folder without importing each other.
 """
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import MgfluxWarning, ModelError
 
 _HERE = Path(__file__).resolve().parent
 
@@ -20,6 +23,34 @@ def cache_dir() -> Path:
         return Path(d)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "mgflux"
+
+
+def _can_write(d: Path) -> bool:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=d):
+            pass
+        return True
+    except OSError:
+        return False
+
+
+@functools.cache
+def _usable_cache_dir(wanted: str) -> Path:
+    d = Path(wanted)
+    if _can_write(d):
+        return d
+    fallback = Path(tempfile.gettempdir()) / f"mgflux-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    if not _can_write(fallback):
+        fallback = Path(tempfile.mkdtemp(prefix="mgflux-cache-"))
+    warnings.warn(f"the cache folder {d} cannot be written (read-only, no permission, or HOME not writable); using "
+                  f"{fallback} instead (set MGFLUX_CACHE_DIR to choose one)", MgfluxWarning, stacklevel=3)
+    return fallback
+
+
+def writable_cache_dir() -> Path:
+    """:func:`cache_dir` if it can be written, else a temporary folder (with a warning, once per folder)."""
+    return _usable_cache_dir(str(cache_dir()))
 
 
 def models_dir() -> Path:

@@ -47,6 +47,10 @@ class IntegrationError(SolverError):
     """A time course could not be integrated."""
 
 
+class MgfluxWarning(UserWarning):
+    """Something mgflux handled but the user should know (a cache rebuilt or moved, for instance)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
     """A ' Did you mean ...?' suffix for an unknown name, or '' when nothing is close."""
     choices = list(choices)

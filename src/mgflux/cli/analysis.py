@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import MgfluxError
+
 
 def cmd_compare(args) -> int:
     from ..studies.compare import compare, format_comparison
@@ -10,12 +12,19 @@ def cmd_compare(args) -> int:
     from ..cli.format import _json
     from ..model.scenario import load_scenario
 
-    c = compare(load_scenario(args.scenario))
-    if args.out:
-        out = Path(args.out)
+    from .checks import check_out_dir, existing, say_replaced, warn
+
+    out = check_out_dir(args.out)
+    sc = load_scenario(args.scenario)
+    warn(sc.warnings)
+    c = compare(sc)
+    warn(w for w in c.patient.warnings if w not in sc.warnings)
+    if out:
+        replaced = existing(out, ["compare.png", "compare.json"])
         out.mkdir(parents=True, exist_ok=True)
         plot_comparison(c, out / "compare.png")
         (out / "compare.json").write_text(_json(c.to_dict()))
+        say_replaced(out, replaced)
     if args.json:
         print(_json(c.to_dict()))
     else:
@@ -31,9 +40,30 @@ def cmd_dose_finder(args) -> int:
     from ..cli.format import _json
     from ..model.scenario import load_scenario
 
+    from .checks import warn
+
     target = _units.convert(args.target, "mM", where="dose-finder", key="--target")
+    if not 0.1 <= target <= 3.0:
+        raise MgfluxError(f"dose-finder --target {args.target!r} is {target:.3g} mM; a target serum Mg must lie within "
+                          "0.1-3.0 mM (normal 0.7-1.05 mM)")
     limit = _units.convert(args.max, "mmol/day", where="dose-finder", key="--max")
-    r = find_dose(load_scenario(args.scenario), args.treatment, target, limit)
+    if limit <= 0:
+        raise MgfluxError(f"dose-finder --max {args.max!r} must be > 0")
+    if args.treatment is None:
+        raise MgfluxError("dose-finder needs --treatment: the Mg salt to dose (magnesium_citrate, magnesium_oxide, "
+                          "magnesium_chloride, magnesium_gluconate or iv_magnesium_sulfate); salts differ in how "
+                          "well they are absorbed, so mgflux does not choose one for you")
+    sc = load_scenario(args.scenario)
+    from ..model.catalogue import get_catalogue
+
+    entry = get_catalogue(sc.model).lookup(args.treatment, "dose-finder --treatment")
+    if entry.kind == "treatment" and not entry.amount_unit:
+        from ..model.validate import check_value
+
+        key = "oral_mg_amount" if entry.route == "oral" else "iv_continuous_rate"
+        check_value(key, limit, "mmol/day", "dose-finder", "--max", given=args.max)
+    warn(sc.warnings)
+    r = find_dose(sc, args.treatment, target, limit)
     if args.json:
         print(_json(r.to_dict()))
     else:
@@ -71,7 +101,8 @@ def register(sub) -> None:
 
     d = sub.add_parser("dose-finder", help="smallest daily dose of a treatment that restores a target serum Mg")
     d.add_argument("scenario")
-    d.add_argument("--treatment", default="magnesium_citrate", help="oral salt or iv_magnesium_sulfate")
+    d.add_argument("--treatment", help="required: the Mg salt (magnesium_citrate, magnesium_oxide, magnesium_chloride, "
+                                       "magnesium_gluconate) or iv_magnesium_sulfate; doses are elemental Mg")
     d.add_argument("--target", default="0.7 mM", help='target serum total Mg, e.g. "0.7 mM" or "1.7 mg/dL"')
     d.add_argument("--max", default="5000 mg/day", help="highest daily dose to consider (default 5000 mg/day)")
     d.add_argument("--json", action="store_true")

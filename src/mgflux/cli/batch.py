@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import MgfluxError
+from .checks import (check_memory, check_out_dir, existing, nonneg_int, positive_days, positive_int, require,
+                     require_format, say_replaced, scheduler_address, warn)
 
 
 class _Progress:
@@ -67,9 +69,25 @@ def cmd_sweep(args) -> int:
 
     if not args.vary:
         raise MgfluxError("sweep needs at least one --vary NAME=LO:HI:N (e.g. --vary gfr=60:150:10)")
+    _preflight(args)
+    readouts = args.readout or list(READOUTS)
+    _check_readouts(readouts, "--readout")
     sc = load_scenario(args.scenario)
+    warn(sc.warnings)
     varies = [parse_vary(v, args.log) for v in args.vary]
     facs = [factor(sc, v.name) for v in varies]
+    from ..model.validate import check_factor, check_factor_names
+
+    check_factor_names([(f.name if f.entry is None else f"{f.entry.name}.{f.entry.variable}", text)
+                        for f, text in zip(facs, args.vary)])
+    for f, v, text in zip(facs, varies, args.vary):
+        warn(check_factor(sc, f, v.grid(), f"--vary {text}"))
+    n_sets = args.samples if args.samples else math.prod(v.n for v in varies)
+    if args.method == "sobol" and args.samples and args.samples & (args.samples - 1):
+        warn([f"--samples {args.samples} is not a power of two: a Sobol design is balanced only at powers of two "
+              f"(e.g. {1 << math.ceil(math.log2(args.samples))})"])
+    check_memory(n_sets * _bytes_per_set(sc.model), f"sweep of {n_sets:,} parameter sets",
+                 "--samples" if args.samples else "the N of --vary NAME=LO:HI:N")
     X = design(varies, args.samples, args.method if args.samples else "grid", args.seed)
     P = parameter_matrix(sc, facs, X)
     p0 = parameter_matrix(sc, [], np.zeros((1, 0)))[0]
@@ -77,20 +95,22 @@ def cmd_sweep(args) -> int:
     res = _steady_with_bar(sc.model, P, nominal(sc.model, p0), args,
                            {f.name: X[:, j] for j, f in enumerate(facs)}, "sweep")
     elapsed = time.perf_counter() - t
-    readouts = args.readout or list(READOUTS)
-    for r in readouts:
-        if r not in res.readouts:
-            from ..errors import unknown_name
+    from ..model.validate import domain_warnings
 
-            raise MgfluxError(unknown_name("readout", r, res.readouts, "--readout"))
+    warnings = list(sc.warnings) + domain_warnings({k: res[k][res.ok] for k in ("serum_mg_total_mM", "femg_percent")},
+                                                   "sweep")
+    warn(warnings[len(sc.warnings):])
     out = Path(args.out) if args.out else None
     written = []
     if out:
+        replaced = existing(out, [f"sweep.{args.format}", "sweep.png"] + [p.name for p in out.glob("heatmap_*.png")])
         out.mkdir(parents=True, exist_ok=True)
         written.append(res.save(out / f"sweep.{args.format}", readouts))
         written.extend(_plot_sweep(res, facs, varies, readouts, out, grid=not args.samples))
+        say_replaced(out, [n for n in replaced if out / n in written])
     if args.json:
         print(_json({"scenario": sc.name, "n": len(res), "status": res.status_counts(), "seconds": elapsed,
+                     "warnings": warnings,
                      "factors": {k: v.tolist() for k, v in res.factors.items()},
                      "readouts": {k: [None if not math.isfinite(x) else x for x in res[k].tolist()] for k in readouts},
                      "files": [str(p) for p in written]}))
@@ -182,6 +202,14 @@ def cmd_population(args) -> int:
     from ..studies.population import population
     from ..cli.format import _json
 
+    _preflight(args)
+    if args.all_drugs and args.scenario:
+        raise MgfluxError(f"population --all-drugs runs every drug of the catalogue on its own shipped course; it "
+                          f"does not use a scenario, so {args.scenario} would be ignored: give either a SCENARIO or "
+                          "--all-drugs")
+    if args.all_drugs and args.days is not None:
+        raise MgfluxError("population --all-drugs chooses each drug's measure itself (--measure); --days applies to "
+                          "a SCENARIO only")
     if args.all_drugs:
         n = args.n or 2000
         rows = drug_incidence_table(n, args.seed, workers=args.workers, scheduler=args.scheduler,
@@ -217,24 +245,43 @@ def cmd_population(args) -> int:
         return 0
     if not args.scenario:
         raise MgfluxError("population needs a SCENARIO file (or --all-drugs)")
-    t = time.perf_counter()
     n = args.n or 10000
+    from ..model.scenario import load_scenario, output_times
+
+    sc = load_scenario(args.scenario)
+    warn(sc.warnings)
+    per = _bytes_per_set(sc.model)
+    if args.days is not None:
+        import dataclasses
+
+        n_t = len(output_times(dataclasses.replace(sc, duration=args.days)))
+        per += 8 * n_t * (len(sc.model.states) + 2) + 8 * len(sc.model.parameters) * (len(sc.edges()) + 1)
+    check_memory(n * per, f"population of {n:,} patients" + (f" over {args.days:g} days" if args.days else ""),
+                 "--n" + (" or --days" if args.days else ""))
+    t = time.perf_counter()
     # a bar where it can take more than a second or two: ~1 us per steady state, ~0.1 ms per patient-year
     slow = n * (1e-4 * args.days / 365 if args.days else 2e-6) > 1.5
     bar = _Progress(n, "patients", enabled=slow and not args.scheduler)
     try:
-        pr = population(args.scenario, n, args.seed, days=args.days, workers=args.workers,
+        pr = population(sc, n, args.seed, days=args.days, workers=args.workers,
                                scheduler=args.scheduler, progress=bar.update if bar.bar else None)
     finally:
         bar.close()
     elapsed = time.perf_counter() - t
     s = pr.summary()
     s["seconds"] = elapsed
+    from ..model.validate import domain_warnings
+
+    dw = domain_warnings({"serum_mg_total_mM": pr.batch["serum_mg_total_mM"][pr.batch.ok]}, "population")
+    warn(dw)
+    s["warnings"] = list(sc.warnings) + dw
     if args.out:
         out = Path(args.out)
+        replaced = existing(out, [f"population.{args.format}", "population.png"])
         out.mkdir(parents=True, exist_ok=True)
         table = pr.batch.save(out / f"population.{args.format}")
         _plot_population(pr, out / "population.png")
+        say_replaced(out, replaced)
     if args.json:
         print(_json(s))
         return 0
@@ -283,7 +330,26 @@ def cmd_sensitivity(args) -> int:
     from ..cli.format import _json
     from ..model.scenario import load_scenario
 
+    _preflight(args)
+    if args.method in ("morris", "sobol"):
+        require("SALib", f"--method {args.method}")
+        low = {"morris": 2, "sobol": 8}[args.method]
+        if args.n < low:
+            raise MgfluxError(f"sensitivity --method {args.method} --n {args.n}: needs at least {low} "
+                              + ("trajectories" if args.method == "morris" else "base samples (rounded up to a power of two)"))
+    from ..studies.sensitivity import SENSITIVITY_READOUTS
+
+    if args.method == "local" and args.readout not in SENSITIVITY_READOUTS:
+        from ..errors import unknown_name
+
+        raise MgfluxError(unknown_name("readout", args.readout, SENSITIVITY_READOUTS, "--readout (local)"))
+    _check_readouts([args.readout], "--readout")
     sc = load_scenario(args.scenario)
+    warn(sc.warnings)
+    if args.method != "local":
+        k = sum(1 for p in sc.model.parameters if p.range is not None and p.range[1] > p.range[0])
+        n_eval = (1 << max(0, math.ceil(math.log2(args.n)))) * (k + 2) if args.method == "sobol" else args.n * (k + 1)
+        check_memory(n_eval * _bytes_per_set(sc.model), f"{args.method} sensitivity ({n_eval:,} steady states)", "--n")
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -353,14 +419,43 @@ def _has_pandas() -> bool:
         return False
 
 
+def _bytes_per_set(model) -> int:
+    """Memory per parameter set of a steady-state batch: parameters, states, observables and readouts, with the
+    copies the engine and the table writer make (a generous estimate)."""
+    return 8 * 2 * (len(model.parameters) + len(model.states) + len(model.observable_names) + 40)
+
+
+def _check_readouts(names, flag):
+    from ..model.readouts import EXTRA_READOUTS, READOUTS
+
+    known = {**READOUTS, **EXTRA_READOUTS}
+    for r in names:
+        if r not in known:
+            from ..errors import unknown_name
+
+            raise MgfluxError(unknown_name("readout", r, known, flag))
+
+
+def _preflight(args) -> None:
+    """Everything a batch command can check before any work: output folder, extras, scheduler."""
+    check_out_dir(getattr(args, "out", None))
+    if getattr(args, "out", None):
+        require_format(args.format)
+    elif getattr(args, "format", "csv") != "csv":
+        raise MgfluxError(f"--format {args.format} applies to the table written with --out DIR; add --out")
+    if getattr(args, "scheduler", None):
+        require("distributed", "--scheduler")
+
+
 def _common(p):
-    p.add_argument("--workers", type=int, help="numba threads (default: all cores)")
-    p.add_argument("--scheduler", help='Dask backend: "local" (LocalCluster) or tcp://HOST:PORT (needs mgflux[dask])')
+    p.add_argument("--workers", type=positive_int, help="numba threads (default: all cores)")
+    p.add_argument("--scheduler", type=scheduler_address,
+                   help='Dask backend: "local" (LocalCluster) or tcp://HOST:PORT (needs mgflux[dask])')
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="DIR", help="write the table (CSV or Parquet) and PNG plots into DIR")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv",
                    help='table format with --out (parquet needs pip install "mgflux[parquet]")')
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0)
 
 
 def register(sub) -> None:
@@ -372,7 +467,7 @@ def register(sub) -> None:
     s.add_argument("--vary", action="append", metavar="NAME=LO:HI:N",
                    help="e.g. gfr=60:150:10, omeprazole.dose=0:2:21, SLC12A3.activity=0:1:11 (append :log for a log scale)")
     s.add_argument("--log", action="store_true", help="log-spaced values for every --vary")
-    s.add_argument("--samples", type=int, help="random design of N points instead of a grid")
+    s.add_argument("--samples", type=positive_int, help="random design of N points instead of a grid")
     s.add_argument("--method", choices=["lhs", "sobol"], default="lhs", help="sampling with --samples")
     s.add_argument("--readout", action="append", help="readouts to write (default: every contract readout)")
     _common(s)
@@ -382,8 +477,8 @@ def register(sub) -> None:
                        description="Virtual patients whose physiology varies as models/population.toml says "
                                    "(distributions and CVs with sources); drug exposure varies per patient.")
     p.add_argument("scenario", nargs="?")
-    p.add_argument("--n", type=int, help="patients (default 10000; --all-drugs: 2000 per drug)")
-    p.add_argument("--days", type=float, help="state at day D of the scenario's time course instead of the steady state")
+    p.add_argument("--n", type=positive_int, help="patients (default 10000; --all-drugs: 2000 per drug)")
+    p.add_argument("--days", type=positive_days, help="state at day D of the scenario's time course instead of the steady state")
     p.add_argument("--all-drugs", action="store_true", help="every drug of the catalogue against its reported incidence")
     p.add_argument("--measure", choices=["auto", "steady", "course"], default="auto",
                    help="--all-drugs: steady state on the standard dose, the nadir of the drug's shipped course "
@@ -395,7 +490,7 @@ def register(sub) -> None:
     g.add_argument("scenario")
     g.add_argument("--method", choices=["local", "morris", "sobol"], default="local")
     g.add_argument("--readout", default="serum_mg_total_mM")
-    g.add_argument("--n", type=int, default=256, help="global: base sample size (Sobol: power of two) or Morris trajectories")
-    g.add_argument("--top", type=int, default=15, help="parameters shown")
+    g.add_argument("--n", type=positive_int, default=256, help="global: base sample size (Sobol: power of two) or Morris trajectories")
+    g.add_argument("--top", type=positive_int, default=15, help="parameters shown")
     _common(g)
     g.set_defaults(func=cmd_sensitivity)

@@ -6,8 +6,12 @@ from __future__ import annotations
 def cmd_export_sbml(args) -> int:
     from ..io.sbml import _libsbml, write_sbml
     from ..run import _as_scenario
+    from .checks import check_out_file, require, warn
 
+    check_out_file(args.output, "-o")
+    require("libsbml", "export-sbml")
     scenario = _as_scenario(args.scenario)
+    warn(scenario.warnings)
     path = write_sbml(scenario, args.output, check=not args.no_check, steady=args.steady)
     m = scenario.model
     n_events = _libsbml().readSBMLFromFile(str(path)).getModel().getNumEvents()

@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+import warnings as _warnings
+
 from ..errors import MgfluxError
 from . import analysis, batch, export, single
+
+_DEFAULT_SHOW = _warnings.showwarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,21 +25,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    from ..errors import MgfluxWarning
+
+    if issubclass(category, MgfluxWarning):
+        print(f"mgflux: warning: {message}", file=sys.stderr)
+    else:
+        _DEFAULT_SHOW(message, category, filename, lineno, file, line)
+
+
 def main(argv=None) -> int:
+    import warnings
+
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except MgfluxError as exc:
         print(f"mgflux: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("mgflux: interrupted", file=sys.stderr)
-        return 130
+    except MemoryError:
+        print("mgflux: error: out of memory; lower --n, --samples, --days or the number of --vary values",
+              file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"mgflux: error: cannot write or read {exc.filename or ''}: permission denied", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head`: stop quietly
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"mgflux: error: file system:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("mgflux: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MgfluxError
+from .checks import check_out_dir, existing, say_replaced, warn
 from .format import _UNITS_NOTE, _json, _table
 
 
@@ -12,6 +13,7 @@ def cmd_steady(args) -> int:
     from ..run import steady_state
 
     res = steady_state(args.scenario)
+    warn(res.warnings)
     if args.json:
         print(_json(res.to_dict()))
         return 0
@@ -24,38 +26,53 @@ def cmd_steady(args) -> int:
     return 0
 
 
+RUN_FILES = ("timecourse.csv", "serum.png", "urine.png", "pools.png", "segments.png", "summary.json")
+
+
 def cmd_run(args) -> int:
     from ..model.readouts import READOUTS
     from ..run import simulate
 
+    out = check_out_dir(args.out)
     res = simulate(args.scenario)
-    if args.out:
-        out = Path(args.out)
+    warn(res.warnings)
+    if out:
+        replaced = existing(out, RUN_FILES)
         out.mkdir(parents=True, exist_ok=True)
         res.to_csv(out / "timecourse.csv")
         from ..io.plots import plot_run
 
         paths = plot_run(res, out)
         (out / "summary.json").write_text(_json({"scenario": res.scenario, "initial": res.initial, "final": res.final,
-                                                  "notes": list(res.notes)}))
+                                                  "extremes": {k: dict(v) for k, v in res.extremes.items()},
+                                                  "notes": list(res.notes), "warnings": list(res.warnings)}))
+        say_replaced(out, replaced)
     if args.json:
         print(_json(res.to_dict()))
     else:
         rows = {k: [res.initial[k], res.final[k]] for k in READOUTS}
         t_end = res.time_day[-1]
         print(_table(rows, f"Time course: {res.scenario} ({t_end:g} days)", columns=["day 0", f"day {t_end:g}"]))
-        s = res["serum_mg_total_mM"]
-        print(f"serum total Mg: min {s.min():.3f} mM (day {res.time_day[s.argmin()]:g}), "
-              f"max {s.max():.3f} mM (day {res.time_day[s.argmax()]:g})")
+        x = res.extremes["serum_mg_total_mM"]
+        print(f"serum total Mg: min {x['min']:.3f} mM (day {x['min_day']:.4g}), "
+              f"max {x['max']:.3f} mM (day {x['max_day']:.4g}) (from the dense solution, between samples too)")
         low = res.time_below(0.7)
-        if low["days"] > 0:
-            print(f"hypomagnesemia (< 0.7 mM): {low['days']:.4g} days in all, first at day {low['first_day']:.4g}; "
-                  f"worst grade {int(res['hypomagnesemia_grade'].max())}")
+        if low["days"] > 0 or x["min"] < 0.7:
+            from ..model.readouts import hypomagnesemia_grade
+
+            print(f"hypomagnesemia (< 0.7 mM): {low['days']:.4g} days in all, first at day "
+                  f"{(low['first_day'] if low['first_day'] is not None else x['min_day']):.4g}; "
+                  f"worst grade {int(hypomagnesemia_grade(x['min']))}")
         else:
             print("no hypomagnesemia (serum total Mg stays >= 0.7 mM)")
+        if x["max"] > 1.05:
+            from ..model.readouts import hypermagnesemia_grade
+
+            print(f"hypermagnesemia (> 1.05 mM): worst grade {int(hypermagnesemia_grade(x['max']))} "
+                  f"(peak {x['max']:.3f} mM at day {x['max_day']:.4g})")
         for n in res.notes:
             print(f"note: {n}")
-        if args.out:
+        if out:
             print(f"wrote {out / 'timecourse.csv'} and {', '.join(p.name for p in paths)} in {out}")
         print(f"({_UNITS_NOTE})")
     return 0

@@ -24,7 +24,7 @@ import keyword
 import os
 import sys
 
-from .._paths import cache_dir
+from .._paths import writable_cache_dir
 from ..errors import ModelError
 from ..model.model import Model
 from .derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lines
@@ -156,6 +156,44 @@ def generate_source(model: Model) -> str:
     return "\n".join(head) + "\n\n" + "\n\n".join(parts)
 
 
+def _discard_corrupted_numba_cache(folder, modname: str) -> None:
+    """Numba reads its cache lazily, at the first call of each function: a corrupted index or data file would
+    fail there, and at every later call until deleted by hand. Check them now (the index unpickles, every data
+    file is a whole pickle) and discard this model's numba cache, with a warning, if one is damaged: numba
+    then compiles afresh and writes a new one."""
+    import pickle
+    import warnings
+
+    from ..errors import MgfluxWarning
+
+    pyc = folder / "__pycache__"
+    if not pyc.is_dir():
+        return
+    files = list(pyc.glob(f"{modname}.*.nbi")) + list(pyc.glob(f"{modname}.*.nbc"))
+    bad = None
+    for f in files:
+        try:
+            data = f.read_bytes()
+            if f.suffix == ".nbi":
+                with open(f, "rb") as fh:
+                    pickle.load(fh)  # numba's version stamp
+                    pickle.loads(fh.read())  # (source stamp, overloads)
+            elif not (data[:1] == b"\x80" and data[-1:] == b"."):  # a pickle starts with PROTO, ends with STOP
+                raise ValueError("not a complete pickle")
+        except Exception as exc:  # noqa: BLE001 - any damage means: rebuild
+            bad = (f, exc)
+            break
+    if bad is None:
+        return
+    for f in files:
+        try:
+            f.unlink()
+        except OSError:
+            pass
+    warnings.warn(f"the compiled-code cache {bad[0].name} in {pyc} was corrupted ({type(bad[1]).__name__}); this "
+                  "model's numba cache was discarded and is being rebuilt (a few seconds)", MgfluxWarning, stacklevel=3)
+
+
 _LOADED: dict = {}
 _BY_MODEL: dict = {}  # id(model) -> (model, module): a checked Model is immutable, so its source is generated once
 
@@ -170,14 +208,14 @@ def compiled(model: Model):
     if digest in _LOADED:
         _BY_MODEL[id(model)] = (model, _LOADED[digest])
         return _LOADED[digest]
-    d = cache_dir()
-    d.mkdir(parents=True, exist_ok=True)
+    d = writable_cache_dir()
     modname = f"mgflux_model_{model.name}_{digest}"
     path = d / f"{modname}.py"
     if not path.exists() or path.read_text() != src:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(src)
         os.replace(tmp, path)  # atomic: parallel workers never import half a file
+    _discard_corrupted_numba_cache(d, modname)
     spec = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[modname] = mod

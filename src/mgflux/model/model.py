@@ -444,7 +444,9 @@ def model_from_text(text: str, name: str = "model") -> Model:
     import hashlib
 
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    folder = cache_dir() / "models"
+    from .._paths import writable_cache_dir
+
+    folder = writable_cache_dir() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}_{digest}.toml"
     if not path.exists():

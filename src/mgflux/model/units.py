@@ -11,8 +11,8 @@ import math
 
 import pint
 
-from .._paths import cache_dir
-from ..errors import UnitError
+from .._paths import writable_cache_dir
+from ..errors import MgfluxWarning, UnitError
 
 #: Molar mass of magnesium, g/mol (IUPAC standard atomic weight, 24.304-24.307; conventional 24.305).
 MG_MOLAR_MASS_G_PER_MOL = 24.305
@@ -21,12 +21,24 @@ MG_MOLAR_MASS_G_PER_MOL = 24.305
 @functools.cache
 def registry() -> pint.UnitRegistry:
     # pint parses its unit definitions once and caches them on disk (about 1 s saved at every start)
-    folder = cache_dir() / "pint"
+    folder = writable_cache_dir() / "pint"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, cache_folder=folder)
-    except OSError:  # read-only home: parse every time
+    except OSError:  # read-only cache: parse every time
         ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    except Exception as exc:  # a corrupted cache entry (truncated or foreign pickle): discard and rebuild
+        import shutil
+        import warnings
+
+        warnings.warn(f"the unit cache {folder} was corrupted ({type(exc).__name__}); discarded and rebuilt",
+                      MgfluxWarning, stacklevel=2)
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, cache_folder=folder)
+        except Exception:
+            ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     # Clinical laboratories report Mg2+ in mEq/L; Mg is divalent, so 1 mmol = 2 mEq.
     ureg.define("milliequivalent = 0.5 * millimole = mEq")
     return ureg

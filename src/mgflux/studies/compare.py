@@ -71,22 +71,19 @@ def _findings(healthy: SteadyResult, patient: SteadyResult) -> list[str]:
     ds = patient["serum_mg_total_mM"] - healthy["serum_mg_total_mM"]
     out.append(f"serum total Mg {patient['serum_mg_total_mM']:.3f} mM ({ds:+.3f} against healthy; "
                f"grade {patient['hypomagnesemia_grade']})")
-    changes = []
     for name, reab, delivered in SEGMENTS:
         fh, fp = h[reab] / h[delivered], p[reab] / p[delivered]
-        changes.append((name, fh, fp, p[reab] - h[reab]))
-    for name, fh, fp, damount in changes:
-        if fp - fh > 0.005:
-            out.append(f"{name} compensates: reabsorbs {100 * fp:.1f}% of what reaches it (healthy {100 * fh:.1f}%), "
-                       f"{damount:+.2f} mmol/day")
-        elif fh - fp > 0.005:
-            out.append(f"{name} reabsorbs less: {100 * fp:.1f}% of what reaches it (healthy {100 * fh:.1f}%), "
-                       f"{damount:+.2f} mmol/day")
-    fa_h, fa_p = healthy["fractional_absorption_percent"], patient["fractional_absorption_percent"]
-    if fa_p - fa_h > 0.5:
-        out.append(f"the gut compensates: fractional absorption {fa_p:.1f}% (healthy {fa_h:.1f}%)")
-    elif fa_h - fa_p > 0.5:
-        out.append(f"the gut absorbs less: fractional absorption {fa_p:.1f}% (healthy {fa_h:.1f}%)")
+        line = _fraction_and_amount(name, "reabsorbs", 100 * fh, 100 * fp, h[reab], p[reab],
+                                    "of what reaches it", p[delivered] - h[delivered], "reaches it", 0.5)
+        if line:
+            out.append(line)
+    ta_h = h["flux_si_absorption"] + h["flux_colon_absorption"]
+    ta_p = p["flux_si_absorption"] + p["flux_colon_absorption"]
+    line = _fraction_and_amount("the gut", "absorbs", healthy["fractional_absorption_percent"],
+                                patient["fractional_absorption_percent"], ta_h, ta_p, "of intake (true absorption)",
+                                patient["intake_mmol_per_day"] - healthy["intake_mmol_per_day"], "is taken in", 0.5)
+    if line:
+        out.append(line)
     fe = patient["femg_percent"]
     if ds < -0.02:
         kind = "renal wasting (FEMg inappropriately high for the serum level)" if fe > 4 else \
@@ -94,6 +91,35 @@ def _findings(healthy: SteadyResult, patient: SteadyResult) -> list[str]:
             "FEMg in the normal range"
         out.append(f"FEMg {fe:.1f}%: {kind}")
     return out
+
+
+def _fraction_and_amount(who: str, verb: str, frac_h: float, frac_p: float, amount_h: float, amount_p: float,
+                         of_what: str, d_input: float, input_verb: str, tol_percent: float) -> str | None:
+    """One finding that names the fraction and the absolute amount separately, so that a larger share of a
+    smaller delivery is never called compensation of the amount (and vice versa)."""
+    df, da = frac_p - frac_h, amount_p - amount_h
+    f_up, f_down = df > tol_percent, df < -tol_percent
+    a_up, a_down = da > 0.01 * max(abs(amount_h), 1e-9) and da > 0.005, da < -0.01 * max(abs(amount_h), 1e-9) and da < -0.005
+    if not (f_up or f_down or a_up or a_down):
+        return None
+    frac = f"{frac_p:.1f}% {of_what} (healthy {frac_h:.1f}%)"
+    amount = f"{amount_p:.2f} mmol/day absolute (healthy {amount_h:.2f}, {da:+.2f})"
+    why = f"; {'more' if d_input > 0 else 'less'} {input_verb}" if abs(d_input) > 1e-9 else ""
+    if f_up and a_up:
+        return f"{who} compensates: {verb} a larger fraction, {frac}, and more in absolute amount, {amount}"
+    if f_down and a_down:
+        return f"{who} {verb} less: a smaller fraction, {frac}, and less in absolute amount, {amount}"
+    if f_up and a_down:
+        return (f"{who} {verb} a larger fraction, {frac}, but less in absolute amount, {amount}{why}: "
+                "no compensation of the amount")
+    if f_down and a_up:
+        return f"{who} {verb} a smaller fraction, {frac}, but more in absolute amount, {amount}{why}"
+    if a_up:
+        return f"{who} {verb} more in absolute amount, {amount}; the fraction is unchanged, {frac}"
+    if a_down:
+        return f"{who} {verb} less in absolute amount, {amount}; the fraction is unchanged, {frac}"
+    return (f"{who} {verb} a {'larger' if f_up else 'smaller'} fraction, {frac}; the absolute amount is unchanged, "
+            f"{amount}")
 
 
 def format_comparison(c: Comparison) -> str:

@@ -28,7 +28,34 @@ class DoseResult:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["dose_mg_per_day"] = None if self.dose_mmol_per_day is None else self.dose_mmol_per_day * _units.MG_MOLAR_MASS_G_PER_MOL
+        d["dose_is"] = "elemental Mg"
+        salt = salt_of(self.treatment)
+        d["salt"] = salt["formula"] if salt else None
+        d["salt_g_per_day"] = (None if (salt is None or self.dose_mmol_per_day is None) else
+                               salt_grams(self.treatment, self.dose_mmol_per_day))
         return d
+
+
+def salt_of(treatment: str):
+    """The salt a treatment is sold as (models/limits.toml [salts]): formula, mg_fraction, source; or None."""
+    from ..model.validate import limits
+
+    return limits().salts.get(treatment)
+
+
+def salt_grams(treatment: str, mmol_elemental: float) -> float | None:
+    """Grams of the salt (as sold) that contain *mmol_elemental* of Mg."""
+    salt = salt_of(treatment)
+    if salt is None:
+        return None
+    return mmol_elemental * _units.MG_MOLAR_MASS_G_PER_MOL / 1000.0 / float(salt["mg_fraction"])
+
+
+def _salt_text(treatment: str, mmol_per_day: float) -> str:
+    salt = salt_of(treatment)
+    if salt is None or mmol_per_day <= 0:
+        return ""
+    return f" (about {salt_grams(treatment, mmol_per_day):.2f} g/day of the salt {salt['formula']})"
 
 
 #: Tolerable upper intake of supplemental Mg (IOM 1997): above it, osmotic diarrhoea becomes common.
@@ -51,7 +78,7 @@ def find_dose(scenario: Scenario, treatment: str, target_mM: float, limit_mmol_p
         sc = dataclasses.replace(scenario, applications=scenario.applications + (app,))
         return steady_state(sc)[readout]
 
-    unit = "mg/day" if entry.route == "oral" else "mmol/day"
+    unit = "mg/day of elemental Mg" if entry.route == "oral" else "mmol/day of elemental Mg"
     to_unit = (lambda x: x * _units.MG_MOLAR_MASS_G_PER_MOL) if entry.route == "oral" else (lambda x: x)
     s0 = serum(0.0)
     if s0 >= target_mM:
@@ -79,10 +106,10 @@ def find_dose(scenario: Scenario, treatment: str, target_mM: float, limit_mmol_p
         note += (f" This is on top of the {to_unit(given):.0f} {unit} of {entry.name} the scenario already gives "
                  f"(every treatment of the scenario stays on).")
     if entry.route == "oral" and hi > UL_SUPPLEMENT_MMOL_PER_DAY:
-        note = f" This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
+        note += f" This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
     return DoseResult(entry.name, target_mM, hi, s, limit_mmol_per_day, s_hi,
-                      f"{entry.name}: {to_unit(hi):.0f} {unit} brings {readout} from {s0:.3f} to {s:.3f} mM "
-                      f"(target {target_mM:.3f} mM).{note}")
+                      f"{entry.name}: {to_unit(hi):.0f} {unit}{_salt_text(entry.name, hi)} brings {readout} from "
+                      f"{s0:.3f} to {s:.3f} mM (target {target_mM:.3f} mM).{note}")
 
 
 def parse_target(text: str) -> float:

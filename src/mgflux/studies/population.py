@@ -237,9 +237,12 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
         f = factor(scenario, v.name)
         i = f.index
         mean = model.parameters[i].value / f.to_internal
-        if v.name == "diet_mg_intake" and scenario.mg_intake is not None:
-            mean = scenario.mg_intake / f.to_internal
         lo, hi = v.bounds or f.documented_range or (0.0, math.inf)
+        if v.name == "diet_mg_intake" and scenario.mg_intake is not None:
+            # the scenario's own intake is the population's mean; the bounds move with it (same relative spread)
+            scale = scenario.mg_intake / model.parameters[i].value
+            mean = scenario.mg_intake / f.to_internal
+            lo, hi = lo * scale, hi * scale
         cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
         facs.append(f)
     exposure = _draw(rng, "lognormal", 1.0, spec.drug_cv, n, 0.0, math.inf) if spec.drug_cv > 0 else np.ones(n)
