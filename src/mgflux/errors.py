@@ -25,6 +25,10 @@ class UnitError(ScenarioError):
     """A quantity has the wrong dimension; the message names both units."""
 
 
+class OptionsError(MgfluxError, ValueError):
+    """A numerical or execution option is out of its domain (NaN, zero, negative, unknown name)."""
+
+
 class SolverError(MgfluxError):
     """A numerical method failed. The message says what was tried and what to try next."""
 

@@ -3,7 +3,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
+
+from .errors import OptionsError
+
+
+def _check(obj, positive=(), positive_int=(), nonneg_int=(), unit_interval=()) -> None:
+    """Refuse NaN, infinite, zero or negative numerical options with a message naming the field."""
+    name = type(obj).__name__
+    for f in positive:
+        v = getattr(obj, f)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v <= 0:
+            raise OptionsError(f"{name}({f}={v!r}): {f} must be positive (a number > 0)")
+    for f in unit_interval:
+        v = getattr(obj, f)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v < 1):
+            raise OptionsError(f"{name}({f}={v!r}): {f} must be a number between 0 and 1 (exclusive)")
+    for f in positive_int:
+        v = getattr(obj, f)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise OptionsError(f"{name}({f}={v!r}): {f} must be a whole number >= 1")
+    for f in nonneg_int:
+        v = getattr(obj, f)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise OptionsError(f"{name}({f}={v!r}): {f} must be a whole number >= 0")
 
 
 @dataclass(frozen=True)
@@ -16,6 +41,11 @@ class SteadyOptions:
     max_newton: int = 60
     max_ptc: int = 400
     integrate_days: float = 20000.0
+
+    def __post_init__(self):
+        if self.backend not in ("auto", "numba", "python"):
+            raise OptionsError(f"SteadyOptions(backend={self.backend!r}): allowed: auto, numba, python")
+        _check(self, positive=("residual_tol", "step_tol", "integrate_days"), nonneg_int=("max_newton", "max_ptc"))
 
 
 @dataclass(frozen=True)
@@ -35,6 +65,11 @@ class RunOptions:
     atol_scale: float = 1e-12  # absolute tolerance = atol_scale * max(1, |y0|) per state
     max_step: float = np.inf
 
+    def __post_init__(self):
+        _check(self, positive=("atol_scale", "max_step"), unit_interval=("rtol",), positive_int=("max_evaluations",))
+        if not isinstance(self.method, str):
+            raise OptionsError(f"RunOptions(method={self.method!r}): must be a method name such as 'Rodas4' or 'LSODA'")
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -47,6 +82,9 @@ class BatchOptions:
     max_chord: int = 40  # chord iterations with the shared nominal LU before full Newton
     eig_tol: float = 1e-9  # largest eigenvalue real part still called stable (per day)
 
+    def __post_init__(self):
+        _check(self, positive=("residual_tol", "step_tol", "eig_tol"), nonneg_int=("max_newton", "max_ptc", "max_chord"))
+
 
 @dataclass(frozen=True)
 class TimecourseOptions:
@@ -56,3 +94,6 @@ class TimecourseOptions:
     rtol: float = 1e-6
     atol_scale: float = 1e-9
     max_steps: int = 200_000
+
+    def __post_init__(self):
+        _check(self, positive=("atol_scale",), unit_interval=("rtol",), positive_int=("max_steps",))

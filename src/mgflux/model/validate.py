@@ -260,12 +260,12 @@ def check_factor(scenario, f, values, where: str | None = None) -> list[str]:
         return warnings
     par = scenario.model.parameters[f.index]
     if f.name == "diet_mg_intake":
-        return check_value("diet_mg_intake", v, f.unit, where, "diet_mg_intake")
-    if f.name in limits().inputs:
-        return check_value(f.name, v, f.unit, where, f.name, mg=False)
-    if v.min() < 0:
+        warnings += check_value("diet_mg_intake", v, f.unit, where, "diet_mg_intake")
+    elif f.name in limits().inputs:
+        warnings += check_value(f.name, v, f.unit, where, f.name, mg=False)
+    elif v.min() < 0:
         raise ScenarioError(f"{where}: {v.min():g} {f.unit} is negative; {f.name} must be >= 0")
-    if v.min() == 0 and _must_be_positive(par):
+    elif v.min() == 0 and _must_be_positive(par):
         raise ScenarioError(f"{where}: {f.name} = 0 {f.unit} is impossible (a time or volume); it must be > 0")
     if f.documented_range is not None:
         lo, hi = f.documented_range
