@@ -45,9 +45,15 @@ def constant(name: str, days: float = 365) -> mgflux.Scenario:
     raw = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
     raw["scenario"]["duration"] = f"{days} day"
     for key in ("perturbation", "treatment"):
+        seen, kept = set(), []
         for item in raw.get(key, []):
             item.pop("start", None)
             item.pop("stop", None)
+            if item["name"] not in seen:  # dosing cycles become one constant entry (overlaps are refused)
+                seen.add(item["name"])
+                kept.append(item)
+        if key in raw:
+            raw[key] = kept
     return mgflux.scenario_from_dict(raw, where=name)
 
 

@@ -9,7 +9,9 @@ Public surface::
 """
 from .errors import IntegrationError as IntegrationError
 from .errors import MgfluxError as MgfluxError
+from .errors import MgfluxWarning as MgfluxWarning
 from .errors import ModelError as ModelError
+from .errors import OptionsError as OptionsError
 from .errors import ScenarioError as ScenarioError
 from .errors import SolverError as SolverError
 from .errors import SteadyStateError as SteadyStateError
@@ -23,6 +25,7 @@ from .model.readouts import READOUTS as READOUTS
 from .model.scenario import Scenario as Scenario
 from .model.scenario import load_scenario as load_scenario
 from .model.scenario import scenario_from_dict as scenario_from_dict
+from .model.validate import validate_scenario as validate_scenario
 from .options import RunOptions as RunOptions
 from .options import SteadyOptions as SteadyOptions
 from .results import RunResult as RunResult
@@ -34,8 +37,8 @@ from .run import steady_state as steady_state
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
+    "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict", "validate_scenario",
     "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
-    "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
+    "IntegrationError", "MgfluxError", "MgfluxWarning", "ModelError", "OptionsError", "ScenarioError", "SolverError", "SteadyStateError",
     "UnitError", "__version__",
 ]

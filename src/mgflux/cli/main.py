@@ -38,7 +38,10 @@ def main(argv=None) -> int:
     import warnings
 
     warnings.showwarning = _show_warning
-    args = build_parser().parse_args(argv)
+    try:  # a bad flag value: argparse has printed usage and the message; return its code, do not exit
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         return args.func(args)
     except MgfluxError as exc:
