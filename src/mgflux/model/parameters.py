@@ -198,14 +198,15 @@ def run_edges(scenario: Scenario, days: float | None = None) -> np.ndarray:
 
 
 def run_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
-    """Output grid of a run to day *days*: every ``sample_every`` and the end."""
+    """Output grid of a run to day *days* (default: the scenario's duration): the grid of ``run``
+    (:func:`mgflux.model.scenario.output_times`: every ``sample_every``, every window edge, fine samples around
+    short infusions) cut at *days*, so that a batch's nadirs and peaks see what a single run sees."""
+    import dataclasses
+
+    from .scenario import output_times
+
     end = float(scenario.duration if days is None else days)
-    step = scenario.sample_every
-    n = int(math.floor(end / step + 1e-9))
-    t = np.arange(n + 1) * step
-    if end - t[-1] > 1e-9 * max(end, 1.0):
-        t = np.append(t, end)
-    return t
+    return output_times(dataclasses.replace(scenario, duration=end))
 
 
 def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
