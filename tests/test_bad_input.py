@@ -92,7 +92,7 @@ SCENARIO_ERRORS = {
     "duration wrong dimension": ('[scenario]\nduration = "30 mmol"\n', ["duration", "'mmol'", "'day'"]),
     "sample_every too fine": ('[scenario]\nsample_every = "1e-9 day"\n', ["2 million samples"]),
     "sample_every wrong dimension": ('[scenario]\nsample_every = "5 mg"\n', ["sample_every", "'mg'"]),
-    "name not a string": ('[scenario]\nname = 5\n', ["name = 5", "must be a string"]),
+    "scenario name not a string": ('[scenario]\nname = 5\n', ["name = 5", "must be a string"]),
     "description not a string": ('[scenario]\ndescription = 5\n', ["description = 5", "must be a string"]),
     "model not a string": ('[scenario]\nmodel = 5\n', ["model = 5", "model name"]),
     "unknown model": ('[scenario]\nmodel = "adlut"\n', ["unknown model 'adlut'", "Did you mean 'adult'"]),
@@ -441,6 +441,36 @@ def test_vary_warning(vary, fragment, capsys):
     assert code == 0 and "mgflux: warning:" in err and fragment in err, err
 
 
+def test_vary_far_from_an_undocumented_parameter_warns(capsys):
+    code, out, err = cli(["sweep", HEALTHY, "--vary", "complexed_ratio=0:100:3"], capsys)
+    assert code == 0 and "more than a factor 10" in err and "no documented range" in err
+
+
+BAD = '[diet]\nmg_intake = "300 g/day"\n'
+EVERY_COMMAND = {
+    "steady": ["steady", "{p}"], "steady --json": ["steady", "{p}", "--json"], "run": ["run", "{p}"],
+    "run --json": ["run", "{p}", "--json"], "compare": ["compare", "{p}"],
+    "dose-finder": ["dose-finder", "{p}", "--treatment", "magnesium_citrate"],
+    "sweep": ["sweep", "{p}", "--vary", "gfr=60:150:3"], "population": ["population", "{p}", "--n", "10"],
+    "population --days": ["population", "{p}", "--n", "10", "--days", "30"],
+    "sensitivity": ["sensitivity", "{p}"], "sensitivity morris": ["sensitivity", "{p}", "--method", "morris"],
+    "export-sbml": ["export-sbml", "{p}", "-o", "{d}/m.xml"],
+}
+
+
+@pytest.mark.parametrize("cmd", EVERY_COMMAND)
+def test_every_command_refuses_an_impossible_scenario(cmd, tmp_path, capsys):
+    path = write(tmp_path, BAD)
+    argv = [a.format(p=path, d=tmp_path) for a in EVERY_COMMAND[cmd]]
+    code, out, err = cli(argv, capsys)
+    assert code == 2 and out == "" and "mg_intake" in err and "impossible" in err and str(path) in err, err
+
+
+def test_calibration_bad_choice(capsys):
+    code, out, err = cli(["calibration", "everything"], capsys)
+    assert code == 2 and "invalid choice" in err
+
+
 def test_sweep_api_factor_checks_are_the_cli_s():
     from mgflux.model.parameters import factor
     from mgflux.model.validate import check_factor
@@ -676,7 +706,7 @@ def test_high_iv_rate_is_graded_and_flagged(tmp_path, capsys):
 @pytest.mark.parametrize("readouts,fragment", [
     ({"serum_mg_total_mM": 6.0}, "outside the model's validated domain"),
     ({"serum_mg_total_mM": 0.05}, "outside the model's validated domain"),
-    ({"serum_mg_total_mM": np.array([0.8, 7.0, 9.0])}, "2 of 3 values"),
+    ({"serum_mg_total_mM": np.array([0.8, 7.0, 9.0])}, "at 2 of 3 points"),
     ({"femg_percent": 130.0}, "femg_percent"),
     ({"serum_mg_total_mM": math.nan}, "not finite"),
 ])

@@ -267,6 +267,11 @@ def check_factor(scenario, f, values, where: str | None = None) -> list[str]:
         raise ScenarioError(f"{where}: {v.min():g} {f.unit} is negative; {f.name} must be >= 0")
     elif v.min() == 0 and _must_be_positive(par):
         raise ScenarioError(f"{where}: {f.name} = 0 {f.unit} is impossible (a time or volume); it must be > 0")
+    nominal = par.value / f.to_internal
+    if f.documented_range is None and nominal > 0 and (v.max() > 10 * nominal or 0 < v.min() < nominal / 10):
+        warnings.append(f"{where}: values from {v.min():g} to {v.max():g} {f.unit} go more than a factor 10 from "
+                        f"the model value {nominal:g} {f.unit} of {f.name}, which has no documented range "
+                        "(models/adult.toml): the result is an extrapolation")
     if f.documented_range is not None:
         lo, hi = f.documented_range
         if v.min() < lo or v.max() > hi:
@@ -308,7 +313,7 @@ def domain_warnings(readouts, what: str = "the result") -> list[str]:
         lo, hi = float(fin.min()), float(fin.max())
         if lo < lim.min or hi > lim.max:
             n = int(np.sum((fin < lim.min) | (fin > lim.max)))
-            share = "" if v.size == 1 else f" ({n} of {v.size} values)"
+            share = "" if v.size == 1 else f" (at {n} of {v.size} points)"
             x = lo if lo < lim.min else hi
             out.append(f"{what}: {name} = {x:.4g} {lim.unit}{share} is outside the model's validated domain "
                        f"[{lim.min:g}, {lim.max:g}] {lim.unit} ({lim.source}); treat the number as an extrapolation")
