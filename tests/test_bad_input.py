@@ -494,6 +494,25 @@ def test_population_keeps_the_scenario_s_own_intake():
     assert X[:, j].max() > 900  # no longer clipped to the 80-900 mg/day of a usual diet
 
 
+def test_all_drugs_too_large_for_memory(capsys):
+    code, out, err = cli(["population", "--all-drugs", "--n", str(10**9)], capsys)
+    assert code == 2 and "GB of memory" in err and "Lower --n" in err
+
+
+def test_large_oral_dose_warning_says_elemental_and_the_salt(tmp_path):
+    sc = mgflux.load_scenario(write(tmp_path, HEAD + T('name = "magnesium_citrate"\namount = "4000 mg/day"\n')))
+    assert any("elemental Mg" in w and "16.2 %" in w for w in sc.warnings), sc.warnings
+
+
+@pytest.mark.parametrize("cmd", [["compare"], ["dose-finder", "--treatment", "magnesium_oxide"], ["sensitivity"],
+                                 ["sweep", "--vary", "gfr=60:150:2"], ["population", "--n", "20"]])
+def test_every_json_carries_the_warnings(cmd, tmp_path, capsys):
+    path = write(tmp_path, '[diet]\nmg_intake = "1100 mg/day"\n')
+    code, out, err = cli([cmd[0], path, *cmd[1:], "--json"], capsys)
+    assert code == 0 and any("above 1000 mg/day" in w for w in json.loads(out)["warnings"]), out
+    assert "mgflux: warning:" in err
+
+
 @pytest.mark.parametrize("argv,fragment", [
     (["--n", str(10**9)], "Lower --n"),
     (["--n", str(10**6), "--days", "30000"], "Lower --n or --days"),

@@ -212,6 +212,10 @@ def cmd_population(args) -> int:
                           "a SCENARIO only")
     if args.all_drugs:
         n = args.n or 2000
+        from ..model.model import get_model
+
+        check_memory(n * 3 * _bytes_per_set(get_model("adult")) + n * 8 * 200 * 20,
+                     f"population --all-drugs with {n:,} patients per drug", "--n")
         rows = drug_incidence_table(n, args.seed, workers=args.workers, scheduler=args.scheduler,
                                            progress=lambda it: _iter_progress(it, "drugs"), measure=args.measure)
         if args.json:
@@ -367,7 +371,7 @@ def cmd_sensitivity(args) -> int:
                                 f"{sc.name}: {args.readout}", "normalised sensitivity d ln(readout) / d ln(parameter)",
                                 top=args.top)
         if args.json:
-            print(_json({"scenario": sc.name, "method": "local", "readout": args.readout,
+            print(_json({"scenario": sc.name, "method": "local", "readout": args.readout, "warnings": list(sc.warnings),
                          "value": ls.readouts[args.readout],
                          "normalised": {k: dict(zip(ls.parameters, map(float, v))) for k, v in ls.normalised.items()}}))
             return 0
@@ -386,6 +390,7 @@ def cmd_sensitivity(args) -> int:
                                 f"{sc.name}: {args.readout} ({args.method})", key, conf=gs.indices[conf], top=args.top)
         if args.json:
             print(_json({"scenario": sc.name, "method": args.method, "readout": args.readout,
+                         "warnings": list(sc.warnings),
                          "n_evaluations": gs.n_evaluations, "failed": gs.failed,
                          "indices": {k: dict(zip(gs.parameters, map(float, v))) for k, v in gs.indices.items()}}))
             return 0

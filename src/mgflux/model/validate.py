@@ -166,7 +166,12 @@ def check_applications(scenario) -> list[str]:
             if e.route == "oral" and e.amount_unit:
                 warnings += check_value("inulin_amount", a.value, e.amount_unit, w, "amount", mg=False)
             elif e.route == "oral":
-                warnings += check_value("oral_mg_amount", a.value, "mmol/day", w, "amount")
+                got = check_value("oral_mg_amount", a.value, "mmol/day", w, "amount")
+                salt = lim.salts.get(e.name)
+                if got and salt:
+                    got = [g + f". The amount is elemental Mg: if it is the mass of the salt {salt['formula']}, the "
+                               f"elemental dose is {100 * float(salt['mg_fraction']):.3g} % of it" for g in got]
+                warnings += got
             elif a.one_off:
                 dur = a.stop - a.start
                 warnings += check_value("iv_amount", a.value * dur, "mmol", w, "amount")
