@@ -846,7 +846,7 @@ def _catalogue():
 
 
 def test_random_catalogue_scenarios_solve_or_fail_with_a_message():
-    hypothesis = pytest.importorskip("hypothesis")
+    pytest.importorskip("hypothesis")
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
