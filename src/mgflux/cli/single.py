@@ -1,7 +1,6 @@
 """`mgflux steady`, `mgflux run`, `mgflux catalogue`."""
 from __future__ import annotations
 
-
 from ..errors import MgfluxError
 from .checks import check_out_dir, existing, say_replaced, warn
 from .format import _UNITS_NOTE, _json, _table
