@@ -466,6 +466,20 @@ def test_every_command_refuses_an_impossible_scenario(cmd, tmp_path, capsys):
     assert code == 2 and out == "" and "mg_intake" in err and "impossible" in err and str(path) in err, err
 
 
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import mgflux.run
+
+    def broken(*a, **k):
+        raise RuntimeError("something unforeseen")
+
+    monkeypatch.setattr(mgflux.run, "steady_state", broken)
+    code, out, err = cli(["steady", HEALTHY], capsys)
+    assert code == 3 and "internal error" in err and "something unforeseen" in err and "MGFLUX_DEBUG" in err
+    monkeypatch.setenv("MGFLUX_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["steady", HEALTHY])
+
+
 def test_calibration_bad_choice(capsys):
     code, out, err = cli(["calibration", "everything"], capsys)
     assert code == 2 and "invalid choice" in err
@@ -727,6 +741,8 @@ def test_high_iv_rate_is_graded_and_flagged(tmp_path, capsys):
     ({"serum_mg_total_mM": 0.05}, "outside the model's validated domain"),
     ({"serum_mg_total_mM": np.array([0.8, 7.0, 9.0])}, "at 2 of 3 points"),
     ({"femg_percent": 130.0}, "femg_percent"),
+    ({"fractional_absorption_percent": -2.0}, "fractional_absorption_percent"),
+    ({"serum_mg_ionized_mM": 4.0}, "serum_mg_ionized_mM"),
     ({"serum_mg_total_mM": math.nan}, "not finite"),
 ])
 def test_domain_warnings(readouts, fragment):

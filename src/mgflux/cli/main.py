@@ -63,6 +63,14 @@ def main(argv=None) -> int:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"mgflux: error: file system:{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: one readable line (MGFLUX_DEBUG=1 shows the traceback)
+        import os
+
+        if os.environ.get("MGFLUX_DEBUG"):
+            raise
+        print(f"mgflux: internal error ({type(exc).__name__}: {exc}); this is a bug in mgflux, please report it "
+              "with the command and the scenario (MGFLUX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:  # pragma: no cover
         print("mgflux: interrupted", file=sys.stderr)
         return 130
