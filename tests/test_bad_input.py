@@ -485,6 +485,48 @@ def test_calibration_bad_choice(capsys):
     assert code == 2 and "invalid choice" in err
 
 
+API_ERRORS = {
+    "sweep negative gfr": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=-5:100:3"]), "outside the allowed range"),
+    "sweep twice": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=60:100:3", "gfr=70:80:2"]), "varied twice"),
+    "sweep samples 0": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=60:100:3"], samples=0, method="lhs"), "samples = 0"),
+    "sweep seed -1": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=60:100:3"], seed=-1), "seed = -1"),
+    "population n 0": (lambda sc: mgflux.studies.population.population(sc, 0), "n = 0 must be a whole number >= 1"),
+    "population n float": (lambda sc: mgflux.studies.population.population(sc, 10.5), "n = 10.5"),
+    "population seed -3": (lambda sc: mgflux.studies.population.population(sc, 10, seed=-3), "seed = -3"),
+    "morris n 1": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "morris", n=1), "n = 1 must be a whole number >= 2"),
+    "sobol n 2": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "sobol", n=2), ">= 8"),
+}
+
+
+@pytest.mark.parametrize("case", API_ERRORS)
+def test_python_api_refuses_what_the_cli_refuses(case):
+    import mgflux.studies.population
+    import mgflux.studies.sensitivity
+    import mgflux.studies.sweep
+
+    call, fragment = API_ERRORS[case]
+    with pytest.raises(mgflux.ScenarioError) as exc:
+        call(mgflux.load_scenario(HEALTHY))
+    assert fragment in str(exc.value), str(exc.value)
+
+
+def test_python_api_sweep_warns():
+    import mgflux.studies.sweep
+
+    with pytest.warns(mgflux.MgfluxWarning, match="documented physiological range"):
+        mgflux.studies.sweep.sweep(mgflux.load_scenario(HEALTHY), ["gfr=30:60:2"])
+
+
+def test_validation_report_for_a_form():
+    from mgflux.model.validate import validation_report
+
+    assert validation_report({"diet": {"mg_intake": "300 mg/day"}}) == {"ok": True, "error": None, "warnings": []}
+    bad = validation_report({"diet": {"mg_intake": "300 g/day"}}, "form")
+    assert bad["ok"] is False and "outside the allowed range" in bad["error"]
+    odd = validation_report({"diet": {"mg_intake": "1200 mg/day"}})
+    assert odd["ok"] and "above 1000 mg/day" in odd["warnings"][0]
+
+
 def test_sweep_api_factor_checks_are_the_cli_s():
     from mgflux.model.parameters import factor
     from mgflux.model.validate import check_factor

@@ -231,6 +231,33 @@ def validate_scenario(raw: dict, where: str = "<scenario>"):
     return scenario_from_dict(raw, where=where)
 
 
+def validation_report(raw, where: str = "<scenario>") -> dict:
+    """``{"ok": bool, "error": message or None, "warnings": [...]}`` for a scenario dict: what a form or a web
+    page shows before anything is computed (the messages are the command line's)."""
+    try:
+        sc = validate_scenario(raw, where)
+    except ScenarioError as exc:
+        return {"ok": False, "error": str(exc), "warnings": []}
+    return {"ok": True, "error": None, "warnings": list(sc.warnings)}
+
+
+def check_count(value, name: str, minimum: int = 1, where: str = "") -> int:
+    """A count (patients, samples, trajectories, seeds): a whole number >= *minimum*, else a ScenarioError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ScenarioError(f"{where + ': ' if where else ''}{name} = {value!r} must be a whole number >= {minimum}")
+    return int(value)
+
+
+def warn_all(messages) -> None:
+    """Python API: implausible input as :class:`~mgflux.MgfluxWarning` (the command line prints them itself)."""
+    import warnings
+
+    from ..errors import MgfluxWarning
+
+    for m in messages:
+        warnings.warn(m, MgfluxWarning, stacklevel=3)
+
+
 # ----------------------------------------------------------------------------------- sweeps and batches
 
 def _must_be_positive(par) -> bool:

@@ -284,7 +284,11 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     drugs in their windows; batched Rodas4), with each patient's nadir over days 0-D. *cohort*: risk factors
     present in a fraction of the patients (see ``population_design``); in a time course a risk factor acts
     where the scenario applies that entry (``drug_incidence_table`` adds it for the whole run)."""
+    from ..model.validate import check_count
+
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    check_count(n, "n", where="population")
+    check_count(seed, "seed", 0, where="population")
     facs, X, _ = population_design(scenario, n, seed, spec, cohort=tuple(cohort))
     model = scenario.model
     factors = {f.name: X[:, j] for j, f in enumerate(facs)}

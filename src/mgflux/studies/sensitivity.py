@@ -145,6 +145,10 @@ def global_sensitivity(scenario, method: str = "sobol", readout: str = "serum_mg
     except ImportError:
         raise MgfluxError(f'{method} sensitivity needs SALib: pip install "mgflux[sensitivity]" '
                           "(or use --method local, which needs nothing extra)") from None
+    from ..model.validate import check_count
+
+    check_count(n, "n", {"morris": 2, "sobol": 8}.get(method, 1), where=f"{method} sensitivity")
+    check_count(seed, "seed", 0, where=f"{method} sensitivity")
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     facs = ranged_factors(scenario)
     problem = {"num_vars": len(facs), "names": [f.name for f in facs],

@@ -84,8 +84,17 @@ def design(varies: list[Vary], samples: int | None = None, method: str = "grid",
 def sweep(scenario, varies: list[Vary], *, samples: int | None = None, method: str = "grid", seed: int = 0,
           workers: int | None = None, scheduler: str | None = None, options: BatchOptions = BatchOptions()) -> BatchResult:
     """Steady states over a grid or a sample of factors (model parameters, entry doses/activities)."""
+    from ..model.validate import check_count, check_factor, check_factor_names, warn_all
+
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    varies = [parse_vary(v) if isinstance(v, str) else v for v in varies]
+    if samples is not None:
+        check_count(samples, "samples", where="sweep")
+    check_count(seed, "seed", 0, where="sweep")
     facs = [factor(scenario, v.name) for v in varies]
+    check_factor_names([(f.name if f.entry is None else f"{f.entry.name}.{f.entry.variable}", v.name)
+                        for f, v in zip(facs, varies)], "sweep")
+    warn_all(w for f, v in zip(facs, varies) for w in check_factor(scenario, f, v.grid(), f"sweep {v.name}"))
     X = design(varies, samples, method, seed)
     P = parameter_matrix(scenario, facs, X)
     p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
