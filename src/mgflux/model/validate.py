@@ -75,10 +75,6 @@ def _limit(name, t, where) -> Limit:
             raise ModelError(unknown_name("key", k, _LIMIT_KEYS, where))
     if "unit" not in t or not str(t.get("source", "")).strip():
         raise ModelError(f"{where}: every limit needs a unit and a source")
-    try:
-        _units.registry().Quantity(1.0, t["unit"])
-    except Exception:
-        raise ModelError(f"{where}: unit {t['unit']!r} is not a unit pint knows") from None
     lo = t.get("min", t.get("min_exclusive", 0.0))
     return Limit(name, t["unit"], float(lo), "min_exclusive" in t, float(t.get("max", math.inf)),
                  float(t.get("warn_below", -math.inf)), float(t.get("warn_above", math.inf)), t["source"])
@@ -105,12 +101,50 @@ def limits() -> Limits:
                   MappingProxyType(salts))
 
 
+_FACTORS: dict = {}  # "unit|mg" -> magnitude of 1 unit in internal (mg) or SI base (not mg) units; "dims|unit" -> bool
+
+
+def _factors_file():
+    from .._paths import writable_cache_dir
+
+    return writable_cache_dir() / "validate-units.json"
+
+
+def _unit_fact(k: str, compute):
+    """A fact about a unit, computed with pint once and kept on disk (a warm process never imports pint)."""
+    import json
+
+    if not _FACTORS:
+        try:
+            _FACTORS.update(json.loads(_factors_file().read_text()))
+        except Exception:  # noqa: BLE001 - missing or damaged: computed again
+            _FACTORS["_"] = 0
+    if k not in _FACTORS:
+        _FACTORS[k] = compute()
+        try:
+            f = _factors_file()
+            tmp = f.with_suffix(f".tmp{__import__('os').getpid()}")
+            tmp.write_text(json.dumps(_FACTORS))
+            tmp.replace(f)
+        except OSError:
+            pass
+    return _FACTORS[k]
+
+
+def _factor(unit: str, mg: bool) -> float:
+    def compute():
+        try:
+            q = _units.registry().Quantity(1.0, unit)
+        except Exception:
+            raise ModelError(f"models/limits.toml or a caller: unit {unit!r} is not a unit pint knows") from None
+        return _units.to_internal(q) if mg else float(q.to_base_units().magnitude)
+
+    return _unit_fact(f"{unit}|{int(mg)}", compute)
+
+
 def _in_unit(value: float, unit: str, limit_unit: str, mg: bool) -> float:
-    """*value* (in *unit*; internal units when unit is None-like) expressed in *limit_unit*."""
-    ureg = _units.registry()
-    if mg:
-        return value * _units.to_internal(ureg.Quantity(1.0, unit)) / _units.to_internal(ureg.Quantity(1.0, limit_unit))
-    return float(ureg.Quantity(value, unit).to(limit_unit).magnitude)
+    """*value* (in *unit*) expressed in *limit_unit* (a mass of Mg counted as an amount when *mg*)."""
+    return value * _factor(unit, mg) / _factor(limit_unit, mg)
 
 
 def check_value(limit_name: str, value, unit: str, where: str, key: str, *, mg: bool = True,
@@ -262,9 +296,11 @@ def warn_all(messages) -> None:
 
 def _must_be_positive(par) -> bool:
     """Parameters with a time or volume (transit times, half-lives, volumes, GFR) cannot be zero."""
-    q = _units.registry().Quantity(1.0, par.unit)
-    dims = dict(q.dimensionality)
-    return bool(dims.get("[time]", 0) > 0 or dims.get("[length]", 0) > 0)
+    def compute():
+        dims = dict(_units.registry().Quantity(1.0, par.unit).dimensionality)
+        return bool(dims.get("[time]", 0) > 0 or dims.get("[length]", 0) > 0)
+
+    return _unit_fact(f"dims|{par.unit}", compute)
 
 
 def check_factor(scenario, f, values, where: str | None = None) -> list[str]:
