@@ -321,6 +321,8 @@ FLAG_ERRORS = {
     "population --scheduler banana": (["population", HEALTHY, "--scheduler", "banana"], ["not a scheduler address", "tcp://HOST:PORT"]),
     "population --scheduler bad port": (["population", HEALTHY, "--scheduler", "tcp://host:99999"], ["port 99999"]),
     "population --scheduler http": (["population", HEALTHY, "--scheduler", "http://host"], ["not a scheduler address"]),
+    "population --scheduler port 0": (["population", HEALTHY, "--scheduler", "tcp://host:0"], ["port 0"]),
+    "population --scheduler spaces": (["population", HEALTHY, "--scheduler", "tcp://a b:1"], ["not a scheduler address"]),
     "population --days 0": (["population", HEALTHY, "--days", "0"], ["--days", "> 0"]),
     "population --days -1": (["population", HEALTHY, "--days", "-1"], ["--days", "> 0"]),
     "population --days nan": (["population", HEALTHY, "--days", "nan"], ["--days", "finite"]),
@@ -478,6 +480,13 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setenv("MGFLUX_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["steady", HEALTHY])
+
+
+@pytest.mark.parametrize("address", ["local", "tcp://10.0.0.5:8786", "tcp://[::1]:8786", "host:8786", "tls://h.org:8786"])
+def test_good_scheduler_addresses_pass(address):
+    from mgflux.cli.checks import scheduler_address
+
+    assert scheduler_address(address) == address
 
 
 def test_calibration_bad_choice(capsys):

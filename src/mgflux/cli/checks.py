@@ -54,7 +54,8 @@ def positive_days(text: str) -> float:
     return v
 
 
-_SCHED = re.compile(r"^(local|(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?|[A-Za-z0-9_.\-]+:\d{1,5})$")
+_SCHED = re.compile(r"^(local|(tcp|tls|inproc|ucx|ws|wss)://([^\s/:\[\]]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?"
+                    r"|[A-Za-z0-9_.\-]+:\d{1,5})$")
 
 
 def scheduler_address(text: str) -> str:
