@@ -126,6 +126,11 @@ SCENARIO_ERRORS = {
     "start negative": (HEAD + P('name = "omeprazole"\nstart = "-3 day"\n'), ["start", "negative"]),
     "stop equals start": (HEAD + P('name = "omeprazole"\nstart = "3 day"\nstop = "3 day"\n'), ["must come after start"]),
     "start in mg": (HEAD + P('name = "omeprazole"\nstart = "3 mg"\n'), ["start", "'mg'", "'day'"]),
+    "start a calendar date": (HEAD + P('name = "omeprazole"\nstart = 2024-01-01\n'), ["calendar date", '"30 day"']),
+    "stop a bare number": (HEAD + P('name = "omeprazole"\nstop = 30\n'), ["stop", "dimensionless", "'day'"]),
+    "stop infinite": (HEAD + P('name = "omeprazole"\nstop = "inf day"\n'), ["stop", "not finite"]),
+    "drug dose per kg": (HEAD + P('name = "omeprazole"\ndose = "20 mg/day/kg"\n'), ["cannot be converted", "20 mg/day"]),
+    "drug dose infinite": (HEAD + P('name = "omeprazole"\ndose = "1e400 mg/day"\n'), ["must be a finite number"]),
     # duplicates: one policy
     "same drug overlapping": (HEAD + P('name = "omeprazole"\n') + P('name = "omeprazole"\nstart = "10 day"\n'),
                               ["omeprazole is already listed with an overlapping window", "dosing cycles"]),

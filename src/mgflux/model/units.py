@@ -82,15 +82,24 @@ def to_internal(q) -> float:
     return float(value)
 
 
+def _example(key: str) -> str:
+    return '"30 day"' if key in ("start", "stop", "duration", "sample_every") else '"300 mg/day"'
+
+
 def parse(text, *, where: str, key: str):
     """Parse a quantity given as a string ("300 mg/day") or a bare number (dimensionless)."""
     ureg = registry()
     if isinstance(text, bool):
-        raise UnitError(f"{where}: {key} must be a quantity such as \"300 mg/day\", not {text!r}")
+        raise UnitError(f"{where}: {key} must be a quantity such as {_example(key)}, not {text!r}")
     if isinstance(text, (int, float)):
         return ureg.Quantity(float(text), "dimensionless")
     if not isinstance(text, str):
-        raise UnitError(f"{where}: {key} must be a quantity such as \"300 mg/day\", got {text!r}")
+        import datetime
+
+        if isinstance(text, (datetime.date, datetime.time)):
+            raise UnitError(f"{where}: {key} = {text} is a calendar date or clock time; give the time from the start "
+                            f"of the run as a quantity such as {_example(key)}")
+        raise UnitError(f"{where}: {key} must be a quantity such as {_example(key)}, got {text!r}")
     try:
         q = ureg.Quantity(text)
     except Exception as exc:  # pint raises several types for unparsable input
