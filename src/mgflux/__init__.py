@@ -1,11 +1,17 @@
 """mgflux: a mechanistic simulator of human magnesium homeostasis.
 
-Public surface::
+Public surface (every command has a function; results have ``dataframe()`` and ``to_dict()``, the CLI's
+``--json``)::
 
     import mgflux
     sc = mgflux.load_scenario("scenarios/healthy.toml")
-    ss = mgflux.steady_state(sc)          # readouts by name: ss["serum_mg_total_mM"]
-    run = mgflux.simulate(sc)             # run["urine_mg_mmol_per_day"], run.time_day, run.dataframe()
+    ss = mgflux.steady_state(sc)                             # mgflux steady: ss["serum_mg_total_mM"]
+    run = mgflux.simulate(sc)                                # mgflux run: run["urine_mg_mmol_per_day"], run.time_day
+    many = mgflux.steady_states(sc, {"gfr": [60, 90, 120]})  # a batch; mgflux.timecourses likewise
+    mgflux.sweep(sc, ["gfr=30:150:13"]); mgflux.population(sc, 10000); mgflux.sensitivity(sc)
+    mgflux.compare(sc); mgflux.find_dose(sc, "magnesium_citrate", "0.7 mM"); mgflux.write_sbml(sc, "m.xml")
+
+Everything else is private: the modules behind these names may change.
 """
 from .errors import IntegrationError as IntegrationError
 from .errors import MgfluxError as MgfluxError
@@ -23,13 +29,27 @@ from .model.readouts import READOUTS as READOUTS
 from .model.scenario import Scenario as Scenario
 from .model.scenario import load_scenario as load_scenario
 from .model.scenario import scenario_from_dict as scenario_from_dict
+from .io.sbml import write_sbml as write_sbml
+from .options import BatchOptions as BatchOptions
+from .options import Execution as Execution
 from .options import RunOptions as RunOptions
 from .options import SteadyOptions as SteadyOptions
+from .options import TimecourseOptions as TimecourseOptions
+from .results import BatchResult as BatchResult
 from .results import RunResult as RunResult
+from .results import Status as Status
 from .results import SteadyResult as SteadyResult
+from .results import TimecourseResult as TimecourseResult
 from .run import citations as citations
 from .run import simulate as simulate
 from .run import steady_state as steady_state
+from .run import steady_states as steady_states
+from .run import timecourses as timecourses
+from .studies.compare import compare as compare
+from .studies.dose import find_dose as find_dose
+from .studies.population import population as population
+from .studies.sensitivity import sensitivity as sensitivity
+from .studies.sweep import sweep as sweep
 
 __version__ = "0.1.0"
 
@@ -37,5 +57,7 @@ __all__ = [
     "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
     "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
     "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
-    "UnitError", "__version__",
+    "UnitError", "__version__", "BatchOptions", "Execution", "TimecourseOptions", "BatchResult", "Status",
+    "TimecourseResult", "steady_states", "timecourses", "sweep", "population", "sensitivity", "compare", "find_dose",
+    "write_sbml",
 ]

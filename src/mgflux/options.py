@@ -1,6 +1,7 @@
 """Numerical and execution options: small frozen config objects, shared by single runs and batches."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,3 +57,19 @@ class TimecourseOptions:
     rtol: float = 1e-6
     atol_scale: float = 1e-9
     max_steps: int = 200_000
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where and how a batch runs (numerics do not depend on it: results are identical for any choice).
+
+    ``workers``: threads on this machine (default: numba's thread count); ``scheduler``: a Dask scheduler
+    address (``"tcp://HOST:8786"``), ``"local"`` for a LocalCluster, or an open ``distributed.Client``;
+    ``chunk_size``: parameter sets per Dask task (default: 2000 steady states, 1000 time courses);
+    ``progress``: called with the number of sets each finished chunk did (a progress bar's ``update``).
+    """
+
+    workers: int | None = None
+    scheduler: object = None
+    chunk_size: int | None = None
+    progress: Callable[[int], None] | None = None

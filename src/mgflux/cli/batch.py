@@ -1,7 +1,6 @@
 """`mgflux sweep`, `mgflux population`, `mgflux sensitivity` (listed in cli/main.py)."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -90,9 +89,7 @@ def cmd_sweep(args) -> int:
         written.append(res.save(out / f"sweep.{args.format}", readouts))
         written.extend(_plot_sweep(res, facs, varies, readouts, out, grid=not args.samples))
     if args.json:
-        print(_json({"scenario": sc.name, "n": len(res), "status": res.status_counts(), "seconds": elapsed,
-                     "factors": {k: v.tolist() for k, v in res.factors.items()},
-                     "readouts": {k: [None if not math.isfinite(x) else x for x in res[k].tolist()] for k in readouts},
+        print(_json({**res.to_dict(readouts, scenario=sc.name), "seconds": elapsed,
                      "files": [str(p) for p in written]}))
         return 0
     units = {f.name: f.unit for f in facs}
@@ -228,7 +225,7 @@ def cmd_population(args) -> int:
     finally:
         bar.close()
     elapsed = time.perf_counter() - t
-    s = pr.summary()
+    s = pr.to_dict()
     s["seconds"] = elapsed
     if args.out:
         out = Path(args.out)
@@ -289,10 +286,7 @@ def cmd_sensitivity(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     if args.method == "local":
         ls = local_sensitivity(sc)
-        if args.readout not in ls.normalised:
-            from ..errors import unknown_name
-
-            raise MgfluxError(unknown_name("readout", args.readout, ls.normalised, "--readout"))
+        doc = ls.to_dict(args.readout)  # checks the readout name
         rank = ls.ranking(args.readout, args.top)
         if out:
             if _has_pandas():
@@ -301,9 +295,7 @@ def cmd_sensitivity(args) -> int:
                                 f"{sc.name}: {args.readout}", "normalised sensitivity d ln(readout) / d ln(parameter)",
                                 top=args.top)
         if args.json:
-            print(_json({"scenario": sc.name, "method": "local", "readout": args.readout,
-                         "value": ls.readouts[args.readout],
-                         "normalised": {k: dict(zip(ls.parameters, map(float, v))) for k, v in ls.normalised.items()}}))
+            print(_json(doc))
             return 0
         print(f"Local sensitivity of {args.readout} ({ls.readouts[args.readout]:.4g}) at the steady state of {sc.name}")
         print("normalised: d ln(readout) / d ln(parameter); +0.5 means +1% in the parameter gives +0.5%")
@@ -319,9 +311,7 @@ def cmd_sensitivity(args) -> int:
             plot_tornado(list(gs.parameters), gs.indices[key], out / "tornado.png",
                                 f"{sc.name}: {args.readout} ({args.method})", key, conf=gs.indices[conf], top=args.top)
         if args.json:
-            print(_json({"scenario": sc.name, "method": args.method, "readout": args.readout,
-                         "n_evaluations": gs.n_evaluations, "failed": gs.failed,
-                         "indices": {k: dict(zip(gs.parameters, map(float, v))) for k, v in gs.indices.items()}}))
+            print(_json(gs.to_dict()))
             return 0
         print(f"{args.method} indices of {args.readout} for {sc.name} over the documented parameter ranges "
               f"({gs.n_evaluations} steady states, {gs.failed} failed)")

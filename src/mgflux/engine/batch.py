@@ -156,11 +156,11 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
 
 def steady_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
                  workers: int | None = None, scheduler: str | None = None, factors: dict | None = None,
-                 progress=None) -> BatchResult:
+                 progress=None, chunk_size: int | None = None) -> BatchResult:
     """Steady states and readouts of the parameter sets *P*. *progress*: called with the number of sets done as
     chunks finish (a progress bar's ``update``; this machine only)."""
     Y, status, strategy = solve_batch(model, P, warm=warm, options=options, workers=workers, scheduler=scheduler,
-                                      progress=progress)
+                                      progress=progress, chunk_size=chunk_size or 2000)
     return BatchResult(model, P, Y, status, strategy, readouts_of(model, Y, P, status), dict(factors or {}))
 
 
@@ -172,7 +172,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     *Y0* (N, n_states) initial states; *Pseg* (N, n_segments, n_parameters) the parameters in force on
     [edges[s], edges[s+1]] (or (n_segments, n_parameters), shared); *t_out* sorted output times within the
     edges. Returns (Yout (N, len(t_out), n_states), status (N,), accepted steps (N,)); a failed set has NaN
-    outputs and a non-zero status (``TC_STATUS``), never an exception. *scheduler*: as ``solve_batch`` (chunks
+    outputs and a non-zero status (:class:`mgflux.results.Status`), never an exception. *scheduler*: as ``solve_batch`` (chunks
     of *chunk_size* sets as Dask tasks; identical results).
     """
     if scheduler:

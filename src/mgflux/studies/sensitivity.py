@@ -16,6 +16,7 @@ from ..model.scenario import Scenario, load_scenario
 from ..engine.batch import nominal, steady_batch
 from ..engine.codegen import compiled
 from ..engine.executors import _run_chunks
+from ..options import Execution
 
 
 # ------------------------------------------------------------------------------------------- sensitivity
@@ -37,6 +38,14 @@ class LocalSensitivity:
         order = np.argsort(-np.abs(s))
         rows = [(self.parameters[i], float(s[i])) for i in order if s[i] != 0.0]
         return rows[:top] if top else rows
+
+    def to_dict(self, readout: str | None = None) -> dict:
+        """What ``mgflux sensitivity --method local --json`` prints (for *readout*, default serum total Mg)."""
+        readout = readout or "serum_mg_total_mM"
+        if readout not in self.normalised:
+            raise MgfluxError(unknown_name("readout", readout, self.normalised, "--readout"))
+        return {"scenario": self.scenario, "method": "local", "readout": readout, "value": self.readouts[readout],
+                "normalised": {k: dict(zip(self.parameters, map(float, v))) for k, v in self.normalised.items()}}
 
     def dataframe(self):
         import pandas as pd
@@ -112,6 +121,12 @@ class GlobalSensitivity:
     n_evaluations: int
     failed: int
 
+    def to_dict(self) -> dict:
+        """What ``mgflux sensitivity --method sobol|morris --json`` prints."""
+        return {"scenario": self.scenario, "method": self.method, "readout": self.readout,
+                "n_evaluations": self.n_evaluations, "failed": self.failed,
+                "indices": {k: dict(zip(self.parameters, map(float, v))) for k, v in self.indices.items()}}
+
     def dataframe(self):
         import pandas as pd
 
@@ -170,3 +185,20 @@ def global_sensitivity(scenario, method: str = "sobol", readout: str = "serum_mg
         a = morris_a.analyze(problem, X, Yv, num_levels=4, seed=seed)
         idx = {k: np.asarray(a[k]) for k in ("mu", "mu_star", "sigma", "mu_star_conf")}
     return GlobalSensitivity(scenario.name, method, readout, tuple(problem["names"]), idx, int(P.shape[0]), failed)
+
+
+def sensitivity(scenario, method: str = "local", readout: str = "serum_mg_total_mM", *, n: int = 1024, seed: int = 0,
+                execution: Execution = Execution()) -> LocalSensitivity | GlobalSensitivity:
+    """Sensitivity of readouts to the model parameters at the scenario's steady state.
+
+    ``method="local"``: exact normalised sensitivities d ln(readout) / d ln(parameter) of every contract readout
+    to every parameter (complex step through the LU of the steady-state Jacobian; *readout* only picks the
+    default of ``ranking``). ``"sobol"`` or ``"morris"``: global indices of *readout* over the documented
+    parameter ranges with *n* base samples (needs ``mgflux[sensitivity]``: SALib).
+    """
+    if method == "local":
+        return local_sensitivity(scenario)
+    if method not in ("sobol", "morris"):
+        raise MgfluxError(unknown_name("sensitivity method", method, ["local", "sobol", "morris"], "--method"))
+    return global_sensitivity(scenario, method, readout, n, seed, workers=execution.workers,
+                              scheduler=execution.scheduler)
