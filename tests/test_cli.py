@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SCENARIOS
 from mgflux import READOUTS
-from mgflux.cli.main import main
+from mgflux import main
 
 
 def run_cli(capsys, *args):

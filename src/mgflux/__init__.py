@@ -29,7 +29,18 @@ from .model.readouts import READOUTS as READOUTS
 from .model.scenario import Scenario as Scenario
 from .model.scenario import load_scenario as load_scenario
 from .model.scenario import scenario_from_dict as scenario_from_dict
+from ._paths import models_dir as models_dir
+from ._paths import scenarios_dir as scenarios_dir
+from .cli.main import main as main
+from .io.sbml import to_sbml as to_sbml
 from .io.sbml import write_sbml as write_sbml
+from .model.catalogue import get_catalogue as get_catalogue
+from .model.model import available_models as available_models
+from .model.model import model_from_text as model_from_text
+from .model.parameters import Factor as Factor
+from .model.parameters import factor as factor
+from .model.parameters import parameter_sets as parameter_sets
+from .model.readouts import hypomagnesemia_grade as hypomagnesemia_grade
 from .options import BatchOptions as BatchOptions
 from .options import Execution as Execution
 from .options import RunOptions as RunOptions
@@ -47,8 +58,16 @@ from .run import steady_states as steady_states
 from .run import timecourses as timecourses
 from .studies.compare import compare as compare
 from .studies.dose import find_dose as find_dose
+from .studies.incidence import drug_incidence_table as drug_incidence_table
+from .studies.incidence import drug_scenario_file as drug_scenario_file
+from .studies.population import PopulationSpec as PopulationSpec
+from .studies.population import RiskFactor as RiskFactor
+from .studies.population import load_population_spec as load_population_spec
 from .studies.population import population as population
+from .studies.population import population_design as population_design
 from .studies.sensitivity import sensitivity as sensitivity
+from .studies.sweep import Vary as Vary
+from .studies.sweep import parse_vary as parse_vary
 from .studies.sweep import sweep as sweep
 
 __version__ = "0.1.0"
@@ -59,5 +78,8 @@ __all__ = [
     "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
     "UnitError", "__version__", "BatchOptions", "Execution", "TimecourseOptions", "BatchResult", "Status",
     "TimecourseResult", "steady_states", "timecourses", "sweep", "population", "sensitivity", "compare", "find_dose",
-    "write_sbml",
+    "write_sbml", "to_sbml", "models_dir", "scenarios_dir", "main", "get_catalogue", "parameter_sets",
+    "hypomagnesemia_grade", "drug_incidence_table", "drug_scenario_file", "PopulationSpec", "RiskFactor",
+    "load_population_spec", "available_models", "model_from_text", "Factor", "factor", "population_design", "Vary",
+    "parse_vary",
 ]
