@@ -35,6 +35,11 @@ class RunOptions:
     max_evaluations: int = 50_000  # per segment and method: shipped scenarios need ~1,000; past it, give up loudly
     atol_scale: float = 1e-12  # absolute tolerance = atol_scale * max(1, |y0|) per state
     max_step: float = np.inf
+    # "wait": compile the numba kernels if they are not cached yet (the first run on an empty cache takes
+    # ~15 s); "background": answer at once with scipy (`fallback[0]`, then the others) on the plain-Python
+    # model and compile for next time in a background process (what `mgflux run` does). Results of the two
+    # paths agree to the integration tolerance (~1e-7 relative), not bit for bit.
+    compile: str = "wait"
 
 
 @dataclass(frozen=True)

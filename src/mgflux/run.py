@@ -16,7 +16,8 @@ import numpy as np
 from .engine import steady as _solve
 from .engine import timecourse as _timecourse
 from .engine.batch import integrate_batch, nominal, solve_batch, steady_batch
-from .engine.codegen import compiled
+from .engine.codegen import compiled, is_cached, note
+from .engine.warmup import SINGLE_RUN_KERNELS, start_background_compile
 from .engine.executors import _dask_client
 from .model.parameters import factor, parameter_matrix, Factor, base_parameters, parameters_between, run_edges, run_times, segment_parameters, steady_parameters
 from .model.readouts import _observe, _readouts
@@ -63,9 +64,24 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
     scenario = _as_scenario(scenario)
     model = scenario.model
     base = base_parameters(scenario)
-    if steady_options.backend == "auto":  # the time course loads numba anyway: its kernels are the fast ones
+    notes = list(scenario.notes)
+    if options.compile not in ("wait", "background"):
+        raise ValueError(f"RunOptions.compile must be 'wait' or 'background', not {options.compile!r}")
+    python = False
+    if options.compile == "background" and options.method == "Rodas4":
+        mod = compiled(model)
+        python = not (mod.timecourse_totals.signatures or is_cached(mod, SINGLE_RUN_KERNELS))
+    if python:  # answer now with scipy on the plain-Python model; compile for next time in the background
+        started = start_background_compile(model)
+        note("the compiled model is not cached yet: this run uses scipy on the plain-Python model"
+             + ("; compiling it in the background for next time" if started else ""))
+        fallback = (options.fallback,) if isinstance(options.fallback, str) else tuple(options.fallback or ())
+        options = dataclasses.replace(options, method=(fallback or ("LSODA",))[0], fallback=fallback[1:])
+        steady_options = dataclasses.replace(steady_options, backend="python")
+    elif steady_options.backend == "auto":  # the time course loads numba anyway: its kernels are the fast ones
         steady_options = dataclasses.replace(steady_options, backend="numba")
     mod, y0, sinfo = _solve_steady(scenario, base, steady_options)
+    mod = _solve.kernels(mod, "python" if python else "numba")
     edges = scenario.edges()
     segments = [(t0, t1, parameters_between(scenario, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
     t_out = output_times(scenario)
@@ -94,7 +110,7 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
         timecourse=MappingProxyType({k: _freeze(v) for k, v in r.items()}),
         states=MappingProxyType({s: _freeze(ys[i]) for i, s in enumerate(model.state_names)}),
         totals=MappingProxyType({k: _freeze(v) for k, v in cumulative.items()}),
-        notes=scenario.notes, solver=MappingProxyType(solver))
+        notes=tuple(notes), solver=MappingProxyType(solver))
 
 
 def citations(scenario) -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import MgfluxError
@@ -16,7 +18,7 @@ from ..model.readouts import _readouts
 from ..options import BatchOptions, SteadyOptions, TimecourseOptions
 from ..results import BatchResult
 from . import steady as _solve
-from .codegen import compiled
+from .codegen import compiled, is_cached, note
 from .executors import _dask_map, _run_chunks, _workers
 
 
@@ -98,8 +100,22 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
     return _solve_local(model, P, warm, options, progress)
 
 
+#: seconds numba takes to compile each family of batch kernels on a cold cache (measured on 2 busy cores:
+#: benchmarks/README.md); said before the wait, so that a first batch never looks hung
+COMPILE_SECONDS = {"steady_chunk": 25, "timecourse_chunk": 10, "sensitivity_chunk": 8}
+
+
+def announce_compile(mod, kernel: str) -> None:
+    """Say "compiling the model once (about N s)" when *kernel* is neither loaded nor cached."""
+    fn = getattr(mod, kernel)
+    if not fn.signatures and not is_cached(mod, (kernel,)):
+        note(f"compiling the model once (about {COMPILE_SECONDS.get(kernel, 15)} s); later runs load it from "
+             f"{Path(mod.__file__).parent}")
+
+
 def _solve_local(model, P, warm, options, progress=None):
     mod = compiled(model)
+    announce_compile(mod, "steady_chunk")
     n = len(model.states)
     N = P.shape[0]
     Y = np.empty((N, n))
@@ -188,6 +204,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
             return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     mod = compiled(model)
+    announce_compile(mod, "timecourse_chunk")
     Y0 = np.ascontiguousarray(np.atleast_2d(Y0), dtype=np.float64)
     N, n = Y0.shape
     Pseg = np.asarray(Pseg, dtype=np.float64)

@@ -17,14 +17,22 @@ from ..options import SteadyOptions
 class PythonKernels:
     """The generated model's functions run as plain Python (numba's ``py_func``): the same code, without
     numba's start-up (~1 s to initialise its compiler and load the cache). For one steady state (~60
-    right-hand-side calls of ~20 us) this is far faster end to end; time courses always use numba."""
+    right-hand-side calls of ~20 us) this is far faster end to end. A time course on these runs scipy
+    (``RunOptions(compile="background")`` while the compiled kernels are not cached yet)."""
 
     def __init__(self, mod):
         self._mod = mod
         self.rhs = mod.rhs.py_func
+        self.rhs_totals = mod.rhs_totals.py_func
         self.jacobian = mod.jacobian.py_func
+        self.jacobian_totals = mod.jacobian_totals.py_func
         self.observe = mod.observe.py_func
+        self.N_STATES = mod.N_STATES
         self.N_TOTALS = mod.N_TOTALS
+
+    def observe_chunk(self, lo, hi, Y, P, O):
+        for k in range(lo, hi):
+            self.observe(Y[k], P[k], O[k])
 
 
 def kernels(mod, backend: str = "auto"):

@@ -13,7 +13,7 @@ from ..model.model import Model
 from ..model.parameters import Factor, factor, parameter_matrix
 from ..model.readouts import _readouts
 from ..model.scenario import Scenario, load_scenario
-from ..engine.batch import nominal, steady_batch
+from ..engine.batch import announce_compile, nominal, steady_batch
 from ..engine.codegen import compiled
 from ..engine.executors import _run_chunks
 from ..options import Execution
@@ -71,6 +71,7 @@ def sensitivity_matrices(model: Model, Y: np.ndarray, P: np.ndarray):
     S = np.zeros((N, n, m))
     OS = np.zeros((N, len(model.observable_names), m))
     st = np.zeros(N, np.int64)
+    announce_compile(mod, "sensitivity_chunk")
     _run_chunks(mod.sensitivity_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), S, OS, st)
     return S, OS, st
 
