@@ -5,9 +5,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux import compare
-from mgflux import find_dose
-from mgflux import main
+from mgflux import compare, find_dose, main
 
 
 def test_compare_gitelman_dct_fails_tal_and_gut_compensate():

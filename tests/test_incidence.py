@@ -24,6 +24,7 @@ def table():
     return {r["drug"]: r for r in mgflux.drug_incidence_table(2000, seed=0)}
 
 
+@pytest.mark.slow
 def test_most_drugs_fall_inside_their_reported_range(table):
     inside = sorted(d for d, r in table.items() if r["inside"])
     assert len(table) == 31
@@ -52,11 +53,13 @@ def test_beta_agonist_total_fall_matches_its_sources():
     assert 0.08 < 1 - tot[np.searchsorted(t, 1 + 2 / 24 - 1e-9)] / tot[0] < 0.16
 
 
+@pytest.mark.slow
 def test_torasemide_as_furosemide(table):
     # Dodion 1986: equal Mg excretion at equal drug levels; no source for a stronger effect
     assert table["torasemide"]["simulated_percent"] == pytest.approx(table["furosemide"]["simulated_percent"], abs=0.5)
 
 
+@pytest.mark.slow
 def test_panitumumab_above_cetuximab_and_severe_cases_rare(table):
     # Petrelli 2012: panitumumab > cetuximab; both are mostly grade 1 (a calibration to the all-grade incidence)
     assert table["panitumumab"]["simulated_percent"] > table["cetuximab"]["simulated_percent"]
@@ -66,6 +69,7 @@ def test_panitumumab_above_cetuximab_and_severe_cases_rare(table):
     assert g[3] + g[4] < 0.05  # grade 3/4 (< 0.4 mM): 3.9% in the meta-analysis of Chen 2013
 
 
+@pytest.mark.slow
 def test_cisplatin_incidence_grows_with_cycles_and_amphotericin_with_course_length(table):
     # the shipped courses (4 cisplatin cycles, 2 weeks of amphotericin B) are what the table uses; both drugs
     # injure cumulatively, so a shorter course gives fewer cases

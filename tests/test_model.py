@@ -1,12 +1,10 @@
 """Model files: every parameter has a unit and a source; malformed models give clear errors."""
 import re
-from pathlib import Path
 
 import pytest
 
 import mgflux
-from mgflux import available_models
-from mgflux import models_dir
+from mgflux import available_models, models_dir
 
 ADULT = (models_dir() / "adult.toml").read_text()
 

@@ -1,16 +1,14 @@
 """Solvers against a reduced model with a closed-form steady state and time course, and their failures."""
 import math
-import textwrap
 
 import numpy as np
 import pytest
 
 import mgflux
-
+from mgflux import models_dir
 from mgflux.engine import steady as engine_steady
 from mgflux.engine import timecourse as engine_timecourse
 from mgflux.engine.codegen import compiled
-from mgflux import models_dir
 
 # A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
 # Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
@@ -80,6 +78,7 @@ def test_steady_state_closed_form(reduced):
     assert info["max_scaled_residual"] < 1e-11
 
 
+@pytest.mark.slow
 def test_time_course_closed_form(reduced):
     m, mod = reduced
     p = m.parameter_vector()
@@ -187,6 +186,7 @@ def test_no_steady_state_is_loud(tmp_path):
     assert len(exc.value.strategies) >= 3
 
 
+@pytest.mark.slow
 def test_integration_failure_names_segment(tmp_path):
     # urine turned into a quadratic source: serum blows up in finite time (about half a day)
     path = tmp_path / "blowup.toml"

@@ -13,6 +13,9 @@ Public surface (every command has a function; results have ``dataframe()`` and `
 
 Everything else is private: the modules behind these names may change.
 """
+from ._paths import models_dir as models_dir
+from ._paths import scenarios_dir as scenarios_dir
+from .cli.main import main as main
 from .errors import IntegrationError as IntegrationError
 from .errors import MgfluxError as MgfluxError
 from .errors import ModelError as ModelError
@@ -20,27 +23,24 @@ from .errors import ScenarioError as ScenarioError
 from .errors import SolverError as SolverError
 from .errors import SteadyStateError as SteadyStateError
 from .errors import UnitError as UnitError
-from .model.catalogue import Catalogue as Catalogue
-from .model.catalogue import Entry as Entry
-from .model.model import Model as Model
-from .model.model import get_model as get_model
-from .model.model import load_model as load_model
-from .model.readouts import READOUTS as READOUTS
-from .model.scenario import Scenario as Scenario
-from .model.scenario import load_scenario as load_scenario
-from .model.scenario import scenario_from_dict as scenario_from_dict
-from ._paths import models_dir as models_dir
-from ._paths import scenarios_dir as scenarios_dir
-from .cli.main import main as main
 from .io.sbml import to_sbml as to_sbml
 from .io.sbml import write_sbml as write_sbml
+from .model.catalogue import Catalogue as Catalogue
+from .model.catalogue import Entry as Entry
 from .model.catalogue import get_catalogue as get_catalogue
+from .model.model import Model as Model
 from .model.model import available_models as available_models
+from .model.model import get_model as get_model
+from .model.model import load_model as load_model
 from .model.model import model_from_text as model_from_text
 from .model.parameters import Factor as Factor
 from .model.parameters import factor as factor
 from .model.parameters import parameter_sets as parameter_sets
+from .model.readouts import READOUTS as READOUTS
 from .model.readouts import hypomagnesemia_grade as hypomagnesemia_grade
+from .model.scenario import Scenario as Scenario
+from .model.scenario import load_scenario as load_scenario
+from .model.scenario import scenario_from_dict as scenario_from_dict
 from .options import BatchOptions as BatchOptions
 from .options import Execution as Execution
 from .options import RunOptions as RunOptions

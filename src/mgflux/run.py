@@ -17,9 +17,19 @@ from .engine import steady as _solve
 from .engine import timecourse as _timecourse
 from .engine.batch import integrate_batch, nominal, solve_batch, steady_batch
 from .engine.codegen import compiled, is_cached, note
-from .engine.warmup import SINGLE_RUN_KERNELS, start_background_compile
 from .engine.executors import _dask_client
-from .model.parameters import factor, parameter_matrix, Factor, base_parameters, parameters_between, run_edges, run_times, segment_parameters, steady_parameters
+from .engine.warmup import SINGLE_RUN_KERNELS, start_background_compile
+from .model.parameters import (
+    Factor,
+    base_parameters,
+    factor,
+    parameter_matrix,
+    parameters_between,
+    run_edges,
+    run_times,
+    segment_parameters,
+    steady_parameters,
+)
 from .model.readouts import _observe, _readouts
 from .model.scenario import Scenario, load_scenario, output_times
 from .options import BatchOptions, Execution, RunOptions, SteadyOptions, TimecourseOptions

@@ -56,13 +56,13 @@ def _steady_with_bar(model, P, warm, args, factors, desc):
 def cmd_sweep(args) -> int:
     import numpy as np
 
+    from ..cli.format import _json
     from ..engine.batch import nominal
     from ..model.parameters import factor, parameter_matrix
     from ..model.readouts import READOUTS
+    from ..model.scenario import load_scenario
     from ..results import STATUS
     from ..studies.sweep import design, parse_vary
-    from ..cli.format import _json
-    from ..model.scenario import load_scenario
 
     if not args.vary:
         raise MgfluxError("sweep needs at least one --vary NAME=LO:HI:N (e.g. --vary gfr=60:150:10)")
@@ -175,9 +175,9 @@ def _plot_sweep(res, facs, varies, readouts, out, grid=True):
 
 
 def cmd_population(args) -> int:
+    from ..cli.format import _json
     from ..studies.incidence import drug_incidence_table
     from ..studies.population import population
-    from ..cli.format import _json
 
     if args.all_drugs:
         n = args.n or 2000
@@ -275,10 +275,10 @@ def _plot_population(pr, path):
 
 
 def cmd_sensitivity(args) -> int:
-    from ..io.plots import plot_tornado
-    from ..studies.sensitivity import global_sensitivity, local_sensitivity
     from ..cli.format import _json
+    from ..io.plots import plot_tornado
     from ..model.scenario import load_scenario
+    from ..studies.sensitivity import global_sensitivity, local_sensitivity
 
     sc = load_scenario(args.scenario)
     out = Path(args.out) if args.out else None

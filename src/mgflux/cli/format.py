@@ -1,8 +1,6 @@
 """Text and JSON formatting shared by the command modules."""
 from __future__ import annotations
 
-
-
 _UNITS_NOTE = "1 mM = 2.43 mg/dL = 2 mEq/L; 1 mmol = 24.3 mg"
 
 

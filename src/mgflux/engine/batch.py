@@ -7,7 +7,6 @@ cluster; a set that fails never raises, it carries a non-OK status and NaN reado
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ from ..results import BatchResult
 from . import steady as _solve
 from .codegen import compiled, is_cached, note
 from .executors import _dask_map, _run_chunks, _workers
-
 
 # ------------------------------------------------------------------------------------------ the engine
 

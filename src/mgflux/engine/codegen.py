@@ -17,13 +17,13 @@ Compilation happens at the first call, not at import.
 from __future__ import annotations
 
 import hashlib
-
-import numpy as np
 import importlib.util
 import keyword
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from .._paths import cache_dir
 from ..errors import ModelError

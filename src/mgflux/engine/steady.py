@@ -190,7 +190,7 @@ def _steady_state(mod, p, guess, state_names, opts):
         raise SteadyStateError(
             "no steady state found: tried " + ", then ".join(tried) + ". "
             + ("; ".join(log) + ". " if log else "")
-            + f"Largest scaled residuals (per day): "
+            + "Largest scaled residuals (per day): "
             + ", ".join(f"{state_names[i]} {scaled[i]:.2e}" for i in order)
             + ". Check that the perturbations keep every flux possible (e.g. some Mg intake or infusion), "
               "or start `run` from the healthy state to see where the states go.",

@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import IntegrationError
 from ..options import RunOptions
 
-
 METHODS = ("Rodas4", "LSODA", "Radau", "BDF", "RK45", "RK23", "DOP853")
 
 

@@ -17,10 +17,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..model import units as _units
-from ..model.model import Model, _formula_names
 from .._paths import models_dir
 from ..errors import ModelError, ScenarioError, unknown_name
+from ..model import units as _units
+from ..model.model import Model, _formula_names
 
 KINDS = ("gene", "drug", "condition", "treatment")
 MECHANISMS = {

@@ -17,8 +17,8 @@ from types import MappingProxyType
 import numpy as np
 
 from .._paths import cache_dir, models_dir, scenarios_dir  # noqa: F401 (re-exported for old callers)
-from . import units as _units
 from ..errors import ModelError, unknown_name
+from . import units as _units
 
 FUNCTIONS = ("exp", "log", "sqrt")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)

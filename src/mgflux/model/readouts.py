@@ -6,7 +6,6 @@ import numpy as np
 
 from .model import Model
 
-
 READOUTS = {
     "serum_mg_total_mM": "mM",
     "serum_mg_ionized_mM": "mM",

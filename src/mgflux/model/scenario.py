@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model import units as _units
 from ..model.catalogue import Catalogue, Entry, get_catalogue
 from ..model.model import Model, get_model
-from ..errors import MgfluxError, ScenarioError, unknown_name
 
 _SECTIONS = {"scenario", "diet", "perturbation", "treatment"}
 _SCENARIO_KEYS = {"name", "model", "duration", "sample_every", "description"}

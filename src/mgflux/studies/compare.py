@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from ..model.scenario import Scenario, load_scenario
 from ..results import SteadyResult
 from ..run import steady_state
-
 
 SEGMENTS = (("PT", "pt_reabsorption", "filtered_load"), ("TAL", "tal_reabsorption", "tal_delivery"),
             ("DCT", "dct_reabsorption", "dct_delivery"))

@@ -3,15 +3,14 @@ or a clear statement that no dose up to the limit can."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import MgfluxError, ScenarioError
 from ..model import units as _units
 from ..model.scenario import Application, Scenario, load_scenario
 from ..run import steady_state
-
 
 # ---------------------------------------------------------------------------------------------- dose finder
 

@@ -7,17 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.batch import announce_compile, nominal, steady_batch
+from ..engine.codegen import compiled
+from ..engine.executors import _run_chunks
 from ..errors import MgfluxError, ScenarioError, unknown_name
-from ..results import STATUS_TEXT
 from ..model.model import Model
 from ..model.parameters import Factor, factor, parameter_matrix
 from ..model.readouts import _readouts
 from ..model.scenario import Scenario, load_scenario
-from ..engine.batch import announce_compile, nominal, steady_batch
-from ..engine.codegen import compiled
-from ..engine.executors import _run_chunks
 from ..options import Execution
-
+from ..results import STATUS_TEXT
 
 # ------------------------------------------------------------------------------------------- sensitivity
 
@@ -87,7 +86,6 @@ def local_sensitivity(scenario, readouts=SENSITIVITY_READOUTS) -> LocalSensitivi
     if res.status[0] != 0:
         raise MgfluxError(f"no stable steady state for {scenario.name!r} ({STATUS_TEXT[int(res.status[0])]})")
     S, OS, st = sensitivity_matrices(model, res.Y, p)
-    m = p.shape[1]
     mod = compiled(model)
     obs = np.empty(len(model.observable_names))
     mod.observe(res.Y[0], p[0], obs)
