@@ -12,6 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .model.model import Model
+from .model.readouts import _number
 
 
 def _freeze(a):
@@ -37,7 +38,7 @@ class SteadyResult:
 
     def to_dict(self) -> dict:
         """Readouts at the top level (DESIGN.md), plus scenario, notes and solver statistics."""
-        d = {k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in self.readouts.items()}
+        d = {k: _number(v) for k, v in self.readouts.items()}
         d["scenario"] = self.scenario
         d["notes"] = list(self.notes)
         d["solver"] = dict(self.solver)
@@ -67,11 +68,11 @@ class RunResult:
 
     @property
     def final(self) -> dict:
-        return {k: (int(v[-1]) if k == "hypomagnesemia_grade" else float(v[-1])) for k, v in self.timecourse.items()}
+        return {k: _number(v[-1]) for k, v in self.timecourse.items()}
 
     @property
     def initial(self) -> dict:
-        return {k: (int(v[0]) if k == "hypomagnesemia_grade" else float(v[0])) for k, v in self.timecourse.items()}
+        return {k: _number(v[0]) for k, v in self.timecourse.items()}
 
     def time_below(self, threshold_mM: float = 0.7, readout: str = "serum_mg_total_mM") -> dict:
         """Days the readout spends below *threshold_mM* (on the output grid, linear between samples) and the

@@ -30,7 +30,7 @@ from .model.parameters import (
     segment_parameters,
     steady_parameters,
 )
-from .model.readouts import _observe, _readouts
+from .model.readouts import _number, _observe, _readouts
 from .model.scenario import Scenario, load_scenario, output_times
 from .options import BatchOptions, Execution, RunOptions, SteadyOptions, TimecourseOptions
 from .results import BatchResult, RunResult, Status, SteadyResult, TimecourseResult, _freeze
@@ -60,7 +60,7 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
     r = _readouts(model, obs, y)
     return SteadyResult(
         scenario=scenario.name,
-        readouts=MappingProxyType({k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in r.items()}),
+        readouts=MappingProxyType({k: _number(v) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
         notes=tuple(notes), solver=MappingProxyType(info),

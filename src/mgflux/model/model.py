@@ -231,7 +231,7 @@ _STATE_KEYS = {"unit", "pool", "guess", "description", "rate"}
 _PARAM_KEYS = {"value", "unit", "source", "note", "range"}
 _FLUX_KEYS = {"from", "to", "rate", "description", "through"}
 _EXPR_KEYS = {"formula", "unit", "description"}
-_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets"}
+_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets", "readouts"}
 _TARGET_KEYS = {"range", "target", "source", "diet"}
 
 
