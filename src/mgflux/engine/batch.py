@@ -18,7 +18,7 @@ from ..options import BatchOptions, SteadyOptions, TimecourseOptions
 from ..results import BatchResult
 from . import steady as _solve
 from .codegen import compiled, is_cached, note
-from .executors import _dask_map, _run_chunks, _workers
+from .executors import Dask, Threads, _run_chunks, _workers, executor
 
 # ------------------------------------------------------------------------------------------ the engine
 
@@ -92,10 +92,10 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
         raise MgfluxError(f"parameter matrix must be (N, {len(model.parameters)}), got {P.shape}")
     if warm is None:
         warm = nominal(model, P[0] if len(P) else model.parameter_vector())
-    if scheduler:
-        return _solve_dask(model, P, warm, options, scheduler, chunk_size)
-    _workers(workers)
-    return _solve_local(model, P, warm, options, progress)
+    ex = executor(scheduler, workers)
+    if isinstance(ex, Dask):
+        return _solve_dask(model, P, warm, options, ex, chunk_size)
+    return _solve_local(model, P, warm, options, progress, ex)
 
 
 #: seconds numba takes to compile each family of batch kernels on a cold cache (measured on 2 busy cores:
@@ -111,7 +111,7 @@ def announce_compile(mod, kernel: str) -> None:
              f"{Path(mod.__file__).parent}")
 
 
-def _solve_local(model, P, warm, options, progress=None):
+def _solve_local(model, P, warm, options, progress=None, ex: Threads | None = None):
     mod = compiled(model)
     announce_compile(mod, "steady_chunk")
     n = len(model.states)
@@ -123,7 +123,7 @@ def _solve_local(model, P, warm, options, progress=None):
         LU0 = np.empty_like(warm.J)
         piv0 = np.empty(n, np.int64)
         max_chord = options.max_chord if mod.lu_factor(np.ascontiguousarray(warm.J), LU0, piv0) else 0
-        _run_chunks(mod.steady_chunk, N, P, model.guess_vector(), warm.y, warm.p, np.ascontiguousarray(warm.S),
+        (ex or Threads()).run(mod.steady_chunk, N, P, model.guess_vector(), warm.y, warm.p, np.ascontiguousarray(warm.S),
                     _floor(model), LU0, piv0,
                     options.residual_tol, options.step_tol, options.max_newton, options.max_ptc, max_chord,
                     options.eig_tol, Y, status, strategy, progress=progress)
@@ -137,9 +137,9 @@ def _chunk_task(model_text, model_name, P, warm, options):
     return _solve_local(model_from_text(model_text, model_name), P, warm, options)
 
 
-def _solve_dask(model, P, warm, options, scheduler, chunk_size):
+def _solve_dask(model, P, warm, options, ex: Dask, chunk_size):
     chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-    parts = _dask_map(scheduler, _steady_task, chunks, model.path.read_text(), model.name, warm, options)
+    parts = ex.map(_steady_task, chunks, model.path.read_text(), model.name, warm, options)
     if not parts:
         return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -196,7 +196,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
             Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
         chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
                   for i in range(0, Y0.shape[0], chunk_size)]
-        parts = _dask_map(scheduler, _timecourse_task, chunks, model.path.read_text(), model.name,
+        parts = Dask(scheduler).map(_timecourse_task, chunks, model.path.read_text(), model.name,
                           np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
         if not parts:
             return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))

@@ -23,7 +23,7 @@ from ..errors import ScenarioError, unknown_name
 from .catalogue import Entry, apply_modifiers, get_catalogue
 from .catalogue import evaluate as _catalogue_evaluate
 from .model import Model
-from .scenario import Scenario
+from .scenario import Scenario, output_times
 
 
 def base_parameters(scenario: Scenario) -> np.ndarray:
@@ -193,15 +193,8 @@ def run_edges(scenario: Scenario, days: float | None = None) -> np.ndarray:
     return np.array(sorted(ts))
 
 
-def run_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
-    """Output grid of a run to day *days*: every ``sample_every`` and the end."""
-    end = float(scenario.duration if days is None else days)
-    step = scenario.sample_every
-    n = int(math.floor(end / step + 1e-9))
-    t = np.arange(n + 1) * step
-    if end - t[-1] > 1e-9 * max(end, 1.0):
-        t = np.append(t, end)
-    return t
+#: the output grid of a batch of time courses is the single run's (one definition: model/scenario.py)
+run_times = output_times
 
 
 def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
