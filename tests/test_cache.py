@@ -78,3 +78,16 @@ def test_a_batch_that_must_compile_says_so(tmp_path):
     assert "compiling the model once (about" in r.stderr
     again = _mgflux(["sensitivity", str(HEALTHY), "--json"], tmp_path / "cache")
     assert "compiling" not in again.stderr
+
+
+def test_a_warm_steady_state_imports_only_what_it_needs(tmp_path):
+    """Lazy imports: with the load cache warm, a steady state imports neither pint (nor scipy, which pint
+    pulls in) nor numba nor pandas nor matplotlib: what keeps `mgflux steady` as quick as libRoadRunner."""
+    code = ("import sys, json, mgflux; mgflux.steady_state(sys.argv[1]); "
+            "print(json.dumps([m for m in ('pint', 'scipy', 'numba', 'pandas', 'matplotlib') if m in sys.modules]))")
+    env = dict(os.environ, MGFLUX_CACHE_DIR=str(tmp_path / "cache"))
+    first = subprocess.run([sys.executable, "-c", code, str(HEALTHY)], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "pint" in json.loads(first.stdout)  # the first process checks the model's units
+    again = subprocess.run([sys.executable, "-c", code, str(HEALTHY)], env=env, capture_output=True, text=True)
+    assert json.loads(again.stdout) == [], again.stdout

@@ -42,7 +42,7 @@ def _as_scenario(scenario) -> Scenario:
 
 def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
     model = scenario.model
-    mod = compiled(model)
+    mod = compiled(model, numba=False)  # plain Python unless numba is asked for or already in use (kernels())
     y, info = _solve.steady_state(mod, p, model.guess_vector(), model.state_names, options)
     return mod, y, info
 
@@ -79,8 +79,8 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
         raise ValueError(f"RunOptions.compile must be 'wait' or 'background', not {options.compile!r}")
     python = False
     if options.compile == "background" and options.method == "Rodas4":
-        mod = compiled(model)
-        python = not (mod.timecourse_totals.signatures or is_cached(mod, SINGLE_RUN_KERNELS))
+        mod = compiled(model, numba=False)
+        python = not ((mod.NUMBA and mod.timecourse_totals.signatures) or is_cached(mod, SINGLE_RUN_KERNELS))
     if python:  # answer now with scipy on the plain-Python model; compile for next time in the background
         started = start_background_compile(model)
         note("the compiled model is not cached yet: this run uses scipy on the plain-Python model"

@@ -22,11 +22,11 @@ class PythonKernels:
 
     def __init__(self, mod):
         self._mod = mod
-        self.rhs = mod.rhs.py_func
-        self.rhs_totals = mod.rhs_totals.py_func
-        self.jacobian = mod.jacobian.py_func
-        self.jacobian_totals = mod.jacobian_totals.py_func
-        self.observe = mod.observe.py_func
+        self.rhs = _plain(mod.rhs)
+        self.rhs_totals = _plain(mod.rhs_totals)
+        self.jacobian = _plain(mod.jacobian)
+        self.jacobian_totals = _plain(mod.jacobian_totals)
+        self.observe = _plain(mod.observe)
         self.N_STATES = mod.N_STATES
         self.N_TOTALS = mod.N_TOTALS
 
@@ -35,10 +35,16 @@ class PythonKernels:
             self.observe(Y[k], P[k], O[k])
 
 
+def _plain(fn):
+    return getattr(fn, "py_func", fn)  # a numba dispatcher's Python function, or the function itself
+
+
 def kernels(mod, backend: str = "auto"):
     """The functions to evaluate: numba's (``"numba"``), plain Python (``"python"``), or ``"auto"``: numba once
-    this process has loaded it, Python before (a single steady state should not pay numba's start-up)."""
-    if backend == "numba" or (backend == "auto" and mod.rhs.signatures):
+    this process has switched the module to numba, Python before (a single steady state should not pay
+    numba's start-up)."""
+    if backend == "numba" or (backend == "auto" and mod.NUMBA):
+        mod.to_numba()
         return mod
     if backend not in ("python", "auto", "numba"):
         raise ValueError(f"backend must be 'auto', 'numba' or 'python', not {backend!r}")

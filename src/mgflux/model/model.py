@@ -434,7 +434,14 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
             raise ModelError(unknown_name("model", str(name_or_path), available_models(), str(models_dir())))
     key = (str(p.resolve()), p.stat().st_mtime_ns)
     if key not in _CACHE:
-        _CACHE[key] = load_model(p)
+        from . import store  # checked once per file text, not once per process: no pint on a warm start
+
+        k = store.key(str(p.resolve()), p.read_text())
+        model = store.load("model", k)
+        if model is None:
+            model = load_model(p)
+            store.save("model", k, model)
+        _CACHE[key] = model
     return _CACHE[key]
 
 
