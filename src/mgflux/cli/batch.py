@@ -201,17 +201,6 @@ def cmd_population(args) -> int:
         print(f"\n{sum(1 for r in rows if r['inside'])} of {len(rows)} inside their reported range"
               + (f"; outside: {', '.join(miss)}" if miss else ""))
         return 0
-        print(f"Hypomagnesemia (< 0.7 mM) in {n} virtual adults per drug, standard dose, steady state (seed {args.seed})")
-        print(f"{'drug':22s} {'simulated':>9s}  {'reported':>12s}  inside  reported text")
-        for r in rows:
-            rep = "-" if r["reported_range"] is None else f"{r['reported_range'][0]:.0f}-{r['reported_range'][1]:.0f}%"
-            flag = {True: "yes", False: "NO", None: "?"}[r["inside"]]
-            print(f"{r['drug']:22s} {r['simulated_percent']:8.1f}%  {rep:>12s}  {flag:>6s}  {r['reported']}"
-                  + (f" [{r['note']}]" if r["note"] else ""))
-        miss = [r["drug"] for r in rows if r["inside"] is False]
-        print(f"\n{sum(1 for r in rows if r['inside'])} of {len(rows)} inside their reported range"
-              + (f"; outside: {', '.join(miss)}" if miss else ""))
-        return 0
     if not args.scenario:
         raise MgfluxError("population needs a SCENARIO file (or --all-drugs)")
     t = time.perf_counter()
