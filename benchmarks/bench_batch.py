@@ -41,7 +41,7 @@ def compile_time() -> float:
     """Seconds for a first sweep (model + batch kernels compiled) in a fresh process with empty caches."""
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, MGFLUX_CACHE_DIR=d, NUMBA_CACHE_DIR=d)
-        code = ("import time; t = time.perf_counter(); import mgflux; from mgflux import _batch; "
+        code = ("import time; t = time.perf_counter(); import mgflux; "
                 f"mgflux.sweep({str(HEALTHY)!r}, ['gfr=60:150:10']); "
                 "print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -43,21 +43,20 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
-class BatchOptions:
-    """Numerical choices of the batched steady-state engine (tolerances as :class:`mgflux.SteadyOptions`)."""
+class BatchOptions(SteadyOptions):
+    """Numerical choices of the batched steady-state engine: the single run's :class:`SteadyOptions` (same
+    tolerances and iteration limits; ``backend`` and ``integrate_days`` are not used: batches always run the
+    compiled kernels and have no long-integration fallback, a set that fails gets a status) plus these."""
 
-    residual_tol: float = 1e-11
-    step_tol: float = 1e-10
-    max_newton: int = 60
-    max_ptc: int = 400
     max_chord: int = 40  # chord iterations with the shared nominal LU before full Newton
     eig_tol: float = 1e-9  # largest eigenvalue real part still called stable (per day)
 
 
 @dataclass(frozen=True)
-class TimecourseOptions:
-    """Numerical choices of the batched Rosenbrock (Rodas4) integrator: error per step below
-    atol + rtol |y|, with atol = atol_scale * max(1, |y0|) per state."""
+class TimecourseOptions(RunOptions):
+    """Numerical choices of the batched Rosenbrock (Rodas4) integrator: the single run's :class:`RunOptions`
+    with looser default tolerances (error per step below atol + rtol |y|, atol = atol_scale * max(1, |y0|) per
+    state) and a step budget per set instead of scipy fallbacks (a set that fails gets a status)."""
 
     rtol: float = 1e-6
     atol_scale: float = 1e-9

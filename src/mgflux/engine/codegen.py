@@ -206,7 +206,9 @@ def compiled(model: Model, numba: bool = True):
     first call); False: as plain Python unless this process has switched it to numba already.
     """
     mod = _module(model)
-    if numba:
+    if numba and not mod.NUMBA:
+        # checking numba's index files unpickles them, which imports numba: only when numba is wanted anyway
+        _check_numba_cache(Path(mod.__file__).parent, mod.__name__)
         mod.to_numba()
     return mod
 
@@ -228,7 +230,6 @@ def _module(model: Model):
         _warn(f"cannot write the cache folder {cache_dir()} ({exc.strerror or exc}); compiling into {folder} for "
               "this process only (set MGFLUX_CACHE_DIR to a writable folder to keep the compiled model)")
         path = _write_module(folder, modname, src)
-    _check_numba_cache(path.parent, modname)
     spec = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[modname] = mod

@@ -8,6 +8,8 @@ half-plane). Anything else raises :class:`SteadyStateError` with the residual, t
 states that drift."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import SteadyStateError
@@ -44,7 +46,11 @@ def kernels(mod, backend: str = "auto"):
     this process has switched the module to numba, Python before (a single steady state should not pay
     numba's start-up)."""
     if backend == "numba" or (backend == "auto" and mod.NUMBA):
-        mod.to_numba()
+        if not mod.NUMBA:
+            from .codegen import _check_numba_cache
+
+            _check_numba_cache(Path(mod.__file__).parent, mod.__name__)
+            mod.to_numba()
         return mod
     if backend not in ("python", "auto", "numba"):
         raise ValueError(f"backend must be 'auto', 'numba' or 'python', not {backend!r}")
