@@ -19,7 +19,6 @@ from pathlib import Path
 from .._paths import cache_dir
 
 _HERE = Path(__file__).resolve().parent
-_CODE = ("model.py", "units.py", "catalogue.py", "formula.py", "store.py")
 
 
 def _proxy(d):
@@ -35,10 +34,8 @@ _CODE_HASH: list = []
 def _code_hash() -> str:
     if not _CODE_HASH:
         h = hashlib.sha256()
-        for name in _CODE:
-            f = _HERE / name
-            if f.exists():
-                h.update(f.read_bytes())
+        for f in sorted(_HERE.glob("*.py")):  # every module of model/: whatever builds a Model or Catalogue
+            h.update(f.name.encode() + f.read_bytes())
         _CODE_HASH.append(h.hexdigest()[:16])
     return _CODE_HASH[0]
 
