@@ -7,10 +7,10 @@ from ..errors import MgfluxError
 
 
 def cmd_compare(args) -> int:
-    from ..studies.compare import compare, format_comparison
-    from ..io.plots import plot_comparison
     from ..cli.format import _json
+    from ..io.plots import plot_comparison
     from ..model.scenario import load_scenario
+    from ..studies.compare import compare, format_comparison
 
     from .checks import check_out_dir, existing, say_replaced, warn
 
@@ -35,10 +35,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_dose_finder(args) -> int:
-    from ..model import units as _units
-    from ..studies.dose import find_dose
     from ..cli.format import _json
+    from ..model import units as _units
     from ..model.scenario import load_scenario
+    from ..studies.dose import find_dose
 
     from .checks import warn
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import warnings as _warnings
-
 from ..errors import MgfluxError
 from . import analysis, batch, export, single
-
-_DEFAULT_SHOW = _warnings.showwarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,19 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    from ..errors import MgfluxWarning
-
-    if issubclass(category, MgfluxWarning):
-        print(f"mgflux: warning: {message}", file=sys.stderr)
-    else:
-        _DEFAULT_SHOW(message, category, filename, lineno, file, line)
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    print(f"mgflux: warning: {message}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
     import warnings
 
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _warning_line  # one readable line, never a traceback-like source excerpt
     try:  # a bad flag value: argparse has printed usage and the message; return its code, do not exit
         args = build_parser().parse_args(argv)
     except SystemExit as exc:

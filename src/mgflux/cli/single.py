@@ -29,10 +29,12 @@ RUN_FILES = ("timecourse.csv", "serum.png", "urine.png", "pools.png", "segments.
 
 def cmd_run(args) -> int:
     from ..model.readouts import READOUTS
+    from ..options import RunOptions
     from ..run import simulate
 
     out = check_out_dir(args.out)
-    res = simulate(args.scenario)
+    # no wait for the compiler: on an empty cache scipy answers now and the kernels compile in the background
+    res = simulate(args.scenario, options=RunOptions(compile="background"))
     warn(res.warnings)
     if out:
         replaced = existing(out, RUN_FILES)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model import units as _units
 from ..model.catalogue import Catalogue, Entry, get_catalogue
 from ..model.model import Model, get_model
-from ..errors import MgfluxError, ScenarioError, unknown_name
 
 _SECTIONS = {"scenario", "diet", "perturbation", "treatment"}
 _SCENARIO_KEYS = {"name", "model", "duration", "sample_every", "description"}
@@ -296,21 +296,24 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
     return Application(entry, amount / dur, start, start + dur, one_off=True, label=entry.name, where=w)
 
 
-def output_times(scenario: Scenario) -> np.ndarray:
-    """Output grid of ``run``: every ``sample_every``, every window edge and infusion end inside the run, the
-    end, and fine samples over (and after) every one-off infusion shorter than the step (see
-    :func:`fine_sampling_notes`), so that no dose falls between two samples."""
-    n = int(math.floor(scenario.duration / scenario.sample_every + 1e-9))
-    t = np.arange(n + 1) * scenario.sample_every
-    if scenario.duration - t[-1] > 1e-9 * scenario.duration:
-        t = np.append(t, scenario.duration)
-    pts = [t, np.asarray(scenario.edges(), dtype=float)]
+def output_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
+    """The output grid of a run, single or batched (one definition), to day *days* (default: the scenario's
+    duration): every ``sample_every``, every window edge and infusion end inside the run, the end itself, and
+    fine samples over (and after) every one-off infusion shorter than the step (see :func:`fine_sampling_notes`),
+    so that no dose falls between two samples."""
+    end = float(scenario.duration if days is None else days)
+    step = scenario.sample_every
+    n = int(math.floor(end / step + 1e-9))
+    t = np.arange(n + 1) * step
+    if end - t[-1] > 1e-9 * max(end, 1.0):
+        t = np.append(t, end)
+    pts = [t, np.asarray([e for e in scenario.edges() if 0.0 < e < end], dtype=float)]
     for a in _short_infusions(scenario):
         dur = a.stop - a.start
         pts.append(a.start + dur * np.linspace(0.0, 1.0, 9))
-        pts.append(a.stop + np.geomspace(dur / 4, scenario.sample_every, 12))
+        pts.append(a.stop + np.geomspace(dur / 4, step, 12))
     t = np.unique(np.concatenate(pts))
-    return t[(t >= 0.0) & (t <= scenario.duration)]
+    return t[(t >= 0.0) & (t <= end)]
 
 
 def _short_infusions(scenario: Scenario):
