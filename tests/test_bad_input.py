@@ -843,8 +843,8 @@ def test_dose_finder_says_elemental_and_the_salt_mass(capsys):
 
 def _mgflux(args, env_extra, timeout=300):
     env = dict(os.environ, **env_extra)
-    p = subprocess.run([sys.executable, "-m", "mgflux.cli.main", *map(str, args)], capture_output=True, text=True,
-                       env=env, timeout=timeout, cwd=ROOT)
+    p = subprocess.run([sys.executable, "-c", "import sys, mgflux; sys.exit(mgflux.main(sys.argv[1:]))", *map(str, args)],
+                       capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
     assert "Traceback" not in p.stderr, p.stderr
     return p
 
@@ -859,9 +859,11 @@ def test_corrupted_pint_cache_is_rebuilt(tmp_path):
     shutil.copytree(cache_dir(), cache, ignore=shutil.ignore_patterns("*.tmp*"))
     for f in (cache / "pint").glob("*"):
         f.write_text("garbage")
-    p = _mgflux(["steady", HEALTHY, "--json"], {"MGFLUX_CACHE_DIR": str(cache)})
+    sc = write(tmp_path, '[diet]\nmg_intake = "313.5 mg/day"\n')  # a quantity not in the load cache: pint is needed
+    p = _mgflux(["steady", sc, "--json"], {"MGFLUX_CACHE_DIR": str(cache)})
     assert p.returncode == 0 and "unit cache" in p.stderr and "discarded and rebuilt" in p.stderr
-    p = _mgflux(["steady", HEALTHY, "--json"], {"MGFLUX_CACHE_DIR": str(cache)})
+    sc = write(tmp_path, '[diet]\nmg_intake = "314.5 mg/day"\n')
+    p = _mgflux(["steady", sc, "--json"], {"MGFLUX_CACHE_DIR": str(cache)})
     assert p.returncode == 0 and "warning" not in p.stderr
 
 
@@ -873,20 +875,21 @@ def test_corrupted_numba_cache_is_rebuilt(tmp_path):
 
     cache = tmp_path / "cache"
     shutil.copytree(cache_dir(), cache, ignore=shutil.ignore_patterns("*.tmp*"))
-    damaged = list((cache / "__pycache__").glob("*.nbi"))[:3] + list((cache / "__pycache__").glob("*.nbc"))[:3]
+    damaged = list((cache / "__pycache__").glob("*.nbi"))
     assert damaged
     for f in damaged:
         f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])  # truncated, as by a full disk or a kill
-    p = _mgflux(["run", HEALTHY, "--json"], {"MGFLUX_CACHE_DIR": str(cache)}, timeout=600)
-    assert p.returncode == 0 and "compiled-code cache" in p.stderr and "rebuilt" in p.stderr
-    p = _mgflux(["run", HEALTHY, "--json"], {"MGFLUX_CACHE_DIR": str(cache)})
-    assert p.returncode == 0 and "warning" not in p.stderr
+    sweep = ["sweep", HEALTHY, "--vary", "gfr=60:150:3", "--json"]  # a batch: needs the compiled kernels now
+    p = _mgflux(sweep, {"MGFLUX_CACHE_DIR": str(cache)}, timeout=600)
+    assert p.returncode == 0 and "compiled-model cache" in p.stderr and "corrupted" in p.stderr and "rebuilding" in p.stderr
+    p = _mgflux(sweep, {"MGFLUX_CACHE_DIR": str(cache)})
+    assert p.returncode == 0 and "corrupted" not in p.stderr
 
 
 def test_unwritable_cache_falls_back_to_a_temporary_one():
     from mgflux._paths import _usable_cache_dir
 
-    with pytest.warns(mgflux.errors.MgfluxWarning, match="cannot be written"):
+    with pytest.warns(mgflux.errors.MgfluxWarning, match="cannot write the cache folder"):
         d = _usable_cache_dir("/proc/mgflux-cache-test")
     assert d.is_dir() and str(d) != "/proc/mgflux-cache-test"
 
@@ -894,9 +897,9 @@ def test_unwritable_cache_falls_back_to_a_temporary_one():
 @pytest.mark.slow
 def test_unwritable_cache_and_home_end_to_end():
     p = _mgflux(["steady", HEALTHY], {"MGFLUX_CACHE_DIR": "/proc/no/cache"}, timeout=600)
-    assert p.returncode == 0 and "cannot be written" in p.stderr and "instead" in p.stderr
+    assert p.returncode == 0 and "cannot write the cache folder /proc/no/cache" in p.stderr
     p = _mgflux(["steady", HEALTHY], {"MGFLUX_CACHE_DIR": "", "XDG_CACHE_HOME": "", "HOME": "/proc/nohome"}, timeout=600)
-    assert p.returncode == 0 and "cannot be written" in p.stderr
+    assert p.returncode == 0 and "cannot write the cache folder /proc/nohome" in p.stderr
 
 
 @pytest.mark.parametrize("argv,fragment", [

@@ -43,8 +43,9 @@ def _usable_cache_dir(wanted: str) -> Path:
     fallback = Path(tempfile.gettempdir()) / f"mgflux-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     if not _can_write(fallback):
         fallback = Path(tempfile.mkdtemp(prefix="mgflux-cache-"))
-    warnings.warn(f"the cache folder {d} cannot be written (read-only, no permission, or HOME not writable); using "
-                  f"{fallback} instead (set MGFLUX_CACHE_DIR to choose one)", MgfluxWarning, stacklevel=3)
+    warnings.warn(f"cannot write the cache folder {d} (read-only, no permission, or HOME not writable); keeping unit "
+                  f"and model caches in {fallback} instead (set MGFLUX_CACHE_DIR to a writable folder)", MgfluxWarning,
+                  stacklevel=3)
     return fallback
 
 
