@@ -555,8 +555,8 @@ def test_sweep_api_factor_checks_are_the_cli_s():
 # 6. population: the scenario's own intake, memory
 
 def test_population_keeps_the_scenario_s_own_intake():
-    from mgflux.studies.population import population_design
     from conftest import scenario
+    from mgflux.studies.population import population_design
 
     facs, X, _ = population_design(scenario(mg_intake="1500 mg/day"), 4000, seed=1)
     j = [f.name for f in facs].index("diet_mg_intake")

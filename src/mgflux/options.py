@@ -1,8 +1,8 @@
 """Numerical and execution options: small frozen config objects, shared by single runs and batches."""
 from __future__ import annotations
 
-from collections.abc import Callable
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np

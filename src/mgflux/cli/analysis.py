@@ -11,7 +11,6 @@ def cmd_compare(args) -> int:
     from ..io.plots import plot_comparison
     from ..model.scenario import load_scenario
     from ..studies.compare import compare, format_comparison
-
     from .checks import check_out_dir, existing, say_replaced, warn
 
     out = check_out_dir(args.out)
@@ -39,7 +38,6 @@ def cmd_dose_finder(args) -> int:
     from ..model import units as _units
     from ..model.scenario import load_scenario
     from ..studies.dose import find_dose
-
     from .checks import warn
 
     target = _units.convert(args.target, "mM", where="dose-finder", key="--target")

@@ -7,8 +7,19 @@ import time
 from pathlib import Path
 
 from ..errors import MgfluxError
-from .checks import (check_memory, check_out_dir, existing, nonneg_int, positive_days, positive_int, require,
-                     require_format, say_replaced, scheduler_address, warn)
+from .checks import (
+    check_memory,
+    check_out_dir,
+    existing,
+    nonneg_int,
+    positive_days,
+    positive_int,
+    require,
+    require_format,
+    say_replaced,
+    scheduler_address,
+    warn,
+)
 
 
 class _Progress:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ..errors import MgfluxError
 
-
 # ------------------------------------------------------------------------------------------ flag types
 
 def _int(text: str, what: str) -> int:
