@@ -956,7 +956,7 @@ def test_random_catalogue_scenarios_solve_or_fail_with_a_message():
         return ("treatment" if e.kind == "treatment" else "perturbation"), item
 
     @given(st.lists(block(), max_size=4), st.floats(0, 30000, allow_nan=False))
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def check(blocks, intake):
         raw = {"scenario": {"duration": "60 day"}, "diet": {"mg_intake": f"{intake:g} mg/day"}}
         for section, item in blocks:
