@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -507,6 +508,8 @@ API_ERRORS = {
     "population n 0": (lambda sc: mgflux.studies.population.population(sc, 0), "n = 0 must be a whole number >= 1"),
     "population n float": (lambda sc: mgflux.studies.population.population(sc, 10.5), "n = 10.5"),
     "population seed -3": (lambda sc: mgflux.studies.population.population(sc, 10, seed=-3), "seed = -3"),
+    "steady_states alias twice": (lambda sc: mgflux.steady_states(sc, {"ppi.dose": 1, "PPI.dose": 2}), "varied twice"),
+    "population days 1e6": (lambda sc: mgflux.studies.population.population(sc, 10, days=1e6), "150 years"),
     "morris n 1": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "morris", n=1), "n = 1 must be a whole number >= 2"),
     "sobol n 2": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "sobol", n=2), ">= 8"),
 }
@@ -522,6 +525,17 @@ def test_python_api_refuses_what_the_cli_refuses(case):
     with pytest.raises(mgflux.ScenarioError) as exc:
         call(mgflux.load_scenario(HEALTHY))
     assert fragment in str(exc.value), str(exc.value)
+
+
+@pytest.mark.parametrize("factors,fragment", [
+    ({"gfr": [-1.0, 100.0]}, "outside the allowed range"),
+    ({"SLC12A3.activity": 5}, "[0, 1]"),
+    ({"gfr": [30.0, 100.0]}, "documented physiological range"),
+])
+def test_batch_api_warns_and_gives_each_set_its_status(factors, fragment):
+    with pytest.warns(mgflux.MgfluxWarning, match=re.escape(fragment)):
+        res = mgflux.steady_states(mgflux.load_scenario(HEALTHY), factors)
+    assert len(res.status) == len(np.atleast_1d(next(iter(factors.values()))))
 
 
 def test_python_api_sweep_warns():

@@ -207,6 +207,19 @@ def _factor_values(scenario: Scenario, factors: Mapping[str, object] | None) -> 
     for name, c in zip(factors, cols):
         if c.ndim != 1:
             raise ValueError(f"factor {name!r}: values must be one-dimensional (one per parameter set)")
+    # the same ranges as a scenario file and `sweep --vary`; a batch gives each set its own status, so values
+    # outside them are warned about here (not refused): the sets still run and report their status
+    from .errors import ScenarioError
+    from .model.validate import check_factor, check_factor_names, warn_all
+
+    check_factor_names([(f.name if f.entry is None else f"{f.entry.name}.{f.entry.variable}", name)
+                        for f, name in zip(facs, factors)], "factors")
+    for f, name, c in zip(facs, factors, cols):
+        finite = c[np.isfinite(c)]
+        try:
+            warn_all(check_factor(scenario, f, finite, f"factor {name!r}") if finite.size else ())
+        except ScenarioError as exc:
+            warn_all([f"{exc}; those sets run anyway (a batch gives each set its own status): check the values"])
     return facs, np.column_stack(cols)
 
 

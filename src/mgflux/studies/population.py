@@ -310,6 +310,11 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     days = float(days)
     if not (days > 0 and math.isfinite(days)):
         raise ScenarioError(f"--days must be a positive number of days, not {days:g}")
+    from ..model.validate import limits
+
+    if days > limits().inputs["duration"].max:
+        raise ScenarioError(f"days = {days:g} is more than {limits().inputs['duration'].max:g} days (150 years, "
+                            "longer than a human life)")
     tc = timecourse_batch(scenario, facs, X, days=days, options=options, workers=workers, progress=progress,
                           scheduler=scheduler)
     serum = tc.serum()
