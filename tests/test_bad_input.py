@@ -653,6 +653,7 @@ SBML_OUT = {
     "missing folder": (lambda tmp: tmp / "no" / "such" / "m.xml", ["the folder", "does not exist", "create it first"]),
     "a folder": (lambda tmp: tmp, ["this is a folder", "give a file name"]),
     "unwritable": (lambda tmp: Path("/proc/m.xml"), ["cannot write in /proc"]),
+    "a device": (lambda tmp: Path("/dev/null"), ["not a regular file"]),
     "below a file": (lambda tmp: (tmp / "f.txt", (tmp / "f.txt").write_text("x"))[0] / "m.xml", ["is a file, not a folder"]),
 }
 

@@ -147,6 +147,8 @@ def check_out_file(path, flag: str = "-o") -> Path:
     if p.is_dir():
         raise MgfluxError(f"{flag} {p}: this is a folder; give a file name (e.g. {p / 'model.xml'})")
     _writable_folder(p.parent if str(p.parent) else Path("."), flag, p)
+    if p.exists() and not p.is_file():
+        raise MgfluxError(f"{flag} {p}: this is not a regular file (a device or a pipe); give a file name")
     if p.exists() and not os.access(p, os.W_OK):
         raise MgfluxError(f"{flag} {p}: the file exists and cannot be overwritten (permission denied)")
     return p
