@@ -991,3 +991,57 @@ def test_random_catalogue_scenarios_solve_or_fail_with_a_message():
                 assert any("validated domain" in w for w in warnings)
 
     check()
+
+
+@pytest.mark.slow
+def test_random_command_lines_end_in_an_answer_or_a_clear_error(tmp_path):
+    """Random flags and values for every command: exit code 0 or 2, never a traceback or an internal error."""
+    pytest.importorskip("hypothesis")
+    import contextlib
+    import io
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    values = {
+        "--n": ["0", "-1", "3", "abc", "20"], "--samples": ["0", "-1", "3", "abc"], "--days": ["0", "-1", "5", "nan", "1e9"],
+        "--seed": ["-1", "0", "7", "x"], "--workers": ["0", "1", "-2", "many"], "--top": ["0", "3", "-1"],
+        "--vary": ["gfr=60:150:3", "gfr=0:1:2", "omeprazole.dose=0:9:3", "x=1:2:3", "gfr=1:2:0", "diet_mg_intake=100:500:2"],
+        "--treatment": ["magnesium_citrate", "inulin", "iv_magnesium_sulfate", "nope", "omeprazole"],
+        "--method": ["local", "morris", "sobol", "lhs", "x"], "--format": ["csv", "parquet", "xls"],
+        "--readout": ["serum_mg_total_mM", "femg_percent", "nope", "hypomagnesemia_grade"],
+        "--target": ["0.7 mM", "1.7 mg/dL", "-1 mM", "9 mM", "x"], "--max": ["1000 mg/day", "0 mg/day", "1e9 mg/day"],
+        "--kind": ["gene", "x"], "--mechanism": ["intestinal", "x"], "--measure": ["auto", "steady", "x"],
+    }
+    commands = {
+        "steady": ["--json"], "run": ["--json", "--out"], "compare": ["--json", "--out"],
+        "dose-finder": ["--treatment", "--target", "--max", "--json"],
+        "sweep": ["--vary", "--samples", "--method", "--seed", "--workers", "--readout", "--log", "--json", "--format", "--out"],
+        "population": ["--n", "--days", "--seed", "--workers", "--measure", "--json", "--format"],
+        "sensitivity": ["--method", "--readout", "--n", "--top", "--seed", "--json"],
+        "catalogue": ["--json", "--kind", "--mechanism"],
+    }
+    scenarios = [HEALTHY, str(SCENARIOS / "genes" / "SLC12A3.toml"), str(tmp_path / "missing.toml"), str(tmp_path)]
+
+    @st.composite
+    def argv(draw):
+        cmd = draw(st.sampled_from(sorted(commands)))
+        out = [cmd] + ([] if cmd == "catalogue" else [draw(st.sampled_from(scenarios))])
+        for flag in draw(st.lists(st.sampled_from(commands[cmd]), max_size=3, unique=True)):
+            out.append(flag)
+            if flag == "--out":
+                out.append(str(tmp_path / f"o{draw(st.integers(0, 3))}"))
+            elif flag in values:
+                out.append(draw(st.sampled_from(values[flag])))
+        return out
+
+    @given(argv())
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(args):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(args)
+        assert code in (0, 2) and "Traceback" not in err.getvalue() and "internal error" not in err.getvalue(), \
+            (args, err.getvalue()[-500:])
+
+    check()
