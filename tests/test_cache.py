@@ -17,7 +17,7 @@ HEALTHY = ROOT / "scenarios" / "healthy.toml"
 
 def _mgflux(args, cache, **env):
     e = dict(os.environ, MGFLUX_CACHE_DIR=str(cache), MGFLUX_NO_BACKGROUND_COMPILE="1", **env)
-    return subprocess.run([sys.executable, "-m", "mgflux.cli.main", *args], capture_output=True, text=True, env=e,
+    return subprocess.run([sys.executable, "-m", "mgflux", *args], capture_output=True, text=True, env=e,
                           timeout=600)
 
 
