@@ -39,6 +39,7 @@ from .model.parameters import Factor as Factor
 from .model.parameters import factor as factor
 from .model.parameters import parameter_sets as parameter_sets
 from .model.readouts import READOUTS as READOUTS
+from .model.readouts import hypermagnesemia_grade as hypermagnesemia_grade
 from .model.readouts import hypomagnesemia_grade as hypomagnesemia_grade
 from .model.scenario import Scenario as Scenario
 from .model.scenario import load_scenario as load_scenario
@@ -70,6 +71,7 @@ from .studies.population import population as population
 from .studies.population import population_design as population_design
 from .studies.sensitivity import sensitivity as sensitivity
 from .studies.sweep import Vary as Vary
+from .studies.sweep import design as design
 from .studies.sweep import parse_vary as parse_vary
 from .studies.sweep import sweep as sweep
 
@@ -84,5 +86,5 @@ __all__ = [
     "write_sbml", "to_sbml", "models_dir", "scenarios_dir", "main", "get_catalogue", "parameter_sets",
     "hypomagnesemia_grade", "drug_incidence_table", "drug_scenario_file", "PopulationSpec", "RiskFactor",
     "load_population_spec", "available_models", "model_from_text", "Factor", "factor", "population_design", "Vary",
-    "parse_vary", "hypermagnesemia_grade",
+    "parse_vary", "design", "hypermagnesemia_grade",
 ]
