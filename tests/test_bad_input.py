@@ -510,6 +510,9 @@ API_ERRORS = {
     "population seed -3": (lambda sc: mgflux.studies.population.population(sc, 10, seed=-3), "seed = -3"),
     "steady_states alias twice": (lambda sc: mgflux.steady_states(sc, {"ppi.dose": 1, "PPI.dose": 2}), "varied twice"),
     "population days 1e6": (lambda sc: mgflux.studies.population.population(sc, 10, days=1e6), "150 years"),
+    "find_dose target 50 mM": (lambda sc: mgflux.find_dose(sc, "magnesium_citrate", "50 mM"), "0.1-3.0 mM"),
+    "find_dose limit 0": (lambda sc: mgflux.find_dose(sc, "magnesium_citrate", 0.7, 0.0), "must be > 0"),
+    "find_dose a drug": (lambda sc: mgflux.find_dose(sc, "omeprazole", 0.7), "not a Mg treatment"),
     "morris n 1": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "morris", n=1), "n = 1 must be a whole number >= 2"),
     "sobol n 2": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "sobol", n=2), ">= 8"),
 }
@@ -543,6 +546,12 @@ def test_python_api_sweep_warns():
 
     with pytest.warns(mgflux.MgfluxWarning, match="documented physiological range"):
         mgflux.studies.sweep.sweep(mgflux.load_scenario(HEALTHY), ["gfr=30:60:2"])
+
+
+def test_compare_and_dose_results_carry_the_warnings(tmp_path):
+    sc = mgflux.load_scenario(write(tmp_path, '[diet]\nmg_intake = "1100 mg/day"\n'))
+    assert any("above 1000" in w for w in mgflux.compare(sc).to_dict()["warnings"])
+    assert any("above 1000" in w for w in mgflux.find_dose(sc, "magnesium_oxide", 0.7).to_dict()["warnings"])
 
 
 def test_validation_report_for_a_form():

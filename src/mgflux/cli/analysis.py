@@ -22,10 +22,10 @@ def cmd_compare(args) -> int:
         replaced = existing(out, ["compare.png", "compare.json"])
         out.mkdir(parents=True, exist_ok=True)
         plot_comparison(c, out / "compare.png")
-        (out / "compare.json").write_text(_json({**c.to_dict(), "warnings": list(c.patient.warnings)}))
+        (out / "compare.json").write_text(_json(c.to_dict()))
         say_replaced(out, replaced)
     if args.json:
-        print(_json({**c.to_dict(), "warnings": list(c.patient.warnings)}))
+        print(_json(c.to_dict()))
     else:
         print(format_comparison(c))
         if args.out:
@@ -63,7 +63,7 @@ def cmd_dose_finder(args) -> int:
     warn(sc.warnings)
     r = find_dose(sc, args.treatment, target, limit)
     if args.json:
-        print(_json({**r.to_dict(), "warnings": list(sc.warnings)}))
+        print(_json(r.to_dict()))
     else:
         print(r.message)
     return 0

@@ -27,7 +27,7 @@ class Comparison:
     findings: tuple[str, ...]
 
     def to_dict(self) -> dict:
-        return {"scenario": self.scenario, "findings": list(self.findings),
+        return {"scenario": self.scenario, "findings": list(self.findings), "warnings": list(self.patient.warnings),
                 "rows": [{"quantity": r[0], "unit": r[1], "healthy": r[2], "scenario": r[3], "change": r[3] - r[2]}
                          for r in self.rows]}
 

@@ -24,6 +24,7 @@ class DoseResult:
     limit_mmol_per_day: float
     serum_at_limit_mM: float
     message: str
+    warnings: tuple[str, ...] = ()  # implausible input of the scenario (mgflux.model.validate)
 
     def dataframe(self):
         """One-row pandas DataFrame of :meth:`to_dict`."""
@@ -34,6 +35,7 @@ class DoseResult:
     def to_dict(self) -> dict:
         """What ``mgflux dose-finder --json`` prints."""
         d = dataclasses.asdict(self)
+        d["warnings"] = list(self.warnings)
         d["dose_mg_per_day"] = None if self.dose_mmol_per_day is None else self.dose_mmol_per_day * _units.MG_MOLAR_MASS_G_PER_MOL
         d["dose_is"] = "elemental Mg"
         salt = salt_of(self.treatment)
@@ -86,6 +88,10 @@ def find_dose(scenario: Scenario | str | Path, treatment: str = "magnesium_citra
         limit_mmol_per_day = _units.convert(limit_mmol_per_day, "mmol/day", where="find_dose", key="limit")
     from ..model.catalogue import get_catalogue
 
+    if not (isinstance(target_mM, (int, float)) and 0.1 <= target_mM <= 3.0):
+        raise ScenarioError(f"find_dose: target {target_mM!r} mM must lie within 0.1-3.0 mM (normal 0.7-1.05 mM)")
+    if not (isinstance(limit_mmol_per_day, (int, float)) and limit_mmol_per_day > 0):
+        raise ScenarioError(f"find_dose: limit {limit_mmol_per_day!r} mmol/day must be > 0")
     entry = get_catalogue(scenario.model).lookup(treatment, "dose-finder --treatment")
     if entry.kind != "treatment" or entry.amount_unit:
         raise ScenarioError(f"dose-finder --treatment: {entry.name!r} is not a Mg treatment (a {entry.kind}); "
@@ -101,14 +107,16 @@ def find_dose(scenario: Scenario | str | Path, treatment: str = "magnesium_citra
     s0 = serum(0.0)
     if s0 >= target_mM:
         return DoseResult(entry.name, target_mM, 0.0, s0, limit_mmol_per_day, math.nan,
-                          f"no {entry.name} needed: {readout} is already {s0:.3f} mM (target {target_mM:.3f} mM)")
+                          f"no {entry.name} needed: {readout} is already {s0:.3f} mM (target {target_mM:.3f} mM)",
+                          warnings=tuple(scenario.warnings))
     s_hi = serum(limit_mmol_per_day)
     if s_hi < target_mM:
         return DoseResult(entry.name, target_mM, None, None, limit_mmol_per_day, s_hi,
                           f"no dose of {entry.name} up to {to_unit(limit_mmol_per_day):.0f} {unit} reaches "
                           f"{target_mM:.3f} mM: the highest it gives is {s_hi:.3f} mM (from {s0:.3f} without it). "
                           + ("Oral absorption saturates and high doses cause diarrhoea; consider IV Mg or treating "
-                             "the cause." if entry.route == "oral" else "Treat the cause of the loss."))
+                             "the cause." if entry.route == "oral" else "Treat the cause of the loss."),
+                          warnings=tuple(scenario.warnings))
     lo, hi = 0.0, limit_mmol_per_day
     while hi - lo > rtol * max(hi, 1e-9):
         mid = 0.5 * (lo + hi)
@@ -127,7 +135,8 @@ def find_dose(scenario: Scenario | str | Path, treatment: str = "magnesium_citra
         note += " This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
     return DoseResult(entry.name, target_mM, hi, s, limit_mmol_per_day, s_hi,
                       f"{entry.name}: {to_unit(hi):.0f} {unit}{_salt_text(entry.name, hi)} brings {readout} from "
-                      f"{s0:.3f} to {s:.3f} mM (target {target_mM:.3f} mM).{note}")
+                      f"{s0:.3f} to {s:.3f} mM (target {target_mM:.3f} mM).{note}",
+                      warnings=tuple(scenario.warnings))
 
 
 def parse_target(text: str) -> float:
