@@ -129,7 +129,9 @@ def nominal(model: Model, p: np.ndarray) -> Nominal:
         # numba kernels always (the batch loads them anyway): the warm start, and so every result of the batch,
         # must not depend on whether this process had loaded numba before (the Python kernels' Newton differs
         # from the compiled one within the tolerance, not bit for bit)
-        y, _ = _solve.steady_state(mod, p, model.guess_vector(), model.state_names,
+        from ._patient import steady_guess
+
+        y, _ = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names,
                                    _solve.SteadyOptions(backend="numba"))
     except MgfluxError:
         y = model.guess_vector()
@@ -459,9 +461,9 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
     model = scenario.model
     values = np.atleast_2d(np.asarray(values, dtype=float))
     N = values.shape[0]
-    base = model.parameter_vector()
-    if scenario.mg_intake is not None:
-        base[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    from ._patient import scenario_parameter_vector
+
+    base = scenario_parameter_vector(scenario)  # patient and diet
     B = np.repeat(base[None, :], N, axis=0)
     varied_entries = {f.entry.name for f in factors if f.entry is not None}
     fixed = []
@@ -1149,15 +1151,19 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
     of the treated patients, each present (on permanently) in a random fraction *prevalence* of them."""
     model = scenario.model
     spec = spec or load_population_spec(model=model)
+    from ._patient import scenario_parameter_vector
+
     rng = np.random.default_rng(seed)
     facs, cols = [], []
+    p0 = scenario_parameter_vector(scenario)  # draws centre on the scenario's patient and diet
     for v in spec.parameters:
         f = factor(scenario, v.name)
         i = f.index
-        mean = model.parameters[i].value / f.to_internal
-        if v.name == "diet_mg_intake" and scenario.mg_intake is not None:
-            mean = scenario.mg_intake / f.to_internal
+        mean = p0[i] / f.to_internal
         lo, hi = v.bounds or f.documented_range or (0.0, math.inf)
+        ref = model.parameter_vector()[i]
+        if ref and p0[i] != ref:  # a patient of another size: the bounds scale with the parameter
+            lo, hi = lo * p0[i] / ref, hi * p0[i] / ref
         cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
         facs.append(f)
     exposure = _draw(rng, "lognormal", 1.0, spec.drug_cv, n, 0.0, math.inf) if spec.drug_cv > 0 else np.ones(n)

@@ -111,10 +111,10 @@ def _observe(mod, model: Model, y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def base_parameters(scenario: Scenario) -> np.ndarray:
     """Model parameters with the diet and lifelong gene variants applied."""
+    from ._patient import scenario_parameter_vector
+
     model = scenario.model
-    p = model.parameter_vector()
-    if scenario.mg_intake is not None:
-        p[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    p = scenario_parameter_vector(scenario)  # the patient's size, age and kidney function, and the diet
     mods = [m for a in scenario.genes for m in a.modifiers()]
     return apply_modifiers(model, p, mods)
 
@@ -266,7 +266,9 @@ def _as_scenario(scenario) -> Scenario:
 def _solve_steady(scenario: Scenario, p: np.ndarray, options: _solve.SteadyOptions):
     model = scenario.model
     mod = compiled(model)
-    y, info = _solve.steady_state(mod, p, model.guess_vector(), model.state_names, options)
+    from ._patient import steady_guess
+
+    y, info = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names, options)
     return mod, y, info
 
 
@@ -286,7 +288,7 @@ def steady_state(scenario, *, options: _solve.SteadyOptions = _solve.SteadyOptio
         readouts=MappingProxyType({k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
-        notes=tuple(notes), solver=MappingProxyType(info),
+        notes=tuple(scenario.notes) + tuple(notes), solver=MappingProxyType(info),
         observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))))
 
 
