@@ -394,7 +394,9 @@ def test_gene_rejects_dose():
 
 def test_casr_activity_range():
     with pytest.raises(mgflux.ScenarioError):
-        _scenario([{"name": "CASR", "activity": 0.5}])  # gain of function: activity in [1, 5]
+        _scenario([{"name": "CASR", "activity": 0.1}])  # activity in [0.2, 5]
+    # below 1: loss of function (FHH), the mirror: high-normal serum Mg (Marx 1981)
+    assert steady(("CASR", "activity", 0.5))["serum_mg_total_mM"] > BASELINE_SERUM
 
 
 # ------------------------------------------------------------------------------------------- scenarios

@@ -95,9 +95,18 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
     if warm is None:
         warm = nominal(model, P[0] if len(P) else model.parameter_vector())
     if scheduler:
-        return _solve_dask(model, P, warm, options, scheduler, chunk_size)
+        return _no_empty_body(model, P, *_solve_dask(model, P, warm, options, scheduler, chunk_size))
     _workers(workers)
-    return _solve_local(model, P, warm, options, progress)
+    return _no_empty_body(model, P, *_solve_local(model, P, warm, options, progress))
+
+
+def _no_empty_body(model, P, Y, status, strategy):
+    """An all-empty body (no Mg input: every exchangeable pool drained) is a balance, but no steady state of a
+    person: status 1, as the single solver raises (run.py)."""
+    if "ecf" in model.state_names and "ecf_volume" in model.parameter_names and len(status):
+        serum = Y[:, model.state_index("ecf")] / P[:, model.parameter_index("ecf_volume")]
+        status = np.where((status == 0) & ~(serum > 1e-6), 1, status)
+    return Y, status, strategy
 
 
 def _solve_local(model, P, warm, options, progress=None):
