@@ -104,7 +104,8 @@ def _no_empty_body(model, P, Y, status, strategy):
     """An all-empty body (no Mg input: every exchangeable pool drained) is a balance, but no steady state of a
     person: status 1, as the single solver raises (run.py)."""
     if "ecf" in model.state_names and "ecf_volume" in model.parameter_names and len(status):
-        serum = Y[:, model.state_index("ecf")] / P[:, model.parameter_index("ecf_volume")]
+        with np.errstate(divide="ignore", invalid="ignore"):  # bad sets carry their own status already
+            serum = Y[:, model.state_index("ecf")] / P[:, model.parameter_index("ecf_volume")]
         status = np.where((status == 0) & ~(serum > 1e-6), 1, status)
     return Y, status, strategy
 
