@@ -2,9 +2,9 @@
 import json
 
 import pytest
+from conftest import SCENARIOS, scenario
 
 import mgflux
-from conftest import SCENARIOS, scenario
 from mgflux._cli import main
 from mgflux.studies.clinical import clinical_reading, reading_data
 
@@ -61,9 +61,9 @@ def test_hypermagnesaemia_reading():
 
 def test_disturbances_use_model_readouts_when_present():
     with_ca = clinical_reading({"serum_mg_total_mM": 0.3, "serum_ca_total_mM": 1.9, "hypocalcemia_grade": 2})
-    ca = [d for d in with_ca["associated_disturbances"] if d["disturbance"].startswith("hypocalcaemia")][0]
+    ca = next(d for d in with_ca["associated_disturbances"] if d["disturbance"].startswith("hypocalcaemia"))
     assert ca["model"] == {"serum_ca_total_mM": 1.9, "hypocalcemia_grade": 2} and ca["shown_by_model"] is True
-    k = [d for d in with_ca["associated_disturbances"] if d["disturbance"].startswith("hypokalaemia")][0]
+    k = next(d for d in with_ca["associated_disturbances"] if d["disturbance"].startswith("hypokalaemia"))
     assert k["model"] is None and "no serum_k_mM readout" in k["note"]
 
 

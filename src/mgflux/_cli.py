@@ -53,7 +53,6 @@ def _json(obj) -> str:
 
 def cmd_steady(args) -> int:
     from ._simulate import EXTRA_READOUTS, READOUTS, steady_state
-
     from .studies.clinical import clinical_reading, reading_text
 
     res = steady_state(args.scenario)
@@ -74,7 +73,6 @@ def cmd_steady(args) -> int:
 
 def cmd_run(args) -> int:
     from ._simulate import READOUTS, simulate
-
     from .studies.clinical import clinical_reading, reading_text
 
     res = simulate(args.scenario)
@@ -182,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-PLUGINS = ("_cli_analysis", "_cli_batch", "_cli_export")
+PLUGINS = ("_cli_analysis", "_cli_batch", "_cli_export", "_cli_clinic")
 
 
 def main(argv=None) -> int:
