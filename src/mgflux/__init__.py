@@ -24,6 +24,7 @@ from ._simulate import steady_state as steady_state
 from ._solve import RunOptions as RunOptions
 from ._solve import SteadyOptions as SteadyOptions
 from .studies.clinical import clinical_reading as clinical_reading
+from .studies.diagnose import diagnose as diagnose
 from .studies.loading_test import LoadingTestResult as LoadingTestResult
 from .studies.loading_test import loading_test as loading_test
 from .errors import IntegrationError as IntegrationError
@@ -38,7 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
-    "READOUTS", "RunResult", "citations", "clinical_reading", "loading_test", "LoadingTestResult", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
+    "READOUTS", "RunResult", "citations", "clinical_reading", "loading_test", "LoadingTestResult", "diagnose", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
     "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
     "UnitError", "__version__",
 ]

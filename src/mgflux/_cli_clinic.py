@@ -15,6 +15,19 @@ def cmd_loading_test(args) -> int:
     return 0
 
 
+def cmd_diagnose(args) -> int:
+    from ._cli import _json
+    from .studies.diagnose import diagnose, diagnosis_text
+
+    if args.top < 1:
+        from .errors import MgfluxError
+
+        raise MgfluxError(f"--top must be at least 1, not {args.top}")
+    res = diagnose(args.labs, top=args.top, use_cache=not args.no_cache)
+    print(_json(res.to_dict()) if args.json else diagnosis_text(res))
+    return 0
+
+
 def register(subparsers) -> None:
     from .studies.loading_test import PROTOCOLS
 
@@ -33,3 +46,19 @@ def register(subparsers) -> None:
                          "(70 kg without one)")
     lt.add_argument("--json", action="store_true", help="print one JSON object")
     lt.set_defaults(func=cmd_loading_test)
+
+    dg = subparsers.add_parser(
+        "diagnose", help="model-based differential: rank catalogue causes by how well they reproduce a patient's labs",
+        description="Rank catalogue causes (genes homozygous and heterozygous, drugs at their usual dose, conditions "
+                    "at typical severity, two-hit combinations) by the likelihood of the labs under the model with "
+                    "the population variability of models/population.toml and the measurement errors of "
+                    "models/clinical/diagnosis.toml. LABS.toml has [labs] (serum_mg_total, serum_mg_ionized, femg, "
+                    "urine_mg, urine_ca_creatinine_ratio, urine_ca, serum_ca_total, serum_ca_ionized, pth; pint "
+                    "quantities, ratios and FEMg (%%) as numbers), optional medications = [...], [patient] and "
+                    "[diet]. The simulated patients are cached in the mgflux cache dir. It ranks mechanisms in a "
+                    "model; it is not a clinical diagnosis.")
+    dg.add_argument("labs", help="labs file (TOML)")
+    dg.add_argument("--top", type=int, default=5, help="number of candidates shown (default 5)")
+    dg.add_argument("--json", action="store_true", help="print one JSON object")
+    dg.add_argument("--no-cache", action="store_true", help="simulate the candidates again (ignore the disk cache)")
+    dg.set_defaults(func=cmd_diagnose)

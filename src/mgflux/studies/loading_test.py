@@ -12,6 +12,7 @@ Interpretation (Ryzen 1985; IOM 1997 p. 193): > 50 % retained = Mg deficiency; 2
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -119,7 +120,7 @@ def _course(scenario: Scenario, p_start: np.ndarray, edges: list[float], params,
     model = scenario.model
     mod = compiled(model)
     y0, _ = _solve.steady_state(mod, p_start, model.guess_vector(), model.state_names, _solve.SteadyOptions())
-    segments = [(a, b, params(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+    segments = [(a, b, params(a, b)) for a, b in itertools.pairwise(edges)]
     ys, _ = _solve.integrate(mod, segments, y0, t_out, _solve.RunOptions(), model.state_names)
     n = len(model.states)
     iu = [f.name for f in model.boundary_fluxes].index("urinary_excretion")
@@ -231,11 +232,11 @@ def loading_test_text(r: LoadingTestResult) -> str:
     lines = [f"IV Mg tolerance test: {r.scenario} ({when})",
              f"  dose {r.dose_mmol:.4g} mmol elemental Mg ({r.dose_mmol * 24.305:.0f} mg) over {r.duration_hour:g} h"
              + (f", protocol {r.protocol}" if r.protocol else ""),
-             f"  24-h urine from the start: {r.urine_24h_mmol:.3g} mmol; baseline (same 24 h without the infusion) "
-             f"{r.baseline_urine_24h_mmol:.3g} mmol",
+             (f"  24-h urine from the start: {r.urine_24h_mmol:.3g} mmol; baseline (same 24 h without the infusion) "
+              f"{r.baseline_urine_24h_mmol:.3g} mmol"),
              f"  retention_percent {r.retention_percent:.1f} %  ->  {r.interpretation}",
-             f"  serum total Mg {r.serum_before_mM:.3f} mM before, peak {r.serum_peak_mM:.3f}, "
-             f"{r.serum_24h_mM:.3f} at 24 h",
+             (f"  serum total Mg {r.serum_before_mM:.3f} mM before, peak {r.serum_peak_mM:.3f}, "
+              f"{r.serum_24h_mM:.3f} at 24 h"),
              f"  interpretation: {INTERPRETATION_SOURCE}"]
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
