@@ -6,7 +6,7 @@ import pytest
 from conftest import SCENARIOS
 
 import mgflux
-from mgflux._cli import main
+from mgflux.cli.main import main
 from mgflux.studies import diagnose as dg
 
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import SCENARIOS, scenario
 
 import mgflux
-from mgflux._cli import main
+from mgflux.cli.main import main
 from mgflux.studies import loading_test as lt
 
 MG_FREE = '[[perturbation]]\nname = "mg_free_diet"\ndose = 1.0\n'

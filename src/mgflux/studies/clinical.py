@@ -18,8 +18,7 @@ MG_DL_PER_MM = 2.4305
 
 
 def reading_file() -> Path:
-    # ---- private import (until the spine's public layout lands: mgflux._paths / mgflux.model) ----
-    from .._model import models_dir
+    from .._paths import models_dir
 
     return models_dir() / "clinical" / "reading.toml"
 

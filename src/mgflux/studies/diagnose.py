@@ -28,15 +28,16 @@ from pathlib import Path
 import numpy as np
 import pint
 
-# ---- private engine imports (until the spine's public layout lands: mgflux.steady_states / population) ----
-from .. import _batch, _units
-from .._catalogue import MECHANISMS, get_catalogue
-from .._codegen import cache_dir
-from .._model import Model, get_model, models_dir
-from .._scenario import scenario_from_dict
+from .._paths import cache_dir, models_dir
+from ..engine.batch import nominal, steady_batch
 from ..errors import MgfluxError, ScenarioError, unknown_name
-
-# ---------------------------------------------------------------------------------------------------------
+from ..model import scenario as _scenario
+from ..model import units as _units
+from ..model.catalogue import MECHANISMS, get_catalogue
+from ..model.model import Model, get_model
+from ..model.parameters import parameter_matrix
+from ..model.scenario import scenario_from_dict
+from .population import load_population_spec, population_design
 
 CAVEAT = ("mgflux ranks mechanisms in a model of Mg homeostasis by how well each reproduces these labs; it is "
           "not a clinical diagnosis. Causes outside the catalogue, measurement errors other than those assumed, "
@@ -252,8 +253,6 @@ def _scenario_dict(cause: Cause, labs: Labs, cat) -> dict:
 
 
 def _patient_supported() -> bool:
-    from .. import _scenario
-
     return "patient" in getattr(_scenario, "_SECTIONS", ())
 
 
@@ -294,7 +293,7 @@ def simulate_causes(labs: Labs, *, n: int | None = None, seed: int | None = None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a damaged cache file: recompute
             warnings.warn(f"diagnose: ignoring the unreadable cache file {path} ({exc})", stacklevel=2)
     cat = get_catalogue(model)
-    pop = _batch.load_population_spec(model=model)
+    pop = load_population_spec(model=model)
     out = {r: np.full((len(cause_list), n), np.nan) for r in readouts}
     gfr = labs.patient.get("gfr") if not _patient_supported() else None
     gfr_internal = None
@@ -303,16 +302,16 @@ def simulate_causes(labs: Labs, *, n: int | None = None, seed: int | None = None
                                       where="labs [patient]", key="gfr")
     for ci, cause in enumerate(cause_list):
         sc = scenario_from_dict(_scenario_dict(cause, labs, cat), where=f"diagnose: {cause.name}")
-        facs, X, _ = _batch.population_design(sc, n, seed + ci, pop)
+        facs, X, _ = population_design(sc, n, seed + ci, pop)
         names = [f.name for f in facs]
         if gfr_internal is not None and "gfr" in names:
             X[:, names.index("gfr")] = gfr_internal / facs[names.index("gfr")].to_internal
         if labs.mg_intake is not None and "diet_mg_intake" in names:
             f = facs[names.index("diet_mg_intake")]
             X[:, names.index("diet_mg_intake")] = labs.mg_intake / f.to_internal
-        P = _batch.parameter_matrix(sc, facs, X)
-        p0 = _batch.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
-        res = _batch.steady_batch(model, P, warm=_batch.nominal(model, p0))
+        P = parameter_matrix(sc, facs, X)
+        p0 = parameter_matrix(sc, [], np.zeros((1, 0)))[0]
+        res = steady_batch(model, P, warm=nominal(model, p0))
         for r in readouts:
             if r in res.readouts:
                 out[r][ci] = res.readouts[r]

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# ---- private engine imports (until the spine's public layout lands: mgflux.run / mgflux.model) ----------
-from .. import _solve, _units
-from .._catalogue import apply_modifiers, get_catalogue
-from .._codegen import compiled
-from .._scenario import Application, Scenario, load_scenario
-from .._simulate import base_parameters, parameters_between, steady_parameters
+from ..engine import steady as _steady
+from ..engine import timecourse as _timecourse
+from ..engine.codegen import compiled
 from ..errors import MgfluxError, ScenarioError, unknown_name
-
-# ------------------------------------------------------------------------------------------------------
+from ..model import units as _units
+from ..model.catalogue import apply_modifiers, get_catalogue
+from ..model.parameters import base_parameters, parameters_between, steady_parameters
+from ..model.scenario import Application, Scenario, load_scenario
+from ..options import RunOptions, SteadyOptions
 
 #: Standard protocols: (dose in mmol, or mmol per kg of body weight; infusion duration in hours; source).
 PROTOCOLS = {
@@ -119,9 +119,9 @@ def _course(scenario: Scenario, p_start: np.ndarray, edges: list[float], params,
     *params(t0, t1)* gives each segment's parameters."""
     model = scenario.model
     mod = compiled(model)
-    y0, _ = _solve.steady_state(mod, p_start, model.guess_vector(), model.state_names, _solve.SteadyOptions())
+    y0, _ = _steady.steady_state(mod, p_start, model.guess_vector(), model.state_names, SteadyOptions())
     segments = [(a, b, params(a, b)) for a, b in itertools.pairwise(edges)]
-    ys, _ = _solve.integrate(mod, segments, y0, t_out, _solve.RunOptions(), model.state_names)
+    ys, _ = _timecourse.integrate(mod, segments, y0, t_out, RunOptions(), model.state_names)
     n = len(model.states)
     iu = [f.name for f in model.boundary_fluxes].index("urinary_excretion")
     urine = ys[n + iu]
