@@ -14,6 +14,7 @@ from .errors import ScenarioError as ScenarioError
 from .errors import SolverError as SolverError
 from .errors import SteadyStateError as SteadyStateError
 from .errors import UnitError as UnitError
+from .io.petab import write_petab as write_petab
 from .model.catalogue import Catalogue as Catalogue
 from .model.catalogue import Entry as Entry
 from .model.model import Model as Model
@@ -32,15 +33,41 @@ from .run import simulate as simulate
 from .run import steady_state as steady_state
 from .studies.clinical import clinical_reading as clinical_reading
 from .studies.diagnose import diagnose as diagnose
+from .studies.fit import fit as fit
 from .studies.loading_test import LoadingTestResult as LoadingTestResult
 from .studies.loading_test import loading_test as loading_test
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
-    "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
-    "clinical_reading", "loading_test", "LoadingTestResult", "diagnose",
-    "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
-    "UnitError", "__version__",
+    "READOUTS",
+    "Catalogue",
+    "Entry",
+    "IntegrationError",
+    "LoadingTestResult",
+    "MgfluxError",
+    "Model",
+    "ModelError",
+    "RunOptions",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "SolverError",
+    "SteadyOptions",
+    "SteadyResult",
+    "SteadyStateError",
+    "UnitError",
+    "__version__",
+    "citations",
+    "clinical_reading",
+    "diagnose",
+    "fit",
+    "get_model",
+    "load_model",
+    "load_scenario",
+    "loading_test",
+    "scenario_from_dict",
+    "simulate",
+    "steady_state",
+    "write_petab",
 ]
