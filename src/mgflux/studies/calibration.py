@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .._paths import models_dir
 from ..model.catalogue import get_catalogue
 from ..model.model import Model, get_model
+from .._paths import models_dir
 from ..model.scenario import Application, Scenario
 from ..run import steady_state
 
@@ -75,7 +75,7 @@ def catalogue_table(model: Model | None = None) -> str:
 
 
 TABLES = {"healthy": ("README.md", healthy_table), "catalogue": ("CATALOGUE.md", catalogue_table)}
-_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(\n<!-- end generated -->)", re.DOTALL)
+_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(\n<!-- end generated -->)", re.S)
 
 
 def render(text: str, tables: dict[str, str]) -> str:

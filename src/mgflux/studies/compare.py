@@ -13,6 +13,7 @@ from ..model.scenario import Scenario
 from ..results import SteadyResult
 from ..run import steady_state
 
+
 SEGMENTS = (("PT", "pt_reabsorption", "filtered_load"), ("TAL", "tal_reabsorption", "tal_delivery"),
             ("DCT", "dct_reabsorption", "dct_delivery"))
 

@@ -11,6 +11,7 @@ from ..model import units as _units
 from ..model.scenario import Application, Scenario
 from ..run import steady_state
 
+
 # ---------------------------------------------------------------------------------------------- dose finder
 
 
@@ -78,7 +79,7 @@ def find_dose(scenario: Scenario, treatment: str, target_mM: float, limit_mmol_p
         note += (f" This is on top of the {to_unit(given):.0f} {unit} of {entry.name} the scenario already gives "
                  f"(every treatment of the scenario stays on).")
     if entry.route == "oral" and hi > UL_SUPPLEMENT_MMOL_PER_DAY:
-        note = " This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
+        note = f" This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
     return DoseResult(entry.name, target_mM, hi, s, limit_mmol_per_day, s_hi,
                       f"{entry.name}: {to_unit(hi):.0f} {unit} brings {readout} from {s0:.3f} to {s:.3f} mM "
                       f"(target {target_mM:.3f} mM).{note}")

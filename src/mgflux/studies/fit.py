@@ -143,7 +143,6 @@ class _Problem:
         tc = _courses(self.sc, self.factors, thetas, t_out, max(self.end, t_out[-1]))
         out = np.full((thetas.shape[0], self.data.value.size), np.nan)
         seg = np.clip(np.searchsorted(tc.edges, tc.time_day, side="right") - 1, 0, tc.edges.size - 2)
-        need = sorted(set(self.data.readout))
         for it in range(self.times.size):
             rows = np.flatnonzero(self.t_index == it)
             if not rows.size:
@@ -374,8 +373,8 @@ def fit(scenario, data, estimate, *, start: dict | None = None, bounds: dict | N
 
 
 def fit_text(r: FitResult) -> str:
-    lines = [f"Fit: {r.scenario}: {r.data.value.size} measurements, chi2 = {r.objective:.4g} "
-             f"({'converged' if r.converged else 'NOT converged'})",
+    lines = [(f"Fit: {r.scenario}: {r.data.value.size} measurements, chi2 = {r.objective:.4g} "
+              f"({'converged' if r.converged else 'NOT converged'})"),
              f"95 % intervals: {r.interval_method}"]
     for j, n in enumerate(r.names):
         lo, hi = r.ci95[j]

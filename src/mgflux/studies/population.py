@@ -9,16 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.batch import nominal, readouts_of, steady_batch
 from ..errors import MgfluxError, ScenarioError, unknown_name
-from ..model.catalogue import get_catalogue
 from ..model.model import Model
 from ..model.parameters import factor, parameter_matrix
 from ..model.readouts import hypomagnesemia_grade
 from ..model.scenario import Scenario, load_scenario
+from ..model.catalogue import get_catalogue
+from ..engine.batch import readouts_of, nominal, steady_batch
 from ..options import TimecourseOptions
-from ..results import TC_STATUS, BatchResult, TimecourseResult
+from ..results import BatchResult, TC_STATUS, TimecourseResult
 from ..run import timecourse_batch
+
 
 # ------------------------------------------------------------------------------------------- populations
 
@@ -61,8 +62,8 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
     """Read the variability file (default ``models/population.toml``) and check it against *model*."""
     import tomllib
 
-    from .._paths import models_dir
     from ..model.model import get_model
+    from .._paths import models_dir
 
     path = Path(path) if path else models_dir() / "population.toml"
     try:
@@ -169,7 +170,7 @@ class PopulationResult:
     days: float | None = None
     nadir: np.ndarray | None = None  # (N,) lowest serum total Mg on the output grid, NaN where failed
     nadir_day: np.ndarray | None = None
-    timecourse: TimecourseResult | None = None
+    timecourse: "TimecourseResult | None" = None
 
     @property
     def n(self) -> int:

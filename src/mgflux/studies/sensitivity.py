@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.batch import nominal, steady_batch
-from ..engine.codegen import compiled
-from ..engine.executors import _run_chunks
 from ..errors import MgfluxError, ScenarioError, unknown_name
+from ..results import STATUS_TEXT
 from ..model.model import Model
 from ..model.parameters import Factor, factor, parameter_matrix
 from ..model.readouts import _readouts
 from ..model.scenario import Scenario, load_scenario
-from ..results import STATUS_TEXT
+from ..engine.batch import nominal, steady_batch
+from ..engine.codegen import compiled
+from ..engine.executors import _run_chunks
+
 
 # ------------------------------------------------------------------------------------------- sensitivity
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.batch import nominal, steady_batch
 from ..errors import ScenarioError, unknown_name
 from ..model.parameters import factor, parameter_matrix
 from ..model.scenario import Scenario, load_scenario
+from ..engine.batch import nominal, steady_batch
 from ..options import BatchOptions
 from ..results import BatchResult
+
 
 # ------------------------------------------------------------------------------------------------ sweeps
 
