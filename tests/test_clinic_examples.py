@@ -28,5 +28,6 @@ def test_cetuximab_course_fit_covers_the_dose_that_made_the_data():
     r = mgflux.fit(SCENARIOS / "combinations" / "cetuximab_course_with_stop.toml",
                    EXAMPLES / "cetuximab_serum.csv", ["cetuximab.dose"])
     lo, hi = r.ci95[0]
-    assert lo is not None and lo < 0.7 and (hi is None or hi > 0.7)
-    assert hi is None and "practically not identifiable" in r.identifiable[0]  # saturating Emax: said so
+    assert r.identifiable[0] is True and lo < 0.7 < hi
+    # the saturating effect (Emax, ED50 0.15 x dose) makes the interval skewed towards high doses
+    assert hi - r.value[0] > r.value[0] - lo
