@@ -264,23 +264,36 @@ def _profile_side(prob, theta, chi2_min, j, bounds, direction, se):
     vals, chis = [theta[j]], [chi2_min]
     x = theta.copy()
     k = len(bounds)
+
+    def prof(v):
+        nonlocal x
+        if k == 1:
+            r = prob.residuals(np.array([v]))
+            return float(np.sum(r * r)) if np.all(np.isfinite(r)) else math.inf
+        x, c, _ = _minimise(prob, x, bounds, fixed={j: v})
+        return c
+
     for _ in range(60):
         v = float(np.clip(vals[-1] + direction * step, lo, hi))
         if v == vals[-1]:
             break
-        if k == 1:
-            r = prob.residuals(np.array([v]))
-            c = float(np.sum(r * r)) if np.all(np.isfinite(r)) else math.inf
-        else:
-            x, c, _ = _minimise(prob, x, bounds, fixed={j: v})
+        c = prof(v)
         vals.append(v)
         chis.append(c)
         if c - chi2_min >= CHI2_95_1DOF:
+            # the crossing by root finding on the profile (a chord of the convex profile would cut it short)
+            from scipy.optimize import brentq
+
             a, b = vals[-2], vals[-1]
-            ca, cb = chis[-2] - chi2_min, chis[-1] - chi2_min
-            if not math.isfinite(cb):
+
+            def g(u):
+                cu = prof(u)
+                return (cu - chi2_min - CHI2_95_1DOF) if math.isfinite(cu) else 1e6
+
+            try:
+                return float(brentq(g, a, b, xtol=1e-6 * span, maxiter=30)), (vals, chis)
+            except ValueError:  # no sign change after all (a non-finite end): the last point inside
                 return a, (vals, chis)
-            return a + (b - a) * (CHI2_95_1DOF - ca) / (cb - ca), (vals, chis)
         if v == edge:
             break
         step *= 1.6
