@@ -33,6 +33,8 @@ def test_bad_labs_files_are_clear_errors(tmp_path, capsys):
         dg.load_labs({"labs": {"femg": 3}, "medications": ["omeprazol"]})
     with pytest.raises(mgflux.ScenarioError, match="needs a \\[labs\\] table"):
         dg.load_labs({"medications": []})
+    with pytest.raises(mgflux.UnitError, match="gfr"):
+        dg.load_labs({"labs": {"femg": 3}, "patient": {"gfr": "60 mg"}})
     p = tmp_path / "labs.toml"
     p.write_text('[labs]\nserum_mg_total = "0.6 mM"\n[lab]\n')
     assert main(["diagnose", str(p)]) == 2
@@ -77,6 +79,14 @@ def test_known_medications_condition_the_ranking():
     assert "omeprazole alone (no further cause)" in names
     assert not any(n == "ppi" or n.startswith("ppi +") for n in names)
     assert r.to_dict()["medications"] == ["omeprazole"]
+
+
+def test_patient_gfr_conditions_the_simulated_patients():
+    low = dg.simulate_causes(labs_of(serum_mg_total="0.6 mM"), n=50)[1]
+    ckd = dg.simulate_causes(dg.load_labs({"labs": {"serum_mg_total": "0.6 mM"}, "patient": {"gfr": "40 mL/min"}}),
+                             n=50)[1]
+    # candidate 0 is "no cause": at a GFR of 40 mL/min its patients excrete a larger share of the filtered load
+    assert np.nanmedian(ckd["femg_percent"][0]) > np.nanmedian(low["femg_percent"][0])
 
 
 def test_ca_labs_without_a_readout_are_reported_not_used():

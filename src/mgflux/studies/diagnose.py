@@ -144,6 +144,14 @@ def load_labs(path_or_dict, where: str | None = None) -> Labs:
     patient = raw.get("patient", {})
     if not isinstance(patient, dict):
         raise ScenarioError(f"{where}: [patient] must be a table")
+    if not _patient_supported():
+        for k in patient:
+            if k != "gfr":
+                raise ScenarioError(unknown_name("key", k, ["gfr"], f"{where}: [patient]") +
+                                    " (age, sex and weight need the [patient] section of scenario files)")
+    if "gfr" in patient:
+        g = patient["gfr"]
+        _units.convert(g if isinstance(g, str) else f"{g} mL/min", "mL/min", where=f"{where}: [patient]", key="gfr")
     mg_intake = None
     diet = raw.get("diet", {})
     if diet:
@@ -295,7 +303,7 @@ def simulate_causes(labs: Labs, *, n: int | None = None, seed: int | None = None
     cat = get_catalogue(model)
     pop = load_population_spec(model=model)
     out = {r: np.full((len(cause_list), n), np.nan) for r in readouts}
-    gfr = labs.patient.get("gfr") if not _patient_supported() else None
+    gfr = labs.patient.get("gfr")  # the patient's GFR, not the population's spread around the model value
     gfr_internal = None
     if gfr is not None:
         gfr_internal = _units.convert(gfr if isinstance(gfr, str) else f"{float(gfr)} mL/min", "mL/min",
