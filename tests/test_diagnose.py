@@ -22,6 +22,8 @@ def test_lab_units_convert_with_each_ion_molar_mass():
     assert dg.convert_lab("serum_ca_total", "9 mg/dL", spec) == pytest.approx(90 / 40.078, rel=1e-6)
     assert dg.convert_lab("pth", "40 pg/mL", spec) == pytest.approx(40 / 9.425, rel=1e-4)
     assert dg.convert_lab("femg", 3.0, spec) == 3.0
+    with pytest.warns(UserWarning, match="outside the plausible range"):
+        assert dg.convert_lab("serum_mg_total", "8 mmol/L", spec) == 8.0  # implausible but possible: taken, warned
     with pytest.raises(mgflux.ScenarioError, match="cannot be converted to 'mmol/L'"):
         dg.convert_lab("serum_mg_total", "3 mmol/day", spec)
 

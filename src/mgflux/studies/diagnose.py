@@ -82,6 +82,10 @@ def convert_lab(name: str, value, spec: dict, where: str = "[labs]") -> float:
                                 ) from None
     if not math.isfinite(v) or v < 0:
         raise ScenarioError(f"{where}: {name} = {value!r} must be finite and >= 0")
+    lo, hi = lab.get("plausible", (0.0, math.inf))
+    if not lo <= v <= hi:
+        warnings.warn(f"{where}: {name} = {value!r} ({v:.4g} {unit}) is outside the plausible range {lo:g}-{hi:g} "
+                      f"{unit}: taken as given (check the value and its unit)", stacklevel=3)
     return v
 
 
