@@ -276,9 +276,10 @@ def _cache_key(model: Model, cause_list, labs: Labs, n: int, seed: int, readouts
 
     h = hashlib.sha256()
     h.update(model.path.read_text().encode())
-    for p in sorted((models_dir() / "catalogue").glob("*.toml")):
-        h.update(p.read_bytes())
-    for p in (models_dir() / "population.toml", diagnosis_file()):
+    # every data file of the models folder: catalogue, population, diagnosis, and modules a model includes
+    root = models_dir()
+    for p in sorted(root.rglob("*.toml")):
+        h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     h.update(json.dumps([[c.name, c.entries] for c in cause_list], default=str).encode())
     h.update(json.dumps([labs.medications, labs.patient, labs.mg_intake, n, seed, list(readouts), __version__],
