@@ -99,7 +99,7 @@ def test_ca_labs_without_a_readout_are_reported_not_used():
 
 
 def test_simulated_patients_are_cached_on_disk(tmp_path, monkeypatch):
-    monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(dg, "cache_dir", lambda: tmp_path)  # only the diagnose cache (compiled kernels stay warm)
     labs = labs_of(serum_mg_total="0.5 mM")
     cl, sim = dg.simulate_causes(labs, n=8)
     files = list((tmp_path / "diagnose").glob("*.npz"))
