@@ -22,6 +22,7 @@ def write_csv(path, rows):
     return path
 
 
+@pytest.mark.slow
 def test_recovers_a_known_dose_and_residual_channel_activity():
     truth = {"cetuximab.dose": 0.6, "TRPM6.activity": 0.5}
     data = F.simulated_data(CETUXIMAB, truth, TIMES, sd=0.005, seed=1)[0]
@@ -78,6 +79,7 @@ def test_bad_data_are_clear_errors(tmp_path):
                    ["digoxin.dose"])
 
 
+@pytest.mark.slow
 def test_cli_json_and_plot(tmp_path, capsys):
     data = write_csv(tmp_path / "d.csv", F.simulated_data(CETUXIMAB, {"cetuximab.dose": 0.6}, TIMES, sd=0.005,
                                                           seed=4)[0])
@@ -92,6 +94,7 @@ def test_cli_json_and_plot(tmp_path, capsys):
     assert "NAME=LO:HI" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_petab_passes_the_petab_linter(tmp_path, capsys):
     pytest.importorskip("petab")
     data = write_csv(tmp_path / "d.csv", F.simulated_data(CETUXIMAB, {"gfr": 100.0}, TIMES[::2], seed=5)[0])
