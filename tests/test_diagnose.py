@@ -62,6 +62,9 @@ def test_labs_of_the_model_trpm6_patient_rank_trpm6_in_the_top_3():
     scores = [c["score"] for c in r.candidates]
     assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-12
     assert "not a clinical diagnosis" in r.caveat
+    # mechanism scores: the candidates' scores summed per mechanism class, best first, adding up to 1
+    ms = [m["score"] for m in r.mechanisms]
+    assert ms == sorted(ms, reverse=True) and abs(sum(ms) - 1) < 1e-9
 
 
 def test_renal_and_intestinal_wasting_are_told_apart():

@@ -348,13 +348,14 @@ class DiagnosisResult:
     candidates: tuple  # dicts, best first
     separating: tuple  # dicts: lab, pair, separation (measured labs that separate the top candidates)
     next_tests: tuple  # dicts: test, separation, predicted per candidate (unmeasured), best first
+    mechanisms: tuple = ()  # dicts: mechanism, score (summed over its candidates), best first
     caveat: str = CAVEAT
 
     def to_dict(self) -> dict:
         return {"patient": self.labs.name, "labs": dict(self.labs.values), "medications": [m for m, _ in self.labs.medications],
                 "labs_used": list(self.used), "labs_not_modelled": list(self.unused),
                 "candidates": list(self.candidates), "separating_labs": list(self.separating),
-                "next_tests": list(self.next_tests), "caveat": self.caveat}
+                "next_tests": list(self.next_tests), "mechanisms": list(self.mechanisms), "caveat": self.caveat}
 
 
 MIN_HYPO_PATIENTS = 3  # a cause with fewer hypomagnesaemic virtual patients is not a candidate for such a patient
@@ -470,7 +471,12 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
         tests.append(_loading_test_separation(cause_list, order[:k], labs, pairs))
     tests = [t for t in tests if t is not None]
     tests.sort(key=lambda t: (-t["mean_separation_sd"], -t["min_separation_sd"]))
-    return DiagnosisResult(labs, used, unused, tuple(cands), tuple(separating), tuple(tests))
+    mech = {}
+    for i, c in enumerate(cause_list):
+        if finite[i]:
+            mech[c.mechanism] = mech.get(c.mechanism, 0.0) + float(post[i])
+    mechanisms = tuple({"mechanism": m, "score": s} for m, s in sorted(mech.items(), key=lambda x: -x[1]))
+    return DiagnosisResult(labs, used, unused, tuple(cands), tuple(separating), tuple(tests), mechanisms)
 
 
 LOADING_TEST_SD_PERCENT = 10.0  # Gullestad 1994: replete 6 +- 10 % retention (between persons and test error)
@@ -512,6 +518,10 @@ def diagnosis_text(r: DiagnosisResult) -> str:
         lines.append(f"{'':4}  {'':38s} {'':6}  {pred}")
         if c["members"]:
             lines.append(f"{'':4}  {'':38s} {'':6}  (same model effect: {', '.join(c['members'])})")
+    if r.mechanisms:
+        lines.append("")
+        lines.append("by mechanism (scores summed over candidates): " + ", ".join(
+            f"{m['mechanism']} {m['score']:.2f}" for m in r.mechanisms[:4]))
     if r.separating:
         lines.append("")
         lines.append("labs that separate the top candidates: " + "; ".join(
