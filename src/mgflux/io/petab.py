@@ -98,7 +98,7 @@ def lint_petab(yaml_path) -> list[str]:
         try:
             import petab
         except ImportError:
-            raise MgfluxError("validating a PEtab problem needs the petab library: pip install "mgflux[petab]"") from None
+            raise MgfluxError('validating a PEtab problem needs the petab library: pip install "mgflux[petab]"') from None
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setLevel(logging.WARNING)
