@@ -26,17 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pint
 
 from .._paths import cache_dir, models_dir
-from ..engine.batch import nominal, steady_batch
 from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model import scenario as _scenario
 from ..model import units as _units
 from ..model.catalogue import MECHANISMS, get_catalogue
 from ..model.model import Model, get_model
-from ..model.parameters import parameter_matrix
 from ..model.scenario import scenario_from_dict
+from ..run import steady_states
 from .population import load_population_spec, population_design
 
 CAVEAT = ("mgflux ranks mechanisms in a model of Mg homeostasis by how well each reproduces these labs; it is "
@@ -58,6 +56,8 @@ def _spec() -> dict:
 
 def convert_lab(name: str, value, spec: dict, where: str = "[labs]") -> float:
     """A lab value (pint quantity string, or a number in the lab's unit) in the unit of its readout."""
+    import pint  # on first use (a warm `mgflux steady` does not import pint)
+
     lab = spec["labs"][name]
     unit = lab["unit"]
     ureg = _units.registry()
@@ -322,9 +322,7 @@ def simulate_causes(labs: Labs, *, n: int | None = None, seed: int | None = None
         if labs.mg_intake is not None and "diet_mg_intake" in names:
             f = facs[names.index("diet_mg_intake")]
             X[:, names.index("diet_mg_intake")] = labs.mg_intake / f.to_internal
-        P = parameter_matrix(sc, facs, X)
-        p0 = parameter_matrix(sc, [], np.zeros((1, 0)))[0]
-        res = steady_batch(model, P, warm=nominal(model, p0))
+        res = steady_states(sc, {f.name: X[:, j] for j, f in enumerate(facs)})
         for r in readouts:
             if r in res.readouts:
                 out[r][ci] = res.readouts[r]
