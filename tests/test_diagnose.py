@@ -84,6 +84,8 @@ def test_known_medications_condition_the_ranking():
     assert "omeprazole alone (no further cause)" in names
     assert not any(n == "ppi" or n.startswith("ppi +") for n in names)
     assert r.to_dict()["medications"] == ["omeprazole"]
+    df = r.dataframe()
+    assert list(df["name"]) == names and "predicted_serum_mg_total_mM" in df
 
 
 def test_patient_gfr_conditions_the_simulated_patients():

@@ -44,6 +44,7 @@ def test_no_sensitivity_is_reported_as_not_identifiable():
     data = F.simulated_data(CETUXIMAB, {"cetuximab.dose": 1.0}, [0, 4, 8, 12], seed=2)[0]
     r = mgflux.fit(CETUXIMAB, data, ["cetuximab.dose"])
     assert r.identifiable[0] is not True and "not identifiable" in r.identifiable[0]
+    assert list(r.dataframe()["time_day"]) == [0, 4, 8, 12]
     assert r.ci95[0] == (None, None)
     assert any("not identifiable" in m for m in r.messages)
 

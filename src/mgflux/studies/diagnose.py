@@ -349,6 +349,14 @@ class DiagnosisResult:
     mechanisms: tuple = ()  # dicts: mechanism, score (summed over its candidates), best first
     caveat: str = CAVEAT
 
+    def dataframe(self):
+        """The ranked candidates as a tidy pandas DataFrame (one row each, predicted labs as columns)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"rank": i + 1, "name": c["name"], "kind": c["kind"], "mechanism": c["mechanism"],
+                              "score": c["score"], **{f"predicted_{k}": v for k, v in c["predicted"].items()}}
+                             for i, c in enumerate(self.candidates)])
+
     def to_dict(self) -> dict:
         return {"patient": self.labs.name, "labs": dict(self.labs.values), "medications": [m for m, _ in self.labs.medications],
                 "labs_used": list(self.used), "labs_not_modelled": list(self.unused),

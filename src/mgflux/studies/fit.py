@@ -107,6 +107,12 @@ class FitResult:
     interval_method: str = "profile likelihood (chi2 within 3.84 of the minimum, 1 dof)"
     converged: bool = True
 
+    def dataframe(self):
+        """Data, fit and weighted residuals as a tidy pandas DataFrame (one row per measurement)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict()["residuals"])
+
     def to_dict(self) -> dict:
         est = {}
         for j, n in enumerate(self.names):
