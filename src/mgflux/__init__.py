@@ -73,6 +73,7 @@ from .studies.population import population as population
 from .studies.population import population_design as population_design
 from .studies.sensitivity import sensitivity as sensitivity
 from .studies.sweep import Vary as Vary
+from .studies.sweep import design as design
 from .studies.sweep import parse_vary as parse_vary
 from .studies.sweep import sweep as sweep
 
@@ -88,5 +89,5 @@ __all__ = [
     "write_sbml", "to_sbml", "models_dir", "scenarios_dir", "main", "get_catalogue", "parameter_sets",
     "hypomagnesemia_grade", "drug_incidence_table", "drug_scenario_file", "PopulationSpec", "RiskFactor",
     "load_population_spec", "available_models", "model_from_text", "Factor", "factor", "population_design", "Vary",
-    "parse_vary",
+    "parse_vary", "design",
 ]
