@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -528,17 +527,6 @@ def test_python_api_refuses_what_the_cli_refuses(case):
     with pytest.raises(mgflux.ScenarioError) as exc:
         call(mgflux.load_scenario(HEALTHY))
     assert fragment in str(exc.value), str(exc.value)
-
-
-@pytest.mark.parametrize("factors,fragment", [
-    ({"gfr": [-1.0, 100.0]}, "outside the allowed range"),
-    ({"SLC12A3.activity": 5}, "[0, 1]"),
-    ({"gfr": [30.0, 100.0]}, "documented physiological range"),
-])
-def test_batch_api_warns_and_gives_each_set_its_status(factors, fragment):
-    with pytest.warns(mgflux.MgfluxWarning, match=re.escape(fragment)):
-        res = mgflux.steady_states(mgflux.load_scenario(HEALTHY), factors)
-    assert len(res.status) == len(np.atleast_1d(next(iter(factors.values()))))
 
 
 def test_python_api_sweep_warns():

@@ -44,7 +44,19 @@ def _as_scenario(scenario) -> Scenario:
 def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
     model = scenario.model
     mod = compiled(model, numba=False)  # plain Python unless numba is asked for or already in use (kernels())
-    y, info = _solve.steady_state(mod, p, model.guess_vector(), model.state_names, options)
+    from .model.patient import steady_guess
+
+    y, info = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names, options)
+    if "ecf" in model.state_names and "ecf_volume" in model.parameter_names:
+        serum = y[model.state_index("ecf")] / p[model.parameter_index("ecf_volume")]
+        if not serum > 1e-6:  # saturable, depletable pools: without any Mg input the only balance is an empty body
+            from .errors import SteadyStateError
+
+            raise SteadyStateError(
+                f"no steady state with magnesium in the body: tried {', '.join(info['strategies'])}; the only balance "
+                f"found has every exchangeable pool empty (serum {serum:.2g} mM), because nothing replaces the losses. "
+                "Give some Mg intake or an infusion, or use `run` to follow the depletion over time.",
+                residual=np.zeros(len(y)), strategies=list(info["strategies"]), drifting=["ecf"])
     return mod, y, info
 
 
@@ -64,7 +76,7 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
         readouts=MappingProxyType({k: _number(v) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
-        notes=tuple(notes), solver=MappingProxyType(info),
+        notes=tuple(scenario.notes) + tuple(notes), solver=MappingProxyType(info),
         observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))),
         warnings=tuple(scenario.warnings) + tuple(domain_warnings(r, "steady state")))
 
@@ -207,19 +219,13 @@ def _factor_values(scenario: Scenario, factors: Mapping[str, object] | None) -> 
     for name, c in zip(factors, cols):
         if c.ndim != 1:
             raise ValueError(f"factor {name!r}: values must be one-dimensional (one per parameter set)")
-    # the same ranges as a scenario file and `sweep --vary`; a batch gives each set its own status, so values
-    # outside them are warned about here (not refused): the sets still run and report their status
-    from .errors import ScenarioError
-    from .model.validate import check_factor, check_factor_names, warn_all
+    # a factor twice (also by alias) would silently replace the other: refused. Values are not checked here: a
+    # batch gives each set its own status, and the studies built on it (virtual patients, diagnose) draw values
+    # beyond the documented ranges on purpose; `sweep` and `sweep --vary` check them (mgflux.model.validate)
+    from .model.validate import check_factor_names
 
     check_factor_names([(f.name if f.entry is None else f"{f.entry.name}.{f.entry.variable}", name)
                         for f, name in zip(facs, factors)], "factors")
-    for f, name, c in zip(facs, factors, cols):
-        finite = c[np.isfinite(c)]
-        try:
-            warn_all(check_factor(scenario, f, finite, f"factor {name!r}") if finite.size else ())
-        except ScenarioError as exc:
-            warn_all([f"{exc}; those sets run anyway (a batch gives each set its own status): check the values"])
     return facs, np.column_stack(cols)
 
 

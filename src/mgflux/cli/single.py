@@ -9,17 +9,21 @@ from .format import _UNITS_NOTE, _json, _table
 def cmd_steady(args) -> int:
     from ..model.readouts import EXTRA_READOUTS, READOUTS
     from ..run import steady_state
+    from ..studies.clinical import clinical_reading, reading_text
 
     res = steady_state(args.scenario)
     warn(res.warnings)
+    reading = clinical_reading(res)
     if args.json:
-        print(_json(res.to_dict()))
+        print(_json({**res.to_dict(), "clinical_reading": reading}))
         return 0
     rows = {k: res[k] for k in READOUTS}
     rows.update({k: res[k] for k in EXTRA_READOUTS})
     print(_table(rows, f"Steady state: {res.scenario}"))
     for n in res.notes:
         print(f"note: {n}")
+    print()
+    print(reading_text(reading))
     print(f"({_UNITS_NOTE})")
     return 0
 
@@ -31,11 +35,13 @@ def cmd_run(args) -> int:
     from ..model.readouts import READOUTS
     from ..options import RunOptions
     from ..run import simulate
+    from ..studies.clinical import clinical_reading, reading_text
 
     out = check_out_dir(args.out)
     # no wait for the compiler: on an empty cache scipy answers now and the kernels compile in the background
     res = simulate(args.scenario, options=RunOptions(compile="background"))
     warn(res.warnings)
+    reading = clinical_reading(res)
     if out:
         replaced = existing(out, RUN_FILES)
         out.mkdir(parents=True, exist_ok=True)
@@ -48,7 +54,7 @@ def cmd_run(args) -> int:
                                                   "notes": list(res.notes), "warnings": list(res.warnings)}))
         say_replaced(out, replaced)
     if args.json:
-        print(_json(res.to_dict()))
+        print(_json({**res.to_dict(), "clinical_reading": reading}))
     else:
         rows = {k: [res.initial[k], res.final[k]] for k in READOUTS}
         t_end = res.time_day[-1]
@@ -72,6 +78,8 @@ def cmd_run(args) -> int:
                   f"(peak {x['max']:.3f} mM at day {x['max_day']:.4g})")
         for n in res.notes:
             print(f"note: {n}")
+        print()
+        print(reading_text(reading))
         if out:
             print(f"wrote {out / 'timecourse.csv'} and {', '.join(p.name for p in paths)} in {out}")
         print(f"({_UNITS_NOTE})")
