@@ -149,6 +149,14 @@ SCENARIO_ERRORS = {
     "iv overlapping infusions": (HEAD + T('name = "iv_magnesium_sulfate"\namount = "30 mmol"\nduration = "8 hour"\n')
                                  + T('name = "iv_magnesium_sulfate"\nrate = "20 mmol/day"\nstart = "0.1 day"\nstop = "2 day"\n'),
                                  ["already listed", "overlapping"]),
+    # [patient] (checked by model/patient.py, through the same path)
+    "patient age 200 years": ('[patient]\nage = "200 year"\n', ["age = '200 year'", "allowed range", "110 year"]),
+    "patient weight 2000 kg": ('[patient]\nweight = "2000 kg"\n', ["weight", "0.5-300 kg"]),
+    "patient weight in mmol": ('[patient]\nweight = "70 mmol"\n', ["weight", "'mmol'", "'kg'"]),
+    "patient unknown sex": ('[patient]\nsex = "other"\n', ["unknown sex 'other'", "female, male"]),
+    "patient negative gfr": ('[patient]\ngfr = "-5 mL/min"\n', ["gfr", "1-250 mL/min"]),
+    "patient gfr and creatinine": ('[patient]\ngfr = "60 mL/min"\nserum_creatinine = "1 mg/dL"\n', ["not both"]),
+    "patient key typo": ('[patient]\nagee = "8 year"\n', ["unknown key 'agee'", "Did you mean 'age'"]),
     # encodings and files
     "not toml": ('[scenario\nname = "x"\n', ["not valid TOML"]),
 }
@@ -380,6 +388,16 @@ COMMAND_ERRORS = {
     "dose-finder negative max": (["dose-finder", HEALTHY, "--treatment", "magnesium_oxide", "--max", "-5 mg/day"], ["--max", "negative"]),
     "dose-finder huge max": (["dose-finder", HEALTHY, "--treatment", "magnesium_oxide", "--max", "1e9 mg/day"], ["--max", "impossible"]),
     "dose-finder max zero": (["dose-finder", HEALTHY, "--treatment", "magnesium_oxide", "--max", "0 mg/day"], ["--max", "> 0"]),
+    "loading-test negative at": (["loading-test", HEALTHY, "--at", "-3 day"], ["at = '-3 day' is negative"]),
+    "loading-test zero duration": (["loading-test", HEALTHY, "--duration", "0 hour"], ["duration must be > 0"]),
+    "loading-test huge dose": (["loading-test", HEALTHY, "--dose", "5000 mmol"], ["far above any protocol", "200 mmol"]),
+    "diagnose a scenario file": (["diagnose", HEALTHY], ["unknown key 'scenario'", "labs"]),
+    "diagnose missing file": (["diagnose", "/no/such/labs.toml"], ["does not exist"]),
+    "diagnose --top 0": (["diagnose", str(ROOT / "examples" / "clinic" / "gitelman_labs.toml"), "--top", "0"], ["--top", "at least 1"]),
+    "fit missing data": (["fit", HEALTHY, "--data", "/no/such.csv", "--estimate", "gfr"], ["does not exist"]),
+    "fit data not a table": (["fit", HEALTHY, "--data", HEALTHY, "--estimate", "gfr"], ["missing column", "time_day"]),
+    "fit without --data": (["fit", HEALTHY, "--estimate", "gfr"], ["required", "--data"]),
+    "export-petab without flags": (["export-petab", HEALTHY], ["required"]),
     "catalogue bad mechanism": (["catalogue", "--mechanism", "tal"], ["unknown mechanism 'tal'", "tal_paracellular"]),
     "catalogue unknown model": (["catalogue", "--model", "adlut"], ["unknown model", "adult"]),
 }
@@ -462,6 +480,8 @@ EVERY_COMMAND = {
     "population --days": ["population", "{p}", "--n", "10", "--days", "30"],
     "sensitivity": ["sensitivity", "{p}"], "sensitivity morris": ["sensitivity", "{p}", "--method", "morris"],
     "export-sbml": ["export-sbml", "{p}", "-o", "{d}/m.xml"],
+    "loading-test": ["loading-test", "{p}"],
+    "fit": ["fit", "{p}", "--data", str(ROOT / "examples" / "clinic" / "cetuximab_serum.csv"), "--estimate", "gfr"],
 }
 
 
