@@ -253,7 +253,7 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
             # the scenario's own intake is the population's mean; the bounds move with it (same relative spread)
             mean = scenario.mg_intake / f.to_internal
             lo, hi = lo * scenario.mg_intake / ref, hi * scenario.mg_intake / ref
-        elif scenario.patient is not None and ref and p0[i] != ref:
+        elif scenario.patient is not None and v.name != "diet_mg_intake" and ref and p0[i] != ref:
             # a patient of another size: the bounds scale with the parameter
             lo, hi = lo * p0[i] / ref, hi * p0[i] / ref
         cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
