@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-PLUGINS = ("_cli_analysis", "_cli_batch", "_cli_export")
+PLUGINS = ("_cli_analysis", "_cli_batch", "_cli_export", "web.cli")
 
 
 def main(argv=None) -> int:
