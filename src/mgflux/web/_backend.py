@@ -73,6 +73,14 @@ def supports(section: str) -> bool:
     return True
 
 
+def warm() -> None:
+    """Load the model's numba kernels now (from the cache, or compile them), so that the first slider move is
+    as fast as the rest: before numba is loaded, steady states run on the slower pure-Python kernels."""
+    from .._solve import SteadyOptions
+
+    steady_state(scenario({}), options=SteadyOptions(backend="numba"))
+
+
 # --------------------------------------------------------------------------------------- the CLI's JSON
 
 

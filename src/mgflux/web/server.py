@@ -32,7 +32,7 @@ def serve(host: str = "127.0.0.1", port: int = 8050, open_browser: bool = True, 
         print("mgflux serve: loading the model ...", file=sys.stderr, flush=True)
         from . import _backend
 
-        _backend.steady_json({})
+        _backend.warm()
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/"
     print(f"mgflux serve: the page is at {url} (Ctrl+C stops the server)", file=sys.stderr, flush=True)
