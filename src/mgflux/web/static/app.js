@@ -193,8 +193,9 @@ async function runCourse() {
       state.results[k].runScenario = JSON.stringify(raw);
     }
     const s = (performance.now() - t0) / 1000;
-    setStatus(`time course done in ${s.toFixed(1)} s`);
-    $("run-info").textContent = `computed in ${s.toFixed(2)} s`;
+    setStatus(`time course done in ${s.toFixed(2)} s`);
+    state.runInfo = `computed in ${s.toFixed(2)} s`;
+    $("run-info").textContent = state.runInfo;
     $("run-info").dataset.state = "done";
     showError(null);
   } catch (e) {
@@ -211,6 +212,7 @@ function markStale() {
   const keys = state.compare ? ["A", "B"] : [state.active];
   const stale = keys.some(k => state.results[k].run && state.results[k].runScenario !== JSON.stringify(toScenario(state.patients[k])));
   if (stale) { $("run-info").textContent = "the patient changed since this run: run again to update"; $("run-info").dataset.state = "stale"; }
+  else if (keys.some(k => state.results[k].run)) { $("run-info").textContent = state.runInfo || ""; $("run-info").dataset.state = "done"; }
 }
 
 // ------------------------------------------------------------------------------------------ rendering
@@ -290,14 +292,20 @@ function renderWaterfall(keys) {
   const groups = [{label: "healthy adult", color: COLORS.healthy, values: segValues(first.rows, "healthy")}];
   for (const k of have) groups.push({label: state.patients[k].label, color: COLORS[k], values: segValues(state.results[k].compare.rows, "scenario")});
   Charts.waterfall($("waterfall"), groups);
-  $("findings").innerHTML = have.map(k => state.results[k].compare.findings.map(f =>
-    `<li><b style="color:${COLORS[k]}">${esc(state.patients[k].label)}</b>: ${esc(f)}</li>`).join("")).join("");
+  $("findings").innerHTML = have.map(k => state.results[k].compare.findings.map(f => `<li>` +
+    (have.length > 1 ? `<b style="color:${COLORS[k]}">${esc(state.patients[k].label)}</b>: ` : "") + `${esc(f)}</li>`).join("")).join("");
 }
 
 function renderCharts() {
   const keys = (state.compare ? ["A", "B"] : [state.active]).filter(k => state.results[k].run);
   const ids = ["chart-serum", "chart-urine", "chart-femg", "chart-ca", "chart-pth"];
-  if (!keys.length) { ids.forEach(id => { $(id).innerHTML = ""; }); $("chart-serum").innerHTML = '<p class="hint placeholder">No time course yet.</p>'; return; }
+  if (!keys.length) {
+    ids.forEach(id => { $(id).innerHTML = ""; });
+    $("chart-serum").innerHTML = '<p class="hint placeholder">No time course yet.</p>';
+    $("run-info").textContent = 'press "Run time course"'; $("run-info").dataset.state = "";
+    return;
+  }
+  markStale();
   const series = (name, f) => keys.filter(k => state.results[k].run.timecourse[name]).map(k => {
     const tc = state.results[k].run.timecourse;
     return {label: state.patients[k].label, color: COLORS[k], x: tc.time_day, y: f ? tc[name].map(f) : tc[name]};

@@ -28,6 +28,8 @@ const Charts = (() => {
     return out;
   }
 
+  const short = (s, n = 32) => s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
+
   function fmt(v) {
     const a = Math.abs(v);
     if (a === 0) return "0";
@@ -52,7 +54,9 @@ const Charts = (() => {
     if (!(x1 > x0)) x1 = x0 + 1;
     let y0 = opts.yMin !== undefined ? Math.min(opts.yMin, ...ys) : Math.min(...ys);
     let y1 = opts.yMax !== undefined ? Math.max(opts.yMax, ...ys) : Math.max(...ys);
-    const pad = (y1 - y0) * 0.08 || Math.abs(y1) * 0.1 || 1;
+    const mid = (y0 + y1) / 2, minSpan = Math.max(Math.abs(mid) * 0.1, 1e-6);
+    if (y1 - y0 < minSpan) { y0 = mid - minSpan / 2; y1 = mid + minSpan / 2; }  // a flat course: no zoom into rounding
+    const pad = (y1 - y0) * 0.08;
     y0 -= pad; y1 += pad;
     if (opts.floor0 && y0 < 0) y0 = 0;
     const X = v => m.l + (v - x0) / (x1 - x0) * (W - m.l - m.r);
@@ -101,8 +105,8 @@ const Charts = (() => {
     const legend = el("g", {class: "legend"}, svg);
     for (const s of series) {
       el("line", {x1: lx, x2: lx + 18, y1: m.t + 10, y2: m.t + 10, stroke: s.color, "stroke-width": 3, "stroke-dasharray": s.dash || ""}, legend);
-      const t = text(legend, lx + 22, m.t + 14, s.label);
-      lx += 30 + 7 * s.label.length;
+      text(legend, lx + 22, m.t + 14, short(s.label));
+      lx += 30 + 7 * short(s.label).length;
     }
     // hover: a crosshair with the values at the nearest sample
     const hover = el("g", {class: "hover", visibility: "hidden"}, svg);
@@ -178,8 +182,8 @@ const Charts = (() => {
     let lx = m.l + 8;
     for (const g of groups) {
       el("rect", {x: lx, y: H - 16, width: 12, height: 10, fill: g.color}, svg);
-      text(svg, lx + 16, H - 7, g.label, {class: "legend-text"});
-      lx += 30 + 7 * g.label.length;
+      text(svg, lx + 16, H - 7, short(g.label, 40), {class: "legend-text"});
+      lx += 30 + 7 * short(g.label, 40).length;
     }
     return svg;
   }

@@ -1,0 +1,209 @@
+"""The page of `mgflux serve` in a real browser: headless Chromium driven by Selenium.
+
+CI installs Debian's `chromium` and `chromium-driver` (.ci/run); where no browser exists the test is skipped
+with a message saying what to install. The screenshot lands in ``test-artifacts/`` (or ``$MGFLUX_TEST_ARTIFACTS``).
+"""
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("MGFLUX_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+DRIVER = shutil.which("chromedriver")
+
+
+def serum(d, k="A"):
+    """The serum total Mg the page shows for patient k (mM), read at once (the tiles are redrawn on every answer)."""
+    v = d.execute_script(f"const e = document.getElementById('serum-{k}'); return e ? e.dataset.value : null;")
+    return None if v is None else float(v)
+
+
+def wait_for(d, cond, timeout=30):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(d, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(cond)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def page_url():
+    pytest.importorskip("starlette", reason="the web extra is not installed: pip install \"mgflux[web]\"")
+    uvicorn = pytest.importorskip("uvicorn", reason="the web extra is not installed: pip install \"mgflux[web]\"")
+    from mgflux.web import _backend
+    from mgflux.web.app import create_app
+
+    _backend.warm()  # what `mgflux serve` does before it listens
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    t0 = time.monotonic()
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() - t0 < 30, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: pip install \"mgflux[dev]\"")
+    if not CHROMIUM or not DRIVER:
+        pytest.skip("no browser: the browser test needs Chromium and its driver "
+                    "(Debian: apt-get install chromium chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    profile = tempfile.mkdtemp(prefix="mgflux-chromium-")
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+              f"--user-data-dir={profile}", "--window-size=1400,1000"):
+        opts.add_argument(a)
+    opts.binary_location = CHROMIUM
+    d = webdriver.Chrome(options=opts, service=Service(DRIVER))
+    yield d
+    d.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_gitelman_in_the_browser(browser, page_url):
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    d = browser
+    wait = WebDriverWait(d, 30, ignored_exceptions=(StaleElementReferenceException,))
+    d.get(page_url)
+    # the healthy adult first: normal serum Mg
+    wait.until(lambda d: d.find_elements(By.ID, "serum-A"))
+    wait_for(d, lambda d: serum(d) is not None)
+    assert 0.75 < serum(d) < 0.95
+    assert "0.8" in d.find_element(By.ID, "serum-A").text
+
+    # pick SLC12A3 from the catalogue search, homozygous
+    d.find_element(By.ID, "search").send_keys("slc12")
+    hit = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#search-results li[data-name="SLC12A3"]'))[0]
+    assert "Gitelman" in hit.text
+    hit.click()
+    card = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#items .item[data-name="SLC12A3"]'))[0]
+    genotype = Select(card.find_element(By.CSS_SELECTOR, "select.genotype"))
+    genotype.select_by_value("homozygous")
+    assert genotype.first_selected_option.get_attribute("value") == "homozygous"
+
+    # the live steady state: serum below 0.7 mM, shown on the page with its mg/dL and grade
+    wait.until(lambda d: (serum(d) or 1) < 0.7)
+    tile = d.find_element(By.ID, "serum-A")
+    assert "alarm" in tile.get_attribute("class")
+    shown_mM = float(tile.find_element(By.CSS_SELECTOR, ".tile-main").text.split()[0])
+    assert shown_mM < 0.7
+    assert "mg/dL" in tile.text and "grade 1" in tile.text
+    # the waterfall against healthy: the DCT reabsorbs less
+    findings = d.find_element(By.ID, "findings").text
+    assert "DCT reabsorbs less" in findings
+
+    # heterozygous: milder (the slider/selects recompute live)
+    genotype.select_by_value("heterozygous")
+    wait.until(lambda d: (serum(d) or 0) > 0.7)
+    genotype.select_by_value("homozygous")
+    wait.until(lambda d: (serum(d) or 1) < 0.7)
+
+    # a time course on request, with its progress indicator while it runs
+    d.find_element(By.ID, "duration").clear()
+    d.find_element(By.ID, "duration").send_keys("200")
+    d.find_element(By.ID, "run-btn").click()
+    wait.until(lambda d: d.find_element(By.ID, "run-info").get_attribute("data-state") == "done")
+    chart = d.find_element(By.ID, "chart-serum")
+    assert chart.find_elements(By.CSS_SELECTOR, "path.series"), "the serum time course is drawn"
+    assert "0.7 mM" in chart.text and "grade 1" in chart.text  # the 0.7 mM line and the grade bands' labels
+    assert d.find_element(By.ID, "chart-urine").find_elements(By.CSS_SELECTOR, "path.series")
+    assert d.find_element(By.ID, "chart-femg").find_elements(By.CSS_SELECTOR, "path.series")
+    assert d.find_element(By.ID, "run-progress").get_attribute("hidden") is not None
+    days = d.execute_script("return window.mgflux.results.A.run.timecourse.time_day.length")
+    assert days == 201
+
+    # the dose finder answers on the page
+    d.find_element(By.ID, "dose-btn").click()
+    wait.until(lambda d: d.find_element(By.ID, "dose-result").get_attribute("data-state") == "done")
+    assert "mg/day" in d.find_element(By.ID, "dose-result").text
+
+    # a typo is an error on the page with the CLI's did-you-mean (the JSON API's 400)
+    d.execute_script("window.mgflux.patients.A.items.push({name: 'SLC12A3x', kind: 'gene', genotype: 'homozygous'});")
+    d.find_element(By.ID, "p-name").send_keys(" ")  # any edit recomputes
+    wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert "Did you mean 'SLC12A3'" in d.find_element(By.ID, "error").text
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    d.execute_script("window.mgflux.patients.A.items.pop();")
+    d.find_element(By.ID, "p-name").send_keys("\b")
+    wait.until(lambda d: not d.find_element(By.ID, "error").is_displayed())
+    height = d.execute_script("return document.body.scrollHeight")
+    d.set_window_size(1400, height + 40)
+    time.sleep(0.3)
+    shot = ARTIFACTS / "web_gitelman.png"
+    assert d.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE" and "400 (Bad Request)" not in e["message"]]
+    assert not errors, errors  # no script error, no missing file
+
+
+def test_compare_two_patients_side_by_side(browser, page_url):
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    wait = WebDriverWait(d, 30, ignored_exceptions=(StaleElementReferenceException,))
+    d.get(page_url)
+    wait.until(lambda d: d.find_elements(By.ID, "serum-A"))
+    # patient B: omeprazole (renal conservation, low urine Mg) against patient A: healthy
+    d.find_element(By.ID, "tab-B").click()
+    d.find_element(By.ID, "search").send_keys("omeprazole")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#search-results li[data-name="omeprazole"]'))[0].click()
+    d.find_element(By.ID, "compare-toggle").click()
+    wait_for(d, lambda d: serum(d, "A") is not None and serum(d, "B") is not None)
+    a = serum(d, "A")
+    wait_for(d, lambda d: serum(d, "B") < a)
+    series = d.execute_script("return [...document.querySelectorAll('#waterfall rect.wf-bar')].map(b => b.dataset.series)")
+    assert set(series) == {"healthy adult", "Patient A", "Patient B"}
+
+
+def test_load_a_scenario_file(browser, page_url):
+    """The file picker fills the form from a TOML file (the one the CLI runs), and the page computes it."""
+    import tomllib
+
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from conftest import SCENARIOS
+
+    path = SCENARIOS / "combinations" / "gitelman_on_mg_citrate.toml"
+    raw = tomllib.loads(path.read_text())
+    d = browser
+    wait = WebDriverWait(d, 30, ignored_exceptions=(StaleElementReferenceException,))
+    d.get(page_url)
+    wait.until(lambda d: d.find_elements(By.ID, "serum-A"))
+    d.find_element(By.ID, "load-file").send_keys(str(path))
+    names = [e["name"] for e in raw.get("perturbation", []) + raw.get("treatment", [])]
+    wait.until(lambda d: [i.get_attribute("data-name") for i in d.find_elements(By.CSS_SELECTOR, "#items .item")] == names)
+    assert d.find_element(By.ID, "p-name").get_attribute("value") == raw["scenario"]["name"]
+    # the page sends back the scenario it loaded: the same steady state as the file
+    import mgflux
+
+    expected = mgflux.steady_state(path)["serum_mg_total_mM"]
+    wait_for(d, lambda d: abs((serum(d) or 0) - expected) < 1e-9)
