@@ -14,13 +14,15 @@ import json
 import math
 import tomllib
 
-from .. import _units
-from .._analysis import compare, find_dose
-from .._catalogue import MECHANISMS, get_catalogue
-from .._cli import _json
-from .._model import get_model
-from .._scenario import scenario_from_dict
-from .._simulate import EXTRA_READOUTS, READOUTS, simulate, steady_state
+from .. import steady_state, simulate
+from ..cli.format import _json
+from ..model import units as _units
+from ..model.catalogue import MECHANISMS, get_catalogue
+from ..model.model import get_model
+from ..model.readouts import EXTRA_READOUTS, READOUTS
+from ..model.scenario import scenario_from_dict
+from ..studies.compare import compare
+from ..studies.dose import find_dose
 from ..errors import MgfluxError, ScenarioError
 
 #: Where a scenario sent by the page is said to come from in error messages (the CLI names the file).
@@ -76,7 +78,7 @@ def supports(section: str) -> bool:
 def warm() -> None:
     """Load the model's numba kernels now (from the cache, or compile them), so that the first slider move is
     as fast as the rest: before numba is loaded, steady states run on the slower pure-Python kernels."""
-    from .._solve import SteadyOptions
+    from ..options import SteadyOptions
 
     steady_state(scenario({}), options=SteadyOptions(backend="numba"))
 
