@@ -201,6 +201,13 @@ def test_loading_test(client, capsys):
     assert r.status_code == 200, r.text
     assert r.json() == cli_json(capsys, "loading-test", str(path), "--json")
     assert 0 <= r.json()["retention_percent"] <= 100
+    r = client.post("/api/loading-test?protocol=0.1mmol/kg-4h&at=10%20day", json=raw_of(path))
+    assert r.status_code == 200, r.text
+    assert r.json() == cli_json(capsys, "loading-test", str(path), "--protocol", "0.1mmol/kg-4h", "--at", "10 day", "--json")
+    assert r.json()["dose_mmol"] == pytest.approx(7.0) and r.json()["at_day"] == pytest.approx(10)
+    r = client.post("/api/loading-test?protocol=30mmol-8", json=raw_of(path))
+    assert r.status_code == 400 and "Did you mean '30mmol-8h'" in r.json()["error"]
+    assert set(client.get("/api/catalogue").json()["features"]["loading_test_protocols"]) >= {"30mmol-8h"}
 
 
 # -------------------------------------------------------------------------------------------- TOML files

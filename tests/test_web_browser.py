@@ -113,6 +113,10 @@ def test_gitelman_in_the_browser(browser, page_url):
     shown_mM = float(tile.find_element(By.CSS_SELECTOR, ".tile-main").text.split()[0])
     assert shown_mM < 0.7
     assert "mg/dL" in tile.text and "grade 1" in tile.text
+    # the clinical reading of the steady JSON, when this mgflux gives one
+    if d.execute_script("return 'clinical_reading' in window.mgflux.results.A.steady"):
+        reading = wait.until(lambda d: d.find_element(By.ID, "reading-A"))
+        assert reading.is_displayed() and "grade 1" in reading.text
     # the waterfall against healthy: the DCT reabsorbs less
     findings = d.find_element(By.ID, "findings").text
     assert "DCT reabsorbs less" in findings
@@ -141,6 +145,14 @@ def test_gitelman_in_the_browser(browser, page_url):
     d.find_element(By.ID, "dose-btn").click()
     wait.until(lambda d: d.find_element(By.ID, "dose-result").get_attribute("data-state") == "done")
     assert "mg/day" in d.find_element(By.ID, "dose-result").text
+
+    # the IV Mg loading test, when this mgflux has it
+    if d.execute_script("return window.mgflux.features.loading_test"):
+        d.find_element(By.ID, "lt-btn").click()
+        wait.until(lambda d: d.find_element(By.ID, "lt-result").get_attribute("data-state") == "done")
+        retention = float(d.find_element(By.ID, "lt-retention").get_attribute("data-value"))
+        assert 0 <= retention <= 100 and "%" in d.find_element(By.ID, "lt-retention").text
+        assert d.find_element(By.ID, "chart-lt").find_elements(By.CSS_SELECTOR, "path.series")
 
     # a typo is an error on the page with the CLI's did-you-mean (the JSON API's 400)
     d.execute_script("window.mgflux.patients.A.items.push({name: 'SLC12A3x', kind: 'gene', genotype: 'homozygous'});")

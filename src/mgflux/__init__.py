@@ -30,12 +30,17 @@ from .results import SteadyResult as SteadyResult
 from .run import citations as citations
 from .run import simulate as simulate
 from .run import steady_state as steady_state
+from .studies.clinical import clinical_reading as clinical_reading
+from .studies.diagnose import diagnose as diagnose
+from .studies.loading_test import LoadingTestResult as LoadingTestResult
+from .studies.loading_test import loading_test as loading_test
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
     "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
+    "clinical_reading", "loading_test", "LoadingTestResult", "diagnose",
     "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
     "UnitError", "__version__",
 ]

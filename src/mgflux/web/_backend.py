@@ -16,6 +16,8 @@ import tomllib
 
 from .. import steady_state, simulate
 from ..cli.format import _json
+from ..cli.single import run_json as _run_payload
+from ..cli.single import steady_json as _steady_payload
 from ..model import units as _units
 from ..model.catalogue import MECHANISMS, get_catalogue
 from ..model.model import get_model
@@ -88,7 +90,7 @@ def warm() -> None:
 
 def steady_json(raw) -> str:
     """``mgflux steady --json`` of the scenario."""
-    return _json(steady_state(scenario(raw)).to_dict())
+    return _json(_steady_payload(steady_state(scenario(raw))))
 
 
 def run_result(raw):
@@ -97,7 +99,7 @@ def run_result(raw):
 
 def run_json(raw) -> str:
     """``mgflux run --json`` of the scenario."""
-    return _json(run_result(raw).to_dict())
+    return _json(_run_payload(run_result(raw)))
 
 
 def run_csv(raw) -> str:
@@ -128,17 +130,16 @@ def loading_test_available() -> bool:
     return hasattr(mgflux, "loading_test")
 
 
-def loading_json(raw, at: str | None = None, dose: str = "30 mmol", duration: str = "8 hour") -> str:
-    """``mgflux loading-test --json`` (DESIGN.md): the IV Mg tolerance test on the scenario."""
+def loading_json(raw, at: str | None = None, dose: str = "30 mmol", duration: str = "8 hour",
+                 protocol: str | None = None) -> str:
+    """``mgflux loading-test --json`` (DESIGN.md): the IV Mg tolerance test on the scenario, with the CLI's
+    options and defaults (a protocol overrides dose and duration)."""
     import mgflux
 
     if not loading_test_available():
         raise NotAvailable("the loading test needs an mgflux with mgflux.loading_test (the second edition)")
-    kwargs = {"dose": dose, "duration": duration}
-    if at:
-        kwargs["at"] = at
-    res = mgflux.loading_test(scenario(raw), **kwargs)
-    return _json(res.to_dict() if hasattr(res, "to_dict") else res)
+    res = mgflux.loading_test(scenario(raw), at=at or None, dose=dose, duration=duration, protocol=protocol or None)
+    return _json(res.to_dict())
 
 
 # ------------------------------------------------------------------------------------------- catalogue
@@ -165,8 +166,18 @@ def catalogue(model: str = "adult") -> dict:
         entries.append(d)
     units = {**READOUTS, **EXTRA_READOUTS}
     return {"mechanisms": MECHANISMS, "entries": entries, "readouts": units,
-            "features": {"patient": supports("patient"), "loading_test": loading_test_available()},
+            "features": {"patient": supports("patient"), "loading_test": loading_test_available(),
+                         "loading_test_protocols": _protocols()},
             "limits": {"max_duration_day": MAX_DURATION_DAY, "max_samples": MAX_SAMPLES, "max_entries": MAX_ENTRIES}}
+
+
+def _protocols() -> dict:
+    """The loading test's standard protocols (name: source), when this mgflux has the loading test."""
+    try:
+        from ..studies.loading_test import PROTOCOLS
+    except ImportError:
+        return {}
+    return {k: v.get("source", "") for k, v in PROTOCOLS.items()}
 
 
 # ------------------------------------------------------------------------------------------ TOML files

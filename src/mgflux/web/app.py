@@ -8,7 +8,7 @@ query parameters):
 - ``POST /api/run``: the JSON of ``mgflux run --json``; ``POST /api/run.csv``: its ``timecourse.csv``.
 - ``POST /api/compare``: ``mgflux compare --json`` (against the healthy adult on the same diet).
 - ``POST /api/dose-finder?treatment=&target=&max=``: ``mgflux dose-finder --json``.
-- ``POST /api/loading-test?at=&dose=&duration=``: ``mgflux loading-test --json``.
+- ``POST /api/loading-test?at=&dose=&duration=&protocol=``: ``mgflux loading-test --json``.
 - ``POST /api/scenario.toml``: the scenario as a TOML file; ``POST /api/parse`` (body: TOML text): the
   scenario as JSON, checked.
 
@@ -139,7 +139,7 @@ def create_app() -> Starlette:
         Route("/api/compare", _endpoint(backend.compare_json), methods=["POST"]),
         Route("/api/dose-finder", _endpoint(backend.dose_json, options=("treatment", "target", "max")),
               methods=["POST"]),
-        Route("/api/loading-test", _endpoint(backend.loading_json, options=("at", "dose", "duration")),
+        Route("/api/loading-test", _endpoint(backend.loading_json, options=("at", "dose", "duration", "protocol")),
               methods=["POST"]),
         Route("/api/scenario.toml", _endpoint(backend.to_toml, media="application/toml"), methods=["POST"]),
         Route("/api/parse", _endpoint(backend.from_toml, body="text"), methods=["POST"]),

@@ -266,15 +266,26 @@ function renderResults() {
 function renderClinical(keys) {
   const readings = keys.map(k => [k, state.results[k].steady?.clinical_reading]).filter(([, c]) => c);
   $("clinical-panel").hidden = !readings.length;
+  const src = x => (x.evidence ? ` <span class="evidence">${esc(x.evidence)}</span>` : "") +
+    (x.source ? `<div class="source">${esc(x.source)}</div>` : "");
+  const list = (xs, f) => xs && xs.length ? `<ul>${xs.map(x => `<li>${typeof x === "string" ? esc(x) : f(x)}</li>`).join("")}</ul>` : "";
+  $("clinical").classList.toggle("side-by-side", readings.length > 1);
   $("clinical").innerHTML = readings.map(([k, c]) => {
-    let h = `<div class="reading"><h3 style="color:${COLORS[k]}">${esc(state.patients[k].label)}</h3>`;
-    if (c.hypomagnesemia_grade !== undefined) h += `<p>${gradeBadge(c.hypomagnesemia_grade)}</p>`;
-    const list = (title, xs, f) => xs && xs.length ? `<h4>${title}</h4><ul>${xs.map(x => `<li>${f(x)}</li>`).join("")}</ul>` : "";
-    const any = x => typeof x === "string" ? esc(x) : esc(x.name || x.symptom || x.disturbance || x.association || JSON.stringify(x)) +
-      (x.evidence ? ` <span class="evidence">${esc(x.evidence)}</span>` : "") + (x.source ? ` <span class="source">${esc(x.source)}</span>` : "");
-    h += list("Expected symptoms", c.expected_symptoms, any);
-    h += list("Associated disturbances", c.associated_disturbances, any);
-    h += list("Associations", c.associations, any);
+    let h = `<div class="reading" id="reading-${k}">`;
+    if (readings.length > 1) h += `<h3 style="color:${COLORS[k]}">${esc(state.patients[k].label)}</h3>`;
+    const g = c.hypomagnesemia_grade || 0;
+    h += `<p class="reading-grade"><span class="grade g${g}">${esc(c.grade || (g ? "hypomagnesaemia grade " + g : "no hypomagnesaemia"))}</span>` +
+      (c.grade_source ? ` <span class="source">${esc(c.grade_source)}</span>` : "") + "</p>";
+    if (c.expected_symptoms && c.expected_symptoms.length)
+      h += `<h4>What the sources report at this level</h4>` + list(c.expected_symptoms, x => `${esc(x.symptom)}` +
+        (x.level ? ` <span class="level">(${esc(x.level)})</span>` : "") + src(x));
+    if (c.associated_disturbances && c.associated_disturbances.length)
+      h += `<h4>Associated disturbances</h4>` + list(c.associated_disturbances, x => `${esc(x.disturbance || x.name)}` +
+        (x.note ? ` <span class="level">(${esc(x.note)})</span>` : "") + src(x));
+    if (c.notes && c.notes.length) h += list(c.notes, x => `${esc(x.note)}` + src(x));
+    if (c.associations && c.associations.length)
+      h += `<details><summary>Associations reported in the literature (${c.associations.length})</summary>` +
+        list(c.associations, x => `${esc(x.association)}` + src(x)) + "</details>";
     if (c.caveat) h += `<p class="caveat">${esc(c.caveat)}</p>`;
     return h + "</div>";
   }).join("");
@@ -565,18 +576,32 @@ async function loadingTest() {
   out.textContent = "infusing ...";
   const q = new URLSearchParams();
   if (qty($("lt-at").value, "day")) q.set("at", qty($("lt-at").value, "day"));
-  q.set("dose", qty($("lt-dose").value, "mmol") || "30 mmol");
-  q.set("duration", qty($("lt-duration").value, "hour") || "8 hour");
+  if ($("lt-protocol").value) q.set("protocol", $("lt-protocol").value);
+  else {
+    q.set("dose", qty($("lt-dose").value, "mmol") || "30 mmol");
+    q.set("duration", qty($("lt-duration").value, "hour") || "8 hour");
+  }
   try {
     const r = await api(`/api/loading-test?${q}`, toScenario(state.patients[state.active]));
     const ret = r.retention_percent;
-    let h = `<p class="big-answer">retention ${fmt(ret, 0)} %</p>`;
-    if (r.interpretation) h += `<p>${esc(r.interpretation)}</p>`;
-    h += `<p class="hint">&gt; 50 %: deficiency; 20-50 %: possible deficiency (share of the dose not excreted in 24 h, over baseline urine)</p>`;
-    for (const [k, v] of Object.entries(r)) if (!["retention_percent", "interpretation"].includes(k) && typeof v !== "object")
-      h += `<div class="kv"><span>${esc(k)}</span><span>${typeof v === "number" ? fmt(v, 3) : esc(v)}</span></div>`;
+    const cls = ret > 50 ? "alarm" : ret >= 20 ? "warn" : "ok";
+    let h = `<p class="big-answer ${cls}" id="lt-retention" data-value="${ret}">retention ${fmt(ret, 0)} % <small>of ${fmt(r.dose_mmol, 1)} mmol over ${fmt(r.duration_hour, 1)} h</small></p>`;
+    if (r.interpretation) h += `<p><b>${esc(r.interpretation)}</b></p>`;
+    const kv = (k, v) => `<div class="kv"><span>${k}</span><span>${v}</span></div>`;
+    h += kv("urine in 24 h (baseline)", `${fmt(r.urine_24h_mmol, 2)} (${fmt(r.baseline_urine_24h_mmol, 2)}) mmol`);
+    const s = r.serum_mg_total_mM;
+    if (s && typeof s === "object") h += kv("serum Mg before / peak / 24 h",
+      `${fmt(s.before, 2)} / ${fmt(s.peak, 2)} / ${fmt(s.at_24h, 2)} mM (${fmt(s.before * MG_DL_PER_MM, 2)} / ${fmt(s.peak * MG_DL_PER_MM, 2)} / ${fmt(s.at_24h * MG_DL_PER_MM, 2)} mg/dL)`);
+    if (r.at_day !== null && r.at_day !== undefined) h += kv("given at", `day ${fmt(r.at_day, 1)} of the course`);
+    else h += kv("given at", "the steady state (every perturbation on)");
+    if (r.interpretation_source) h += `<p class="source">${esc(r.interpretation_source)}</p>`;
+    for (const n of r.notes || []) h += `<p class="note">${esc(n)}</p>`;
     out.innerHTML = h;
     out.dataset.state = "done";
+    if (r.timecourse && r.timecourse.time_hour) Charts.line($("chart-lt"), {title: "During the test: serum total Mg (mM)", xLabel: "hour from the start of the infusion", xName: "hour",
+      yLabel: "mM", unit: "mM", y2: {factor: MG_DL_PER_MM, label: "mg/dL", unit: "mg/dL"}, height: 200,
+      series: [{label: state.patients[state.active].label, color: COLORS[state.active], x: r.timecourse.time_hour, y: r.timecourse.serum_mg_total_mM}],
+      hlines: [{y: 0.7, label: "0.7 mM", color: "#b3261e"}, {y: 1.05, label: "1.05 mM (upper limit)", color: "#1f5fa8"}]});
   } catch (e) { out.innerHTML = `<p class="error-inline">${esc(e.message)}</p>`; }
 }
 
@@ -600,7 +625,11 @@ async function start() {
   const mg = state.catalogue.entries.filter(e => e.kind === "treatment" && !e.amount_unit);
   $("dose-treatment").innerHTML = mg.map(e => `<option value="${e.name}">${e.name.replace(/_/g, " ")}</option>`).join("");
   $("dose-treatment").value = "magnesium_citrate";
+  const protocols = state.features.loading_test_protocols || {};
+  for (const [name, src] of Object.entries(protocols)) { const o = new Option(name, name); o.title = src; $("lt-protocol").add(o); }
+  $("lt-protocol").onchange = e => { $("lt-dose").disabled = $("lt-duration").disabled = !!e.target.value; };
   if (!state.features.loading_test) {
+    $("lt-protocol").disabled = true;
     $("lt-btn").disabled = true;
     $("lt-result").innerHTML = '<p class="hint">The loading test needs an mgflux with <code>mgflux.loading_test</code>.</p>';
   }

@@ -120,7 +120,7 @@ const Charts = (() => {
       hover.setAttribute("visibility", "visible");
       vline.setAttribute("x1", px); vline.setAttribute("x2", px);
       tip.innerHTML = "";
-      const lines = [`day ${fmt(xv)}`];
+      const lines = [`${opts.xName || "day"} ${fmt(xv)}`];
       for (const s of series) {
         let i = 0, best = Infinity;
         for (let k = 0; k < s.x.length; k++) { const dd = Math.abs(s.x[k] - xv); if (dd < best) { best = dd; i = k; } }
