@@ -63,7 +63,8 @@ def run(quick: bool = False) -> list[dict]:
     note = (f"POST /api/steady + /api/compare over HTTP to `mgflux serve`, Gitelman patient, diet 100-1000 mg/day "
             f"({len(times)} steps after the first; first {first * 1e3:.1f} ms; server start {startup:.1f} s); "
             "target < 0.3 s")
-    return [{"name": "web page: steady-state change, median", "seconds": statistics.median(times), "n": None, "note": note},
+    return [{"name": "web page: steady-state change, median", "seconds": statistics.median(times), "n": None,
+             "note": note},
             {"name": "web page: steady-state change, slowest", "seconds": max(times), "n": None, "note": note}]
 
 

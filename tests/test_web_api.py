@@ -85,7 +85,8 @@ def test_compare_and_dose_finder_are_the_cli_json(client, capsys):
 
     r = client.post("/api/dose-finder?treatment=magnesium_chloride&target=0.68%20mM", json=raw_of(path))
     assert r.status_code == 200, r.text
-    cli = cli_json(capsys, "dose-finder", str(path), "--treatment", "magnesium_chloride", "--target", "0.68 mM", "--json")
+    cli = cli_json(capsys, "dose-finder", str(path), "--treatment", "magnesium_chloride", "--target", "0.68 mM",
+                   "--json")
     assert r.json() == cli
     assert r.json()["dose_mmol_per_day"] > 0 and r.json()["serum_at_dose_mM"] >= 0.68
 
@@ -176,7 +177,8 @@ def test_limits(client):
     assert r.status_code == 400 and "limit" in r.json()["error"] and "mgflux run" in r.json()["error"]
     r = client.post("/api/run", json={"scenario": {"duration": "2 year", "sample_every": "1 hour"}})
     assert r.status_code == 400 and "samples" in r.json()["error"] and "sample_every" in r.json()["error"]
-    many = [{"name": "omeprazole", "start": f"{i} day", "stop": f"{i + 1} day"} for i in range(_backend.MAX_ENTRIES + 1)]
+    many = [{"name": "omeprazole", "start": f"{i} day", "stop": f"{i + 1} day"}
+            for i in range(_backend.MAX_ENTRIES + 1)]
     r = client.post("/api/steady", json={"perturbation": many})
     assert r.status_code == 400 and str(_backend.MAX_ENTRIES) in r.json()["error"]
     # within the limits, the same scenario is fine
@@ -203,7 +205,8 @@ def test_loading_test(client, capsys):
     assert 0 <= r.json()["retention_percent"] <= 100
     r = client.post("/api/loading-test?protocol=0.1mmol/kg-4h&at=10%20day", json=raw_of(path))
     assert r.status_code == 200, r.text
-    assert r.json() == cli_json(capsys, "loading-test", str(path), "--protocol", "0.1mmol/kg-4h", "--at", "10 day", "--json")
+    assert r.json() == cli_json(capsys, "loading-test", str(path), "--protocol", "0.1mmol/kg-4h", "--at", "10 day",
+                                "--json")
     assert r.json()["dose_mmol"] == pytest.approx(7.0) and r.json()["at_day"] == pytest.approx(10)
     r = client.post("/api/loading-test?protocol=30mmol-8", json=raw_of(path))
     assert r.status_code == 400 and "Did you mean '30mmol-8h'" in r.json()["error"]
@@ -233,11 +236,13 @@ def test_toml_download_round_trips_through_load_scenario(client, tmp_path, path)
 def test_page_scenario_with_every_kind_of_input_round_trips(client, tmp_path):
     raw = {"scenario": {"name": "page \"A\" ünïcode", "duration": "120 day", "sample_every": "6 hour"},
            "diet": {"mg_intake": "12 mmol/day"},
-           "perturbation": [{"name": "TRPM6", "activity": 0.3}, {"name": "omeprazole", "dose": "40 mg/day", "start": "2 week"},
+           "perturbation": [{"name": "TRPM6", "activity": 0.3},
+                            {"name": "omeprazole", "dose": "40 mg/day", "start": "2 week"},
                             {"name": "cisplatin", "dose": 1.5, "start": "10 day", "stop": "11 day"}],
            "treatment": [{"name": "magnesium_citrate", "amount": "400 mg/day", "start": "30 day", "stop": "90 day"},
                          {"name": "inulin", "amount": "20 g/day"},
-                         {"name": "iv_magnesium_sulfate", "amount": "30 mmol", "duration": "8 hour", "start": "100 day"}]}
+                         {"name": "iv_magnesium_sulfate", "amount": "30 mmol", "duration": "8 hour",
+                          "start": "100 day"}]}
     t = client.post("/api/scenario.toml", json=raw)
     assert t.status_code == 200, t.text
     assert tomllib.loads(t.text) == raw

@@ -63,7 +63,8 @@ def page_url():
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: pip install \"mgflux[dev]\"")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="selenium is not installed: pip install \"mgflux[dev]\"")
     if not CHROMIUM or not DRIVER:
         pytest.skip("no browser: the browser test needs Chromium and its driver "
                     "(Debian: apt-get install chromium chromium-driver)")
@@ -71,7 +72,8 @@ def browser():
 
     opts = webdriver.ChromeOptions()
     profile = tempfile.mkdtemp(prefix="mgflux-chromium-")
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking",
               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
               f"--user-data-dir={profile}", "--window-size=1400,1000"):
         opts.add_argument(a)
@@ -190,7 +192,8 @@ def test_compare_two_patients_side_by_side(browser, page_url):
     wait_for(d, lambda d: serum(d, "A") is not None and serum(d, "B") is not None)
     a = serum(d, "A")
     wait_for(d, lambda d: serum(d, "B") < a)
-    series = d.execute_script("return [...document.querySelectorAll('#waterfall rect.wf-bar')].map(b => b.dataset.series)")
+    series = d.execute_script(
+        "return [...document.querySelectorAll('#waterfall rect.wf-bar')].map(b => b.dataset.series)")
     assert set(series) == {"healthy adult", "Patient A", "Patient B"}
 
 
@@ -212,7 +215,8 @@ def test_load_a_scenario_file(browser, page_url):
     wait.until(lambda d: d.find_elements(By.ID, "serum-A"))
     d.find_element(By.ID, "load-file").send_keys(str(path))
     names = [e["name"] for e in raw.get("perturbation", []) + raw.get("treatment", [])]
-    wait.until(lambda d: [i.get_attribute("data-name") for i in d.find_elements(By.CSS_SELECTOR, "#items .item")] == names)
+    wait.until(lambda d: [i.get_attribute("data-name")
+                          for i in d.find_elements(By.CSS_SELECTOR, "#items .item")] == names)
     assert d.find_element(By.ID, "p-name").get_attribute("value") == raw["scenario"]["name"]
     # the page sends back the scenario it loaded: the same steady state as the file
     import mgflux

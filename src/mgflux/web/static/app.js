@@ -217,9 +217,10 @@ function markStale() {
 
 // ------------------------------------------------------------------------------------------ rendering
 
-function gradeBadge(g) {
-  const names = ["normal", "grade 1", "grade 2", "grade 3", "grade 4"];
-  return `<span class="grade g${g}">${g ? "hypomagnesaemia " + names[g] : "no hypomagnesaemia"}</span>`;
+function gradeBadge(g, hyper) {
+  if (hyper === "above") return `<span class="grade g2">above the upper limit (1.05 mM)</span>`;
+  if (hyper) return `<span class="grade g${Math.min(4, hyper + 1)}">hypermagnesaemia grade ${hyper}</span>`;
+  return `<span class="grade g${g}">${g ? "hypomagnesaemia grade " + g : "no hypomagnesaemia"}</span>`;
 }
 
 function tile(label, main, sub, cls, attrs) {
@@ -229,9 +230,9 @@ function tile(label, main, sub, cls, attrs) {
 function tilesFor(k) {
   const r = state.results[k].steady;
   if (!r) return `<div class="tile-group"><h3>${esc(state.patients[k].label)}</h3><p class="hint">${esc(state.results[k].error || "computing ...")}</p></div>`;
-  const s = r.serum_mg_total_mM, low = s < 0.7;
+  const s = r.serum_mg_total_mM, low = s < 0.7 || s > 1.05;
   let h = `<div class="tile-group" id="tiles-${k}"><h3 style="color:${COLORS[k]}">${esc(state.patients[k].label)}</h3><div class="tile-row">`;
-  h += tile("Serum total Mg", `${fmt(s, 2)} <small>mM</small>`, `${fmt(s * MG_DL_PER_MM, 2)} mg/dL<br>${gradeBadge(r.hypomagnesemia_grade)}`,
+  h += tile("Serum total Mg", `${fmt(s, 2)} <small>mM</small>`, `${fmt(s * MG_DL_PER_MM, 2)} mg/dL<br>${gradeBadge(r.hypomagnesemia_grade, r.hypermagnesemia_grade ?? (s > 1.05 ? "above" : 0))}`,
             low ? "alarm big" : "ok big", `id="serum-${k}" data-value="${s}"`);
   h += tile("Ionised Mg", `${fmt(r.serum_mg_ionized_mM, 2)} <small>mM</small>`, `${fmt(r.serum_mg_ionized_mM * MG_DL_PER_MM, 2)} mg/dL`);
   h += tile("Urine Mg", `${fmt(r.urine_mg_mmol_per_day, 2)} <small>mmol/day</small>`, `${fmt(r.urine_mg_mmol_per_day * MG_PER_MMOL, 0)} mg/day`);
@@ -327,8 +328,12 @@ function renderCharts() {
     bands: [{y0: 0.7, y1: 1.05, color: "#eaf5ea"}, {y0: 0.5, y1: 0.7, color: "#fff4d6"}, {y0: 0.4, y1: 0.5, color: "#ffe2c4"},
             {y0: 0.3, y1: 0.4, color: "#ffd0c9"}, {y0: -1, y1: 0.3, color: "#f7b5b5"}, {y0: 1.05, y1: 9, color: "#e8eefb"}],
     hlines: [{y: 0.7, label: "0.7 mM (1.7 mg/dL): grade 1 below", color: "#b3261e"}, {y: 0.5, label: "grade 2", color: "#c0611a"},
-             {y: 0.4, label: "grade 3", color: "#c0611a"}, {y: 0.3, label: "grade 4", color: "#b3261e"}]
-      .filter((h, i, all) => { const lo = Math.min(...series("serum_mg_total_mM").flatMap(s => s.y)); return i === 0 || lo < h.y + 0.1; }),
+             {y: 0.4, label: "grade 3", color: "#c0611a"}, {y: 0.3, label: "grade 4", color: "#b3261e"},
+             {y: 1.05, label: "1.05 mM (2.55 mg/dL): upper limit", color: "#1f5fa8"}]
+      .filter((h, i) => {
+        const ys = series("serum_mg_total_mM").flatMap(s => s.y);
+        return i === 0 || (h.y < 1 ? Math.min(...ys) < h.y + 0.1 : Math.max(...ys) > h.y - 0.1);
+      }),
   });
   Charts.line($("chart-urine"), {title: "Urine Mg (left: mmol/day; right: mg/day)", yLabel: "mmol/day", unit: "mmol/day",
     y2: {factor: MG_PER_MMOL, label: "mg/day", unit: "mg/day"}, series: series("urine_mg_mmol_per_day"), floor0: true});
