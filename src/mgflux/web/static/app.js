@@ -259,6 +259,8 @@ function renderResults() {
   $("tiles").classList.toggle("side-by-side", state.compare);
   const notes = keys.flatMap(k => (state.results[k].steady?.notes || []).map(n => `${state.patients[k].label}: ${n}`));
   $("notes").innerHTML = notes.map(n => `<p class="note">${esc(n)}</p>`).join("");
+  const who = `for ${state.patients[state.active].label}`;
+  $("dose-for").textContent = who; $("lt-for").textContent = who;
   renderClinical(keys);
   renderWaterfall(keys);
   renderCharts();
@@ -305,7 +307,8 @@ function renderWaterfall(keys) {
   for (const k of have) groups.push({label: state.patients[k].label, color: COLORS[k], values: segValues(state.results[k].compare.rows, "scenario")});
   Charts.waterfall($("waterfall"), groups);
   $("findings").innerHTML = have.map(k => state.results[k].compare.findings.map(f => `<li>` +
-    (have.length > 1 ? `<b style="color:${COLORS[k]}">${esc(state.patients[k].label)}</b>: ` : "") + `${esc(f)}</li>`).join("")).join("");
+    (have.length > 1 ? `<b class="tag" style="background:${COLORS[k]}" title="${esc(state.patients[k].label)}">${k}</b> ` : "") +
+    `${esc(f)}</li>`).join("")).join("");
 }
 
 function renderCharts() {
