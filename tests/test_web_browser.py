@@ -223,3 +223,14 @@ def test_load_a_scenario_file(browser, page_url):
 
     expected = mgflux.steady_state(path)["serum_mg_total_mM"]
     wait_for(d, lambda d: abs((serum(d) or 0) - expected) < 1e-9)
+    # its time course: the summary line gives the nadir and the time below 0.7 mM that `mgflux run` gives
+    d.find_element(By.ID, "run-btn").click()
+    wait.until(lambda d: d.find_element(By.ID, "run-info").get_attribute("data-state") == "done")
+    run = mgflux.simulate(path)
+    low, s = run.time_below(0.7), run["serum_mg_total_mM"]
+    summary = d.find_element(By.ID, "run-summary").text
+    assert f"lowest serum Mg {s.min():.2f} mM ({s.min() * 2.4305:.2f} mg/dL) on day {run.time_day[s.argmin()]:.0f}" in summary
+    if low["days"] > 0:
+        assert f"below 0.7 mM for {low['days']:.0f} days from day {low['first_day']:.0f}" in summary
+    else:
+        assert "never below 0.7 mM" in summary

@@ -316,11 +316,13 @@ function renderCharts() {
   const ids = ["chart-serum", "chart-urine", "chart-femg", "chart-ca", "chart-pth"];
   if (!keys.length) {
     ids.forEach(id => { $(id).innerHTML = ""; });
+    $("run-summary").innerHTML = "";
     $("chart-serum").innerHTML = '<p class="hint placeholder">No time course yet.</p>';
     $("run-info").textContent = 'press "Run time course"'; $("run-info").dataset.state = "";
     return;
   }
   markStale();
+  $("run-summary").innerHTML = keys.map(k => courseSummary(k)).join("");
   const series = (name, f) => keys.filter(k => state.results[k].run.timecourse[name]).map(k => {
     const tc = state.results[k].run.timecourse;
     return {label: state.patients[k].label, color: COLORS[k], x: tc.time_day, y: f ? tc[name].map(f) : tc[name]};
@@ -348,6 +350,25 @@ function renderCharts() {
   else $("chart-ca").innerHTML = "";
   if (pth.length) Charts.line($("chart-pth"), {title: "PTH (pg/mL)", yLabel: "pg/mL", unit: "pg/mL", series: pth, floor0: true});
   else $("chart-pth").innerHTML = "";
+}
+
+// nadir, time below 0.7 mM and the worst grade of a course (the numbers `mgflux run` prints)
+function courseSummary(k) {
+  const tc = state.results[k].run.timecourse, t = tc.time_day, s = tc.serum_mg_total_mM;
+  let iMin = 0;
+  s.forEach((v, i) => { if (v < s[iMin]) iMin = i; });
+  let below = 0, first = null;
+  for (let i = 0; i + 1 < t.length; i++) {
+    const a = s[i] - 0.7, b = s[i + 1] - 0.7, dt = t[i + 1] - t[i];
+    if (a < 0 && b < 0) below += dt;
+    else if ((a < 0) !== (b < 0)) below += dt * (a < 0 ? -a : -b) / Math.abs(b - a);
+    if (first === null && (a < 0 || b < 0)) first = a < 0 ? t[i] : t[i] + dt * a / (a - b);
+  }
+  const worst = Math.max(...tc.hypomagnesemia_grade);
+  const who = state.compare ? `<b class="tag" style="background:${COLORS[k]}">${k}</b> ` : "";
+  return `<p>${who}lowest serum Mg <b>${fmt(s[iMin], 2)} mM (${fmt(s[iMin] * MG_DL_PER_MM, 2)} mg/dL)</b> on day ${fmt(t[iMin], 0)}; ` +
+    (below > 0 ? `below 0.7 mM for <b>${fmt(below, 0)} days</b> from day ${fmt(first, 0)}, worst grade ${worst}` : "never below 0.7 mM") +
+    `; at the end ${fmt(s[s.length - 1], 2)} mM.</p>`;
 }
 
 // ------------------------------------------------------------------------------------------ the form
@@ -513,7 +534,7 @@ function bindStaticControls() {
   $("lt-btn").onclick = loadingTest;
   $("dose-target").addEventListener("input", e => {
     const v = Number(e.target.value);
-    $("dose-target").title = isFinite(v) ? `${(v * MG_DL_PER_MM).toFixed(2)} mg/dL` : "";
+    $("dose-target-unit").textContent = e.target.value.trim() && isFinite(v) ? `mM (${(v * MG_DL_PER_MM).toFixed(2)} mg/dL)` : "";
   });
   window.addEventListener("resize", () => { clearTimeout(window._rs); window._rs = setTimeout(renderResults, 200); });
 }
