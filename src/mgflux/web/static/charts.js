@@ -72,7 +72,14 @@ const Charts = (() => {
     for (const t of ticks(y0, y1, 5)) {
       el("line", {x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t), class: "grid"}, axis);
       text(axis, m.l - 6, Y(t) + 4, fmt(t), {"text-anchor": "end"});
-      if (opts.y2) text(axis, W - m.r + 6, Y(t) + 4, fmt(t * opts.y2.factor), {"text-anchor": "start"});
+    }
+    if (opts.y2) {  // the second unit gets its own round ticks
+      const f = opts.y2.factor;
+      for (const t of ticks(y0 * f, y1 * f, 5)) {
+        el("line", {x1: W - m.r, x2: W - m.r + 4, y1: Y(t / f), y2: Y(t / f), class: "tick"}, axis);
+        text(axis, W - m.r + 6, Y(t / f) + 4, fmt(t), {"text-anchor": "start"});
+      }
+      el("line", {x1: W - m.r, x2: W - m.r, y1: m.t, y2: H - m.b, class: "frame"}, axis);
     }
     for (const t of ticks(x0, x1, 8)) {
       el("line", {x1: X(t), x2: X(t), y1: H - m.b, y2: H - m.b + 4, class: "tick"}, axis);
@@ -154,7 +161,10 @@ const Charts = (() => {
     for (const t of ticks(0, ymax, 5)) {
       el("line", {x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t), class: "grid"}, axis);
       text(axis, m.l - 6, Y(t) + 4, fmt(t), {"text-anchor": "end"});
-      text(axis, W - m.r + 6, Y(t) + 4, fmt(t * 24.305), {"text-anchor": "start"});
+    }
+    for (const t of ticks(0, ymax * 24.305, 5)) {  // mg/day, round
+      el("line", {x1: W - m.r, x2: W - m.r + 4, y1: Y(t / 24.305), y2: Y(t / 24.305), class: "tick"}, axis);
+      text(axis, W - m.r + 6, Y(t / 24.305) + 4, fmt(t), {"text-anchor": "start"});
     }
     const slot = (W - m.l - m.r) / steps.length, bw = Math.min(34, slot * 0.8 / groups.length);
     steps.forEach(([key, label], i) => {
