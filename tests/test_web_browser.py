@@ -229,8 +229,35 @@ def test_load_a_scenario_file(browser, page_url):
     run = mgflux.simulate(path)
     low, s = run.time_below(0.7), run["serum_mg_total_mM"]
     summary = d.find_element(By.ID, "run-summary").text
-    assert f"lowest serum Mg {s.min():.2f} mM ({s.min() * 2.4305:.2f} mg/dL) on day {run.time_day[s.argmin()]:.0f}" in summary
+    nadir = f"lowest serum Mg {s.min():.2f} mM ({s.min() * 2.4305:.2f} mg/dL) on day {run.time_day[s.argmin()]:.0f}"
+    assert nadir in summary
     if low["days"] > 0:
         assert f"below 0.7 mM for {low['days']:.0f} days from day {low['first_day']:.0f}" in summary
     else:
         assert "never below 0.7 mM" in summary
+
+
+def test_calcium_readouts_are_shown_when_the_json_has_them(browser, page_url):
+    """Ca/PTH come with the calcium module: the page shows whichever of its readouts the JSON carries (here
+    added to a real answer in the page, so the test runs before the module lands)."""
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(page_url)
+    wait_for(d, lambda d: serum(d) is not None)
+    d.execute_script("""
+        const r = window.mgflux.results.A;
+        r.steady.serum_ca_total_mM = 2.05; r.steady.pth_pg_per_mL = 85;
+        const n = 5, t = [0, 1, 2, 3, 4];
+        r.run = {timecourse: {time_day: t, serum_mg_total_mM: Array(n).fill(0.8),
+                 urine_mg_mmol_per_day: Array(n).fill(4),
+                 femg_percent: Array(n).fill(3), hypomagnesemia_grade: Array(n).fill(0),
+                 serum_ca_total_mM: [2.3, 2.2, 2.1, 2.05, 2.0], pth_pg_per_mL: [40, 50, 60, 70, 85]}};
+    """)
+    d.execute_script("renderResults()")
+    tiles = d.find_element(By.ID, "tiles").text
+    assert "SERUM TOTAL CA" in tiles.upper() and "2.05" in tiles and "8.2 mg/dL" in tiles
+    assert "PTH" in tiles and "85" in tiles
+    assert d.find_element(By.ID, "chart-ca").find_elements(By.CSS_SELECTOR, "path.series")
+    assert "2.1 mM" in d.find_element(By.ID, "chart-ca").text  # the hypocalcaemia line
+    assert d.find_element(By.ID, "chart-pth").find_elements(By.CSS_SELECTOR, "path.series")
