@@ -186,6 +186,13 @@ def test_limits(client):
     assert r.status_code == 200 and len(r.json()["timecourse"]["time_day"]) == 731
 
 
+def test_other_web_sites_cannot_use_the_api(client):
+    r = client.post("/api/steady", json={}, headers={"origin": "https://evil.example"})
+    assert r.status_code == 403 and "other web sites" in r.json()["error"]
+    r = client.post("/api/steady", json={}, headers={"origin": "http://testserver"})  # the page itself
+    assert r.status_code == 200
+
+
 def test_patient_section_is_accepted_exactly_when_the_model_has_it(client):
     r = client.post("/api/steady", json={"patient": {"age": "40 year", "sex": "female", "weight": "60 kg"}})
     if _backend.supports("patient"):

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -56,6 +57,15 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def _same_origin(request: Request) -> bool:
+    """A browser sends ``Origin`` with a cross-site POST: only the page itself (same host and port) may compute.
+    Scripts and curl send no Origin and are served."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -72,6 +82,8 @@ def _endpoint(fn, *, body: str = "json", media: str = "application/json", option
     computation lock, map mgflux errors to 400 with their message."""
 
     async def handler(request: Request) -> Response:
+        if not _same_origin(request):
+            return _error(403, "requests from other web sites are refused (the page's API answers its own page)")
         try:
             raw = await _body(request)
         except BodyTooLarge:
