@@ -510,6 +510,11 @@ function bindStaticControls() {
   $("duration").addEventListener("input", e => { p().duration = e.target.value; markStale(); });
   $("sample-every").addEventListener("change", e => { p().sample_every = e.target.value; markStale(); });
   $("search").addEventListener("input", renderSearch);
+  $("search").addEventListener("keydown", e => {  // Enter adds the first hit
+    const first = document.querySelector("#search-results li.result");
+    if (e.key === "Enter" && first) { e.preventDefault(); addItem(state.byName[first.dataset.name]); }
+    if (e.key === "Escape") { $("search").value = ""; renderSearch(); }
+  });
   document.querySelectorAll(".chip").forEach(c => c.onclick = () => {
     state.kind = c.dataset.kind;
     document.querySelectorAll(".chip").forEach(x => x.classList.toggle("active", x === c));
