@@ -187,7 +187,9 @@ def test_compare_two_patients_side_by_side(browser, page_url):
     # patient B: omeprazole (renal conservation, low urine Mg) against patient A: healthy
     d.find_element(By.ID, "tab-B").click()
     d.find_element(By.ID, "search").send_keys("omeprazole")
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#search-results li[data-name="omeprazole"]'))[0].click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#search-results li[data-name="omeprazole"]'))
+    d.find_element(By.ID, "search").send_keys("\n")  # Enter adds the first hit
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#items .item[data-name="omeprazole"]'))
     d.find_element(By.ID, "compare-toggle").click()
     wait_for(d, lambda d: serum(d, "A") is not None and serum(d, "B") is not None)
     a = serum(d, "A")
