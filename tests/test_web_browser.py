@@ -263,3 +263,35 @@ def test_calcium_readouts_are_shown_when_the_json_has_them(browser, page_url):
     assert d.find_element(By.ID, "chart-ca").find_elements(By.CSS_SELECTOR, "path.series")
     assert "2.1 mM" in d.find_element(By.ID, "chart-ca").text  # the hypocalcaemia line
     assert d.find_element(By.ID, "chart-pth").find_elements(By.CSS_SELECTOR, "path.series")
+
+
+def test_the_page_sends_the_scenario_structure_of_the_toml_file(browser, page_url):
+    """What the form becomes: the TOML structure, [patient] only when a field is set, plain numbers with the
+    field's unit, quantities as written."""
+    d = browser
+    d.get(page_url)
+    wait_for(d, lambda d: serum(d) is not None)
+    raw = d.execute_script("return toScenario(window.mgflux.patients.A)")
+    assert "patient" not in raw and "perturbation" not in raw and "treatment" not in raw
+    assert raw["diet"] == {"mg_intake": "300 mg/day"} and raw["scenario"]["duration"] == "365 day"
+    raw = d.execute_script("""
+        const p = window.mgflux.patients.A, e = n => window.mgflux.byName[n];
+        p.age = "8"; p.weight = "25"; p.sex = "female"; p.diet = "12 mmol/day";
+        p.items = [newItem(e("SLC12A3")), newItem(e("omeprazole")), newItem(e("magnesium_citrate")),
+                   newItem(e("iv_magnesium_sulfate"))];
+        p.items[0].genotype = "activity"; p.items[0].activity = "0.3";
+        p.items[1].dose = "40 mg/day"; p.items[1].start = "2 week"; p.items[1].stop = "90";
+        p.items[2].start = "30";
+        p.items[3].mode = "amount"; p.items[3].start = "100"; p.items[3].stop = "200";
+        return toScenario(p);
+    """)
+    assert raw["patient"] == {"age": "8 year", "sex": "female", "weight": "25 kg"}
+    assert raw["diet"] == {"mg_intake": "12 mmol/day"}
+    assert raw["perturbation"] == [{"name": "SLC12A3", "activity": 0.3},
+                                   {"name": "omeprazole", "dose": "40 mg/day", "start": "2 week", "stop": "90 day"}]
+    assert raw["treatment"] == [{"name": "magnesium_citrate", "amount": "400 mg/day", "start": "30 day"},
+                                {"name": "iv_magnesium_sulfate", "amount": "30 mmol", "duration": "8 hour",
+                                 "start": "100 day"}]  # a one-off amount has no stop
+    # and back: the form filled from that structure gives the same structure
+    again = d.execute_script("return toScenario(fromScenario(arguments[0], 'x'))", raw)
+    assert again == raw
