@@ -231,7 +231,9 @@ function tilesFor(k) {
   const r = state.results[k].steady;
   if (!r) return `<div class="tile-group"><h3>${esc(state.patients[k].label)}</h3><p class="hint">${esc(state.results[k].error || "computing ...")}</p></div>`;
   const s = r.serum_mg_total_mM, low = s < 0.7 || s > 1.05;
-  let h = `<div class="tile-group" id="tiles-${k}"><h3 style="color:${COLORS[k]}">${esc(state.patients[k].label)}</h3><div class="tile-row">`;
+  const stale = state.results[k].error ? " stale" : "";
+  let h = `<div class="tile-group${stale}" id="tiles-${k}"><h3 style="color:${COLORS[k]}">${esc(state.patients[k].label)}</h3>` +
+    (stale ? `<p class="hint">the last valid answer: this patient has an error (above)</p>` : "") + `<div class="tile-row">`;
   h += tile("Serum total Mg", `${fmt(s, 2)} <small>mM</small>`, `${fmt(s * MG_DL_PER_MM, 2)} mg/dL<br>${gradeBadge(r.hypomagnesemia_grade, r.hypermagnesemia_grade ?? (s > 1.05 ? "above" : 0))}`,
             low ? "alarm big" : "ok big", `id="serum-${k}" data-value="${s}"`);
   h += tile("Ionised Mg", `${fmt(r.serum_mg_ionized_mM, 2)} <small>mM</small>`, `${fmt(r.serum_mg_ionized_mM * MG_DL_PER_MM, 2)} mg/dL`);
