@@ -2,9 +2,9 @@
 import json
 
 import pytest
-from conftest import SCENARIOS, scenario
 
 import mgflux
+from conftest import SCENARIOS, scenario
 from mgflux.cli.main import main
 from mgflux.model.readouts import hypomagnesemia_grade
 from mgflux.studies.clinical import clinical_reading, reading_data

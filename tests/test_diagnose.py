@@ -3,9 +3,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SCENARIOS
 
 import mgflux
+from conftest import SCENARIOS
 from mgflux.cli.main import main
 from mgflux.studies import diagnose as dg
 

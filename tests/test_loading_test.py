@@ -3,9 +3,9 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from conftest import SCENARIOS, scenario
 
 import mgflux
+from conftest import SCENARIOS, scenario
 from mgflux.cli.main import main
 from mgflux.studies import loading_test as lt
 

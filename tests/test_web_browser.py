@@ -85,8 +85,8 @@ def browser():
 
 
 def test_gitelman_in_the_browser(browser, page_url):
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     d = browser
@@ -176,8 +176,8 @@ def test_gitelman_in_the_browser(browser, page_url):
 
 
 def test_compare_two_patients_side_by_side(browser, page_url):
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     d = browser
@@ -203,8 +203,8 @@ def test_load_a_scenario_file(browser, page_url):
     """The file picker fills the form from a TOML file (the one the CLI runs), and the page computes it."""
     import tomllib
 
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     from conftest import SCENARIOS

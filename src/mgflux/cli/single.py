@@ -44,10 +44,12 @@ def cmd_steady(args) -> int:
 
 def cmd_run(args) -> int:
     from ..model.readouts import READOUTS
+    from ..options import RunOptions
     from ..run import simulate
     from ..studies.clinical import clinical_reading, reading_text
 
-    res = simulate(args.scenario)
+    # no wait for the compiler: on an empty cache scipy answers now and the kernels compile in the background
+    res = simulate(args.scenario, options=RunOptions(compile="background"))
     reading = clinical_reading(res)
     if args.out:
         out = Path(args.out)

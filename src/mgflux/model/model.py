@@ -17,8 +17,8 @@ from types import MappingProxyType
 import numpy as np
 
 from .._paths import cache_dir, models_dir, scenarios_dir  # noqa: F401 (re-exported for old callers)
-from . import units as _units
 from ..errors import ModelError, unknown_name
+from . import units as _units
 
 FUNCTIONS = ("exp", "log", "sqrt")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
@@ -231,7 +231,7 @@ _STATE_KEYS = {"unit", "pool", "guess", "description", "rate"}
 _PARAM_KEYS = {"value", "unit", "source", "note", "range"}
 _FLUX_KEYS = {"from", "to", "rate", "description", "through"}
 _EXPR_KEYS = {"formula", "unit", "description"}
-_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets"}
+_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets", "readouts"}
 _TARGET_KEYS = {"range", "target", "source", "diet"}
 
 
@@ -434,7 +434,14 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
             raise ModelError(unknown_name("model", str(name_or_path), available_models(), str(models_dir())))
     key = (str(p.resolve()), p.stat().st_mtime_ns)
     if key not in _CACHE:
-        _CACHE[key] = load_model(p)
+        from . import store  # checked once per file text, not once per process: no pint on a warm start
+
+        k = store.key(str(p.resolve()), p.read_text())
+        model = store.load("model", k)
+        if model is None:
+            model = load_model(p)
+            store.save("model", k, model)
+        _CACHE[key] = model
     return _CACHE[key]
 
 

@@ -14,18 +14,14 @@ import json
 import math
 import tomllib
 
-from .. import steady_state, simulate
-from ..cli.format import _json
+from .. import compare, find_dose, get_catalogue, get_model, scenario_from_dict, simulate, steady_state
 from ..cli.single import run_json as _run_payload
 from ..cli.single import steady_json as _steady_payload
-from ..model import units as _units
-from ..model.catalogue import MECHANISMS, get_catalogue
-from ..model.model import get_model
-from ..model.readouts import EXTRA_READOUTS, READOUTS
-from ..model.scenario import scenario_from_dict
-from ..studies.compare import compare
-from ..studies.dose import find_dose
 from ..errors import MgfluxError, ScenarioError
+from ..model import units as _units
+from ..model.catalogue import MECHANISMS
+from ..model.readouts import EXTRA_READOUTS, READOUTS
+from ..results import to_json as _json
 
 #: Where a scenario sent by the page is said to come from in error messages (the CLI names the file).
 WHERE = "scenario"
@@ -127,7 +123,7 @@ def dose_json(raw, treatment: str = "magnesium_citrate", target: str = "0.7 mM",
 def loading_test_available() -> bool:
     import mgflux
 
-    return hasattr(mgflux, "loading_test")
+    return hasattr(mgflux, "loading_test")  # the clinic's mgflux.loading_test (second edition)
 
 
 def loading_json(raw, at: str | None = None, dose: str = "30 mmol", duration: str = "8 hour",
