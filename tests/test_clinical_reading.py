@@ -40,7 +40,7 @@ def test_symptoms_grow_with_severity_and_carry_sources():
         if serum >= 0.5:  # grade 1: often none; no seizures attributed
             assert "often none" in text and "seizure" not in text
         else:
-            assert "seizure" in text and "arrhythmia" in text
+            assert "seizure" in text and "arrhythmia" in text and "often none" not in text
     assert counts == sorted(counts) and counts[0] < counts[-1]
 
 

@@ -23,6 +23,8 @@ def test_replete_adult_retains_little():
     # excess urine is cumulative and ends at the excreted share
     assert (r.excess_urine_mmol[1:] >= r.excess_urine_mmol[:-1] - 1e-9).all()
     assert r.excess_urine_mmol[-1] == pytest.approx(r.dose_mmol * r.excreted_percent / 100, rel=1e-6)
+    df = r.dataframe()
+    assert list(df.columns[1:]) == ["time_hour", "serum_mg_total_mM", "excess_urine_mmol"] and df.time_hour.iloc[-1] == 24
 
 
 def test_at_a_time_of_an_unperturbed_course_equals_steady():

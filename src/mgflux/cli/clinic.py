@@ -28,6 +28,48 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
+def _bounds(items) -> dict:
+    from ..errors import MgfluxError
+
+    out = {}
+    for text in items or ():
+        name, _, rng = text.partition("=")
+        lo, _, hi = rng.partition(":")
+        try:
+            out[name.strip()] = (float(lo), float(hi))
+        except ValueError:
+            raise MgfluxError(f"--bounds {text!r}: expected NAME=LO:HI (e.g. gfr=30:150)") from None
+    return out
+
+
+def cmd_fit(args) -> int:
+    from ..studies.fit import fit, fit_text, plot_fit
+    from .format import _json
+
+    res = fit(args.scenario, args.data, args.estimate, bounds=_bounds(args.bounds))
+    paths = plot_fit(res, args.scenario, args.out) if args.out else []
+    if args.json:
+        print(_json({**res.to_dict(), "files": [str(p) for p in paths]}))
+    else:
+        print(fit_text(res))
+        if paths:
+            print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_export_petab(args) -> int:
+    from ..io.petab import write_petab
+
+    res = write_petab(args.scenario, args.data, args.estimate, args.output, lint=not args.no_lint)
+    print(f"wrote {res['yaml']} and {len(res['files']) - 1} files in {res['yaml'].parent}"
+          + ("" if args.no_lint else ("; petab linter: no problems" if not res["lint"] else "")))
+    if res["lint"]:
+        from ..errors import MgfluxError
+
+        raise MgfluxError("the petab linter found problems: " + "; ".join(res["lint"]))
+    return 0
+
+
 def register(subparsers) -> None:
     from ..studies.loading_test import PROTOCOLS
 
@@ -62,3 +104,28 @@ def register(subparsers) -> None:
     dg.add_argument("--json", action="store_true", help="print one JSON object")
     dg.add_argument("--no-cache", action="store_true", help="simulate the candidates again (ignore the disk cache)")
     dg.set_defaults(func=cmd_diagnose)
+
+    ft = subparsers.add_parser(
+        "fit", help="estimate scenario inputs or model parameters from measurements (weighted least squares)",
+        description="Estimate the named inputs (as `sweep --vary`: gfr, cetuximab.dose, TRPM6.activity, ...) from a "
+                    "tidy table time_day,readout,value,sd by weighted least squares within the documented ranges; "
+                    "sensitivities by central differences of the batched integrator (rtol 1e-9); 95 %% intervals by "
+                    "profile likelihood; a parameter the data cannot determine is reported as not identifiable.")
+    ft.add_argument("scenario", help="scenario file (TOML)")
+    ft.add_argument("--data", required=True, metavar="DATA.csv", help="measurements: time_day,readout,value,sd")
+    ft.add_argument("--estimate", action="append", required=True, metavar="NAME", help="input or parameter to estimate")
+    ft.add_argument("--bounds", action="append", metavar="NAME=LO:HI", help="bounds (default: the documented range)")
+    ft.add_argument("--json", action="store_true", help="print one JSON object")
+    ft.add_argument("--out", metavar="DIR", help="write fit.png (data and fit) and profiles.png into DIR")
+    ft.set_defaults(func=cmd_fit)
+
+    ep = subparsers.add_parser(
+        "export-petab", help="write scenario + measurements as a PEtab problem (for pyPESTO / AMICI), linted",
+        description="Write the scenario (SBML with its windows as events), the measurements and the model "
+                    "parameters to estimate as a PEtab v1 problem, and validate it with the petab library's linter.")
+    ep.add_argument("scenario", help="scenario file (TOML)")
+    ep.add_argument("--data", required=True, metavar="DATA.csv", help="measurements: time_day,readout,value,sd")
+    ep.add_argument("--estimate", action="append", required=True, metavar="NAME", help="model parameter to estimate")
+    ep.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PEtab files")
+    ep.add_argument("--no-lint", action="store_true", help="do not run the petab linter")
+    ep.set_defaults(func=cmd_export_petab)

@@ -86,7 +86,7 @@ def _readouts_of(result) -> tuple[dict, dict | None]:
 
 def _applies(stmt: dict, s: float) -> bool:
     if "below_mM" in stmt:
-        return s < stmt["below_mM"]
+        return stmt.get("down_to_mM", -math.inf) <= s < stmt["below_mM"]
     return s > stmt["above_mM"]
 
 

@@ -26,17 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pint
 
 from .._paths import cache_dir, models_dir
-from ..engine.batch import nominal, steady_batch
 from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model import scenario as _scenario
 from ..model import units as _units
 from ..model.catalogue import MECHANISMS, get_catalogue
 from ..model.model import Model, get_model
-from ..model.parameters import parameter_matrix
 from ..model.scenario import scenario_from_dict
+from ..run import steady_states
 from .population import load_population_spec, population_design
 
 CAVEAT = ("mgflux ranks mechanisms in a model of Mg homeostasis by how well each reproduces these labs; it is "
@@ -58,6 +56,8 @@ def _spec() -> dict:
 
 def convert_lab(name: str, value, spec: dict, where: str = "[labs]") -> float:
     """A lab value (pint quantity string, or a number in the lab's unit) in the unit of its readout."""
+    import pint  # on first use (a warm `mgflux steady` does not import pint)
+
     lab = spec["labs"][name]
     unit = lab["unit"]
     ureg = _units.registry()
@@ -82,6 +82,10 @@ def convert_lab(name: str, value, spec: dict, where: str = "[labs]") -> float:
                                 ) from None
     if not math.isfinite(v) or v < 0:
         raise ScenarioError(f"{where}: {name} = {value!r} must be finite and >= 0")
+    lo, hi = lab.get("plausible", (0.0, math.inf))
+    if not lo <= v <= hi:
+        warnings.warn(f"{where}: {name} = {value!r} ({v:.4g} {unit}) is outside the plausible range {lo:g}-{hi:g} "
+                      f"{unit}: taken as given (check the value and its unit)", stacklevel=3)
     return v
 
 
@@ -144,6 +148,14 @@ def load_labs(path_or_dict, where: str | None = None) -> Labs:
     patient = raw.get("patient", {})
     if not isinstance(patient, dict):
         raise ScenarioError(f"{where}: [patient] must be a table")
+    if not _patient_supported():
+        for k in patient:
+            if k != "gfr":
+                raise ScenarioError(unknown_name("key", k, ["gfr"], f"{where}: [patient]") +
+                                    " (age, sex and weight need the [patient] section of scenario files)")
+    if "gfr" in patient:
+        g = patient["gfr"]
+        _units.convert(g if isinstance(g, str) else f"{g} mL/min", "mL/min", where=f"{where}: [patient]", key="gfr")
     mg_intake = None
     diet = raw.get("diet", {})
     if diet:
@@ -264,9 +276,10 @@ def _cache_key(model: Model, cause_list, labs: Labs, n: int, seed: int, readouts
 
     h = hashlib.sha256()
     h.update(model.path.read_text().encode())
-    for p in sorted((models_dir() / "catalogue").glob("*.toml")):
-        h.update(p.read_bytes())
-    for p in (models_dir() / "population.toml", diagnosis_file()):
+    # every data file of the models folder: catalogue, population, diagnosis, and modules a model includes
+    root = models_dir()
+    for p in sorted(root.rglob("*.toml")):
+        h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     h.update(json.dumps([[c.name, c.entries] for c in cause_list], default=str).encode())
     h.update(json.dumps([labs.medications, labs.patient, labs.mg_intake, n, seed, list(readouts), __version__],
@@ -295,7 +308,7 @@ def simulate_causes(labs: Labs, *, n: int | None = None, seed: int | None = None
     cat = get_catalogue(model)
     pop = load_population_spec(model=model)
     out = {r: np.full((len(cause_list), n), np.nan) for r in readouts}
-    gfr = labs.patient.get("gfr") if not _patient_supported() else None
+    gfr = labs.patient.get("gfr")  # the patient's GFR, not the population's spread around the model value
     gfr_internal = None
     if gfr is not None:
         gfr_internal = _units.convert(gfr if isinstance(gfr, str) else f"{float(gfr)} mL/min", "mL/min",
@@ -309,9 +322,7 @@ def simulate_causes(labs: Labs, *, n: int | None = None, seed: int | None = None
         if labs.mg_intake is not None and "diet_mg_intake" in names:
             f = facs[names.index("diet_mg_intake")]
             X[:, names.index("diet_mg_intake")] = labs.mg_intake / f.to_internal
-        P = parameter_matrix(sc, facs, X)
-        p0 = parameter_matrix(sc, [], np.zeros((1, 0)))[0]
-        res = steady_batch(model, P, warm=nominal(model, p0))
+        res = steady_states(sc, {f.name: X[:, j] for j, f in enumerate(facs)})
         for r in readouts:
             if r in res.readouts:
                 out[r][ci] = res.readouts[r]
@@ -335,13 +346,22 @@ class DiagnosisResult:
     candidates: tuple  # dicts, best first
     separating: tuple  # dicts: lab, pair, separation (measured labs that separate the top candidates)
     next_tests: tuple  # dicts: test, separation, predicted per candidate (unmeasured), best first
+    mechanisms: tuple = ()  # dicts: mechanism, score (summed over its candidates), best first
     caveat: str = CAVEAT
+
+    def dataframe(self):
+        """The ranked candidates as a tidy pandas DataFrame (one row each, predicted labs as columns)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"rank": i + 1, "name": c["name"], "kind": c["kind"], "mechanism": c["mechanism"],
+                              "score": c["score"], **{f"predicted_{k}": v for k, v in c["predicted"].items()}}
+                             for i, c in enumerate(self.candidates)])
 
     def to_dict(self) -> dict:
         return {"patient": self.labs.name, "labs": dict(self.labs.values), "medications": [m for m, _ in self.labs.medications],
                 "labs_used": list(self.used), "labs_not_modelled": list(self.unused),
                 "candidates": list(self.candidates), "separating_labs": list(self.separating),
-                "next_tests": list(self.next_tests), "caveat": self.caveat}
+                "next_tests": list(self.next_tests), "mechanisms": list(self.mechanisms), "caveat": self.caveat}
 
 
 MIN_HYPO_PATIENTS = 3  # a cause with fewer hypomagnesaemic virtual patients is not a candidate for such a patient
@@ -457,7 +477,12 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
         tests.append(_loading_test_separation(cause_list, order[:k], labs, pairs))
     tests = [t for t in tests if t is not None]
     tests.sort(key=lambda t: (-t["mean_separation_sd"], -t["min_separation_sd"]))
-    return DiagnosisResult(labs, used, unused, tuple(cands), tuple(separating), tuple(tests))
+    mech = {}
+    for i, c in enumerate(cause_list):
+        if finite[i]:
+            mech[c.mechanism] = mech.get(c.mechanism, 0.0) + float(post[i])
+    mechanisms = tuple({"mechanism": m, "score": s} for m, s in sorted(mech.items(), key=lambda x: -x[1]))
+    return DiagnosisResult(labs, used, unused, tuple(cands), tuple(separating), tuple(tests), mechanisms)
 
 
 LOADING_TEST_SD_PERCENT = 10.0  # Gullestad 1994: replete 6 +- 10 % retention (between persons and test error)
@@ -499,6 +524,10 @@ def diagnosis_text(r: DiagnosisResult) -> str:
         lines.append(f"{'':4}  {'':38s} {'':6}  {pred}")
         if c["members"]:
             lines.append(f"{'':4}  {'':38s} {'':6}  (same model effect: {', '.join(c['members'])})")
+    if r.mechanisms:
+        lines.append("")
+        lines.append("by mechanism (scores summed over candidates): " + ", ".join(
+            f"{m['mechanism']} {m['score']:.2f}" for m in r.mechanisms[:4]))
     if r.separating:
         lines.append("")
         lines.append("labs that separate the top candidates: " + "; ".join(

@@ -80,6 +80,13 @@ class LoadingTestResult:
     def excreted_percent(self) -> float:
         return 100.0 - self.retention_percent
 
+    def dataframe(self):
+        """The 24 h of the test as a tidy pandas DataFrame (time from the start of the infusion)."""
+        import pandas as pd
+
+        return pd.DataFrame({"scenario": self.scenario, "time_hour": self.time_hour, "serum_mg_total_mM": self.serum_mM,
+                             "excess_urine_mmol": self.excess_urine_mmol})
+
     def to_dict(self) -> dict:
         return {
             "scenario": self.scenario, "at_day": self.at_day, "protocol": self.protocol,
