@@ -74,11 +74,15 @@ def supports(section: str) -> bool:
 
 
 def warm() -> None:
-    """Load the model's numba kernels now (from the cache, or compile them), so that the first slider move is
-    as fast as the rest: before numba is loaded, steady states run on the slower pure-Python kernels."""
+    """Load the model's numba kernels and the unit registry now (the kernels from the cache, or compile them),
+    so that the first slider move is as fast as the rest: before numba is loaded, steady states run on the
+    slower pure-Python kernels."""
     from ..options import SteadyOptions
 
     steady_state(scenario({}), options=SteadyOptions(backend="numba"))
+    # and the unit registry: mgflux imports pint only for a quantity it has not converted before (a new slider
+    # value), which would cost the first such request ~0.5 s
+    _units.registry()
 
 
 # --------------------------------------------------------------------------------------- the CLI's JSON
