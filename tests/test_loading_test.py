@@ -1,6 +1,5 @@
 """The simulated IV Mg tolerance test (physiology.md "Control"; DESIGN.md `mgflux loading-test`)."""
 import json
-from types import SimpleNamespace
 
 import pytest
 
@@ -39,17 +38,12 @@ def test_retention_rises_with_depletion():
     assert values[0] < values[1] < values[2]
 
 
-@pytest.mark.xfail(strict=False, reason="NEEDS CONTROL (issue 10, branch `control`): the first-edition model "
-                   "retains ~35 % after 60 days Mg-free (target >= 50 %). Do not weaken: remove this marker when "
-                   "control lands and the test passes.")
 def test_depleted_after_60_days_mg_free_retains_more_than_half():
     r = mgflux.loading_test(scenario(MG_FREE, duration="90 day"), at="60 day")
     assert r.retention_percent >= 50  # Ryzen 1985; IOM 1997: > 50 % = deficiency
     assert r.interpretation.startswith("Mg deficiency")
 
 
-@pytest.mark.xfail(strict=False, reason="NEEDS CONTROL (issue 10): retention must reveal tissue depletion while "
-                   "serum is still normal (physiology.md 'Control'). Remove this marker when control lands.")
 def test_depletion_shows_before_serum_falls():
     sc = scenario(MG_FREE, duration="90 day")
     for d in range(5, 61, 5):
@@ -65,16 +59,15 @@ def test_interpretation_thresholds():
     assert lt.interpret(19.9).startswith("no deficiency")
 
 
-def test_per_kg_protocol_scales_with_patient_weight(monkeypatch):
+def test_per_kg_protocol_scales_with_patient_weight():
     r70 = mgflux.loading_test(SCENARIOS / "healthy.toml", protocol="0.1mmol/kg-4h")
     assert r70.dose_mmol == pytest.approx(7.0) and r70.duration_hour == 4 and r70.weight_kg == 70
     assert any("70 kg adult" in n for n in r70.notes)
-    # a scenario with a [patient] (issue 10 adds it): its weight scales the dose
-    sc = SimpleNamespace(**{f: getattr(mgflux.load_scenario(SCENARIOS / "healthy.toml"), f)
-                            for f in ("name", "model")}, patient=SimpleNamespace(weight_kg=25.0))
-    assert lt._patient_weight(sc) == (25.0, True)
-    r30 = mgflux.loading_test(SCENARIOS / "healthy.toml", protocol="30mmol-8h")
-    assert r30.dose_mmol == 30 and r30.duration_hour == 8
+    # a scenario with a [patient]: its weight scales the dose
+    child = mgflux.load_scenario(SCENARIOS / "patients" / "child_8_years.toml")
+    r = mgflux.loading_test(child, protocol="0.1mmol/kg-4h")
+    assert r.weight_kg == pytest.approx(child.patient.weight_kg) and r.weight_kg < 40
+    assert r.dose_mmol == pytest.approx(0.1 * r.weight_kg)
 
 
 def test_bad_input_is_a_clear_error(capsys):

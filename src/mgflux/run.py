@@ -43,7 +43,19 @@ def _as_scenario(scenario) -> Scenario:
 def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
     model = scenario.model
     mod = compiled(model, numba=False)  # plain Python unless numba is asked for or already in use (kernels())
-    y, info = _solve.steady_state(mod, p, model.guess_vector(), model.state_names, options)
+    from .model.patient import steady_guess
+
+    y, info = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names, options)
+    if "ecf" in model.state_names and "ecf_volume" in model.parameter_names:
+        serum = y[model.state_index("ecf")] / p[model.parameter_index("ecf_volume")]
+        if not serum > 1e-6:  # saturable, depletable pools: without any Mg input the only balance is an empty body
+            from .errors import SteadyStateError
+
+            raise SteadyStateError(
+                f"no steady state with magnesium in the body: tried {', '.join(info['strategies'])}; the only balance "
+                f"found has every exchangeable pool empty (serum {serum:.2g} mM), because nothing replaces the losses. "
+                "Give some Mg intake or an infusion, or use `run` to follow the depletion over time.",
+                residual=np.zeros(len(y)), strategies=list(info["strategies"]), drifting=["ecf"])
     return mod, y, info
 
 
@@ -63,7 +75,7 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
         readouts=MappingProxyType({k: _number(v) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
-        notes=tuple(notes), solver=MappingProxyType(info),
+        notes=tuple(scenario.notes) + tuple(notes), solver=MappingProxyType(info),
         observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))))
 
 

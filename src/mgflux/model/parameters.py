@@ -151,9 +151,9 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
     model = scenario.model
     values = np.atleast_2d(np.asarray(values, dtype=float))
     N = values.shape[0]
-    base = model.parameter_vector()
-    if scenario.mg_intake is not None:
-        base[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    from .patient import scenario_parameter_vector
+
+    base = scenario_parameter_vector(scenario)  # patient and diet
     B = np.repeat(base[None, :], N, axis=0)
     varied_entries = {f.entry.name for f in factors if f.entry is not None}
     fixed = []
