@@ -3,8 +3,9 @@
 Run:  .venv/bin/python benchmarks/bench_web.py [--quick] [--json]
 ``run(quick)`` returns rows for ``run_all.py``. It starts ``mgflux serve --no-browser`` in its own process (as a
 user does), waits until the page answers, then moves a "slider": the Gitelman patient's diet from 100 to 1000
-mg/day, one request per step, over real HTTP on 127.0.0.1 (each value new to the cache, as a slider's are). Each step is what the page sends on a change: POST
-/api/steady and POST /api/compare (the tiles and the waterfall). Rows: the median and the slowest step.
+mg/day, one request per step, over real HTTP on 127.0.0.1 (each value new to the load cache, as a slider's are).
+Each step is what the page sends on a change: POST /api/steady and POST /api/compare (the tiles and the
+waterfall). Rows: the median and the slowest step.
 """
 from __future__ import annotations
 

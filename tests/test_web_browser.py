@@ -295,3 +295,28 @@ def test_the_page_sends_the_scenario_structure_of_the_toml_file(browser, page_ur
     # and back: the form filled from that structure gives the same structure
     again = d.execute_script("return toScenario(fromScenario(arguments[0], 'x'))", raw)
     assert again == raw
+    # keys of a loaded file the form has no field for are sent back as they were
+    other = {"scenario": {"name": "x", "model": "adult", "description": "d", "duration": "30 day",
+                          "sample_every": "1 day"},
+             "patient": {"age": "8 year", "height": "120 cm", "serum_creatinine": "0.5 mg/dL"},
+             "diet": {"mg_intake": "250 mg/day"}}
+    assert d.execute_script("return toScenario(fromScenario(arguments[0], 'x'))", other) == other
+
+
+def test_a_child_from_the_patient_fields(browser, page_url):
+    """Age and weight go to [patient] when the model has it: an 8-year-old of 25 kg has a smaller body Mg."""
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(page_url)
+    wait_for(d, lambda d: serum(d) is not None)
+    if not d.execute_script("return window.mgflux.features.patient"):
+        pytest.skip("this mgflux has no [patient] scenarios")
+    body = lambda: d.execute_script("return window.mgflux.results.A.steady.body_mg_mmol")  # noqa: E731
+    adult = body()
+    d.find_element(By.ID, "p-age").send_keys("8")
+    d.find_element(By.ID, "p-weight").send_keys("25")
+    wait_for(d, lambda d: body() < 0.6 * adult)
+    sent = d.execute_script("return toScenario(window.mgflux.patients.A).patient")
+    assert sent == {"age": "8 year", "weight": "25 kg"}
+    assert not d.find_element(By.ID, "error").is_displayed()

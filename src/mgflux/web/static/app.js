@@ -15,7 +15,8 @@ const state = {
 window.mgflux = state;
 
 function newPatient(label) {
-  return {label, age: "", sex: "", weight: "", gfr: "", diet: "300 mg/day", items: [], duration: "365", sample_every: "1 day"};
+  return {label, age: "", sex: "", weight: "", gfr: "", height: "", creat: "", diet: "300 mg/day", items: [], duration: "365",
+          sample_every: "1 day", extra: {scenario: {}, patient: {}, sections: {}}};
 }
 
 // ------------------------------------------------------------------------------------------ quantities
@@ -37,13 +38,16 @@ const fmt = (v, d = 3) => (v === null || v === undefined || !isFinite(v)) ? "-" 
 // ------------------------------------------------------------------------- the scenario (as in TOML)
 
 function toScenario(p) {
-  const raw = {scenario: {name: p.label || "patient", duration: qty(p.duration, "day") || "365 day",
+  const extra = p.extra || {scenario: {}, patient: {}, sections: {}};
+  const raw = {scenario: {name: p.label || "patient", ...extra.scenario, duration: qty(p.duration, "day") || "365 day",
                           sample_every: p.sample_every || "1 day"}};
-  const patient = {};
+  const patient = {...extra.patient};  // keys of a loaded file the form has no field for are sent back as they were
   if (qty(p.age, "year")) patient.age = qty(p.age, "year");
   if (p.sex) patient.sex = p.sex;
   if (qty(p.weight, "kg")) patient.weight = qty(p.weight, "kg");
   if (qty(p.gfr, "mL/min")) patient.gfr = qty(p.gfr, "mL/min");
+  if (qty(p.height, "cm")) patient.height = qty(p.height, "cm");
+  if (qty(p.creat, "mg/dL")) patient.serum_creatinine = qty(p.creat, "mg/dL");
   if (Object.keys(patient).length) raw.patient = patient;  // sent only when set
   if (qty(p.diet, "mg/day")) raw.diet = {mg_intake: qty(p.diet, "mg/day")};
   const pert = [], treat = [];
@@ -70,7 +74,7 @@ function toScenario(p) {
   }
   if (pert.length) raw.perturbation = pert;
   if (treat.length) raw.treatment = treat;
-  return raw;
+  return {...extra.sections, ...raw};
 }
 
 function fromScenario(raw, fallbackLabel) {
@@ -81,6 +85,11 @@ function fromScenario(raw, fallbackLabel) {
   p.sample_every = s.sample_every || "1 day";
   const pt = raw.patient || {};
   p.age = unqty(pt.age, "year"); p.sex = pt.sex || ""; p.weight = unqty(pt.weight, "kg"); p.gfr = unqty(pt.gfr, "mL/min");
+  p.height = unqty(pt.height, "cm"); p.creat = unqty(pt.serum_creatinine, "mg/dL");
+  const rest = (o, keys) => Object.fromEntries(Object.entries(o || {}).filter(([k]) => !keys.includes(k)));
+  p.extra = {scenario: rest(s, ["name", "duration", "sample_every"]),
+             patient: rest(pt, ["age", "sex", "weight", "gfr", "height", "serum_creatinine"]),
+             sections: rest(raw, ["scenario", "patient", "diet", "perturbation", "treatment"])};
   p.diet = raw.diet && raw.diet.mg_intake ? raw.diet.mg_intake : "300 mg/day";
   for (const o of [...(raw.perturbation || []), ...(raw.treatment || [])]) {
     const e = lookup(o.name);
@@ -379,6 +388,7 @@ function bindPatientForm() {
   const p = state.patients[state.active];
   $("p-name").value = p.label;
   $("p-age").value = p.age; $("p-sex").value = p.sex; $("p-weight").value = p.weight; $("p-gfr").value = p.gfr;
+  $("p-height").value = p.height || ""; $("p-creat").value = p.creat || "";
   $("diet-text").value = p.diet;
   const m = String(p.diet).match(/^\s*([\d.]+)\s*mg\/day\s*$/);
   $("diet-slider").value = m ? m[1] : 300;
@@ -503,6 +513,8 @@ function bindStaticControls() {
   on("p-sex", v => { p().sex = v; }, "change");
   on("p-weight", v => { p().weight = v; });
   on("p-gfr", v => { p().gfr = v; });
+  on("p-height", v => { p().height = v; });
+  on("p-creat", v => { p().creat = v; });
   on("diet-slider", v => { p().diet = `${v} mg/day`; $("diet-text").value = p().diet; });
   on("diet-text", v => {
     p().diet = v;
@@ -655,9 +667,10 @@ async function start() {
   }
   state.features = state.catalogue.features || {};
   if (!state.features.patient) {
-    ["p-age", "p-sex", "p-weight", "p-gfr"].forEach(id => { $(id).disabled = true; });
+    ["p-age", "p-sex", "p-weight", "p-gfr", "p-height", "p-creat"].forEach(id => { $(id).disabled = true; });
     $("patient-note").textContent = "Age, sex, weight and GFR need an mgflux with [patient] scenarios; this one models the 70 kg adult.";
-  } else $("patient-note").textContent = "Leave a field empty for the 70 kg adult default.";
+  } else $("patient-note").textContent = "Empty fields take the defaults: the 70 kg adult; for a given age, the median " +
+    "weight and height for age and sex, and a GFR from age and size (or from serum creatinine).";
   const mg = state.catalogue.entries.filter(e => e.kind === "treatment" && !e.amount_unit);
   $("dose-treatment").innerHTML = mg.map(e => `<option value="${e.name}">${e.name.replace(/_/g, " ")}</option>`).join("");
   $("dose-treatment").value = "magnesium_citrate";
