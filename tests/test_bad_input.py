@@ -378,7 +378,6 @@ COMMAND_ERRORS = {
     "population scenario and --all-drugs": (["population", HEALTHY, "--all-drugs"], ["--all-drugs", "would be ignored"]),
     "population --all-drugs --days": (["population", "--all-drugs", "--days", "10"], ["--days applies to a SCENARIO"]),
     "--format without --out": (["sweep", HEALTHY, "--vary", "gfr=60:150:3", "--format", "parquet"], ["add --out"]),
-    "dose-finder without --treatment": (["dose-finder", HEALTHY], ["needs --treatment", "does not choose"]),
     "dose-finder inulin": (["dose-finder", HEALTHY, "--treatment", "inulin"], ["not a Mg treatment"]),
     "dose-finder a drug": (["dose-finder", HEALTHY, "--treatment", "omeprazole"], ["not a Mg treatment", "a drug"]),
     "dose-finder typo": (["dose-finder", HEALTHY, "--treatment", "magnesium_citrat"], ["Did you mean", "magnesium_citrate"]),
@@ -858,6 +857,13 @@ def test_compare_speaks_of_amount_and_fraction_when_intake_doubles():
     gut = [f for f in c.findings if f.startswith("the gut")]
     assert gut and "smaller fraction" in gut[0] and "more in absolute amount" in gut[0], c.findings
     assert "absorbs less" not in gut[0]
+
+
+def test_dose_finder_says_which_salt_it_chose(capsys):
+    code, out, err = cli(["dose-finder", str(SCENARIOS / "genes" / "SLC12A3.toml")], capsys)
+    assert code == 0 and "no --treatment given: dosing magnesium_citrate" in err and "magnesium_citrate:" in out
+    code, out, err = cli(["dose-finder", str(SCENARIOS / "genes" / "SLC12A3.toml"), "--json"], capsys)
+    assert code == 0 and json.loads(out)["treatment"] == "magnesium_citrate" and "no --treatment given" in err
 
 
 def test_dose_finder_says_elemental_and_the_salt_mass(capsys):

@@ -1,6 +1,7 @@
 """`mgflux compare` and `mgflux dose-finder` (listed in cli/main.py)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import MgfluxError
@@ -47,10 +48,11 @@ def cmd_dose_finder(args) -> int:
     limit = _units.convert(args.max, "mmol/day", where="dose-finder", key="--max")
     if limit <= 0:
         raise MgfluxError(f"dose-finder --max {args.max!r} must be > 0")
-    if args.treatment is None:
-        raise MgfluxError("dose-finder needs --treatment: the Mg salt to dose (magnesium_citrate, magnesium_oxide, "
-                          "magnesium_chloride, magnesium_gluconate or iv_magnesium_sulfate); salts differ in how "
-                          "well they are absorbed, so mgflux does not choose one for you")
+    if args.treatment is None:  # say which salt was chosen (salts differ in how well they are absorbed)
+        args.treatment = "magnesium_citrate"
+        print("mgflux: note: no --treatment given: dosing magnesium_citrate (a well-absorbed salt); choose with "
+              "--treatment magnesium_oxide, magnesium_chloride, magnesium_gluconate or iv_magnesium_sulfate",
+              file=sys.stderr)
     sc = load_scenario(args.scenario)
     from ..model.catalogue import get_catalogue
 
@@ -99,8 +101,9 @@ def register(sub) -> None:
 
     d = sub.add_parser("dose-finder", help="smallest daily dose of a treatment that restores a target serum Mg")
     d.add_argument("scenario")
-    d.add_argument("--treatment", help="required: the Mg salt (magnesium_citrate, magnesium_oxide, magnesium_chloride, "
-                                       "magnesium_gluconate) or iv_magnesium_sulfate; doses are elemental Mg")
+    d.add_argument("--treatment", help="the Mg salt (magnesium_citrate, magnesium_oxide, magnesium_chloride, "
+                                       "magnesium_gluconate) or iv_magnesium_sulfate; doses are elemental Mg "
+                                       "(default: magnesium_citrate, and the command says so)")
     d.add_argument("--target", default="0.7 mM", help='target serum total Mg, e.g. "0.7 mM" or "1.7 mg/dL"')
     d.add_argument("--max", default="5000 mg/day", help="highest daily dose to consider (default 5000 mg/day)")
     d.add_argument("--json", action="store_true")

@@ -36,7 +36,7 @@ class Application:
     stop: float = math.inf
     one_off: bool = False  # an IV amount given over a duration (dropped by `steady`)
     label: str = ""
-    where: str = ""  # the file and block it came from (for messages)
+    where: str = field(default="", compare=False)  # the file and block it came from (for messages only)
 
     @property
     def lifelong(self) -> bool:
@@ -63,7 +63,8 @@ class Scenario:
     path: Path | None = None
     description: str = ""
     notes: tuple[str, ...] = field(default=())
-    warnings: tuple[str, ...] = field(default=())  # implausible but possible input (mgflux.model.validate)
+    # implausible but possible input (mgflux.model.validate); messages name the file, so not part of equality
+    warnings: tuple[str, ...] = field(default=(), compare=False)
     patient: object = None  # a checked model.patient.Patient, or None (the model's 70 kg adult)
 
     @property
