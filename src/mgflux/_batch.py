@@ -243,7 +243,7 @@ def _dask_map(scheduler, fn, chunks: list, *shared) -> list:
 
 def _solve_dask(model, P, warm, options, scheduler, chunk_size):
     chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-    parts = _dask_map(scheduler, _steady_task, chunks, model.path.read_text(), model.name, warm, options)
+    parts = _dask_map(scheduler, _steady_task, chunks, model.source_files(), model.name, warm, options)
     if not parts:
         return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -781,7 +781,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
             Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
         chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
                   for i in range(0, Y0.shape[0], chunk_size)]
-        parts = _dask_map(scheduler, _timecourse_task, chunks, model.path.read_text(), model.name,
+        parts = _dask_map(scheduler, _timecourse_task, chunks, model.source_files(), model.name,
                           np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
         if not parts:
             return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))

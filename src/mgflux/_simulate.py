@@ -39,7 +39,23 @@ READOUTS = {
     "trpm6_relative": "1 = baseline",
     "dct_mass_relative": "1 = baseline",
     "hypomagnesemia_grade": "0-4 (CTCAE)",
+    "hypermagnesemia_grade": "0-4 (CTCAE)",
+    # calcium, PTH, calcitriol (DESIGN.md "New readouts"; models/modules/calcium.toml)
+    "serum_ca_total_mM": "mM",
+    "serum_ca_ionized_mM": "mM",
+    "pth_pM": "pM",
+    "pth_pg_per_mL": "pg/mL",
+    "calcitriol_pM": "pM",
+    "urine_ca_mmol_per_day": "mmol/day",
+    "feca_percent": "%",
+    "urine_ca_creatinine_ratio": "mmol/mmol",
+    "reabsorbed_ca_pt_percent": "% of filtered Ca",
+    "reabsorbed_ca_tal_percent": "% of filtered Ca",
+    "reabsorbed_ca_dct_percent": "% of filtered Ca",
+    "hypocalcemia_grade": "0-4 (CTCAE)",
 }
+#: Readouts that are grades (integers).
+GRADES = ("hypomagnesemia_grade", "hypermagnesemia_grade", "hypocalcemia_grade")
 #: Further readouts mgflux adds (not part of the contract, but stable).
 EXTRA_READOUTS = {
     "serum_mg_total_mg_dL": "mg/dL",
@@ -47,9 +63,39 @@ EXTRA_READOUTS = {
     "iv_mmol_per_day": "mmol/day",
     "tal_delivery_mmol_per_day": "mmol/day",
     "dct_delivery_mmol_per_day": "mmol/day",
+    "serum_ca_total_mg_dL": "mg/dL",
+    "ca_filtered_load_mmol_per_day": "mmol/day",
+    "ca_absorbed_mmol_per_day": "mmol/day (net)",
+    "ca_bone_balance_mmol_per_day": "mmol/day (net skeletal uptake)",
+    "body_ca_exchangeable_mmol": "mmol",
+    "pth_gland_relative": "1 = baseline",
+    "pth_responsiveness_relative": "1 = baseline",
 }
 MG_DL_PER_MM = 2.4305  # 1 mM = 24.305 mg/L = 2.43 mg/dL
 GRADE_THRESHOLDS_MM = (0.7, 0.5, 0.4, 0.3)  # CTCAE v5 grades 1-4, serum total Mg
+HYPERMG_GRADES_MM = ((1.05, 1), (1.23, 3), (3.30, 4))  # CTCAE v5: > ULN 1; > 1.23 grade 3; > 3.30 grade 4 (no 2)
+HYPOCA_THRESHOLDS_MM = (2.10, 2.0, 1.75, 1.5)  # CTCAE v5 grades 1-4, serum total Ca
+CA_MG_DL_PER_MM = 4.008  # 1 mM Ca = 40.08 mg/L
+PTH_PG_ML_PER_PM = 9.43  # intact PTH(1-84), 9.4 kDa
+PM_PER_MM = 1e9  # hormone concentrations are held in the internal unit mM
+
+
+def hypermagnesemia_grade(serum_total_mM):
+    """CTCAE v5 grade by serum total Mg: > 1.05 (ULN) grade 1, > 1.23 grade 3, > 3.30 grade 4 (0 otherwise)."""
+    s = np.asarray(serum_total_mM, dtype=float)
+    g = np.zeros(s.shape, dtype=np.int64)
+    for thr, grade in HYPERMG_GRADES_MM:
+        g = np.where(s > thr, grade, g)
+    return g if g.shape else int(g)
+
+
+def hypocalcemia_grade(serum_ca_total_mM):
+    """CTCAE v5 grade (0-4) by serum total Ca: < 2.10 (LLN), < 2.0, < 1.75, < 1.5 mM."""
+    s = np.asarray(serum_ca_total_mM, dtype=float)
+    g = np.zeros(s.shape, dtype=np.int64)
+    for thr in HYPOCA_THRESHOLDS_MM:
+        g += s < thr
+    return g if g.shape else int(g)
 
 
 def hypomagnesemia_grade(serum_total_mM):
@@ -65,7 +111,7 @@ def _readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
     """Readouts for observables *obs* (n_obs, ...) and states *y* (n_states, ...): arrays or scalars."""
     o = dict(zip(model.observable_names, obs))
     s = dict(zip(model.state_names, y))
-    pools = sum(s[st.name] for st in model.states if st.pool)
+    pools = sum(s[n] for n in model.pools_of("mg"))
     filtered = o["filtered_load"]
     intake = o["intake_total"]
     absorbed_true = o["flux_si_absorption"] + o["flux_colon_absorption"]
@@ -96,8 +142,38 @@ def _readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
         "iv_mmol_per_day": o["flux_iv_infusion"],
         "tal_delivery_mmol_per_day": o["tal_delivery"],
         "dct_delivery_mmol_per_day": o["dct_delivery"],
+        "hypermagnesemia_grade": hypermagnesemia_grade(o["serum_total"]),
     }
+    if "serum_ca_total" in o:  # the calcium module (models/modules/calcium.toml)
+        r.update(_ca_readouts(model, o, s))
     return r
+
+
+def _ca_readouts(model: Model, o: dict, s: dict) -> dict:
+    filtered = o["ca_filtered_load"]
+    pi = {p.name: p.value for p in model.parameters}
+    creatinine = o["creatinine_excretion_now"] if "creatinine_excretion_now" in o else pi["creatinine_excretion"]
+    return {
+        "serum_ca_total_mM": o["serum_ca_total"],
+        "serum_ca_ionized_mM": o["serum_ca_ionized"],
+        "pth_pM": o["pth_plasma"] * PM_PER_MM,
+        "pth_pg_per_mL": o["pth_plasma"] * PM_PER_MM * PTH_PG_ML_PER_PM,
+        "calcitriol_pM": o["calcitriol_plasma"] * PM_PER_MM,
+        "urine_ca_mmol_per_day": o["ca_urine_rate"],
+        "feca_percent": 100.0 * o["ca_urine_rate"] / filtered,
+        "urine_ca_creatinine_ratio": o["ca_urine_rate"] / creatinine,
+        "reabsorbed_ca_pt_percent": 100.0 * o["ca_pt_reabsorption"] / filtered,
+        "reabsorbed_ca_tal_percent": 100.0 * o["ca_tal_reabsorption"] / filtered,
+        "reabsorbed_ca_dct_percent": 100.0 * o["ca_dct_reabsorption"] / filtered,
+        "hypocalcemia_grade": hypocalcemia_grade(o["serum_ca_total"]),
+        "serum_ca_total_mg_dL": o["serum_ca_total"] * CA_MG_DL_PER_MM,
+        "ca_filtered_load_mmol_per_day": filtered,
+        "ca_absorbed_mmol_per_day": o["ca_absorption"] - o["flux_ca_endogenous_secretion"],
+        "ca_bone_balance_mmol_per_day": -o["flux_ca_bone_remodelling"],
+        "body_ca_exchangeable_mmol": sum(s[n] for n in model.pools_of("ca")),
+        "pth_gland_relative": s["pth_gland"],
+        "pth_responsiveness_relative": o["pth_responsiveness"],
+    }
 
 
 def _observe(mod, model: Model, y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -167,7 +243,7 @@ class SteadyResult:
 
     def to_dict(self) -> dict:
         """Readouts at the top level (DESIGN.md), plus scenario, notes and solver statistics."""
-        d = {k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in self.readouts.items()}
+        d = {k: (int(v) if k in GRADES else float(v)) for k, v in self.readouts.items()}
         d["scenario"] = self.scenario
         d["notes"] = list(self.notes)
         d["solver"] = dict(self.solver)
@@ -197,11 +273,11 @@ class RunResult:
 
     @property
     def final(self) -> dict:
-        return {k: (int(v[-1]) if k == "hypomagnesemia_grade" else float(v[-1])) for k, v in self.timecourse.items()}
+        return {k: (int(v[-1]) if k in GRADES else float(v[-1])) for k, v in self.timecourse.items()}
 
     @property
     def initial(self) -> dict:
-        return {k: (int(v[0]) if k == "hypomagnesemia_grade" else float(v[0])) for k, v in self.timecourse.items()}
+        return {k: (int(v[0]) if k in GRADES else float(v[0])) for k, v in self.timecourse.items()}
 
     def time_below(self, threshold_mM: float = 0.7, readout: str = "serum_mg_total_mM") -> dict:
         """Days the readout spends below *threshold_mM* (on the output grid, linear between samples) and the
@@ -229,6 +305,15 @@ class RunResult:
         inflow = t["cumulative_intake_mmol"] + t["cumulative_iv_mmol"]
         outflow = t["cumulative_faecal_mmol"] + t["cumulative_urine_mmol"]
         body = self.timecourse["body_mg_mmol"]
+        return inflow - outflow - (body - body[0])
+
+    def ca_mass_balance_error(self) -> np.ndarray:
+        """Ca intake + net skeletal release - faeces - urine - change in ECF and exchangeable bone Ca (mmol):
+        zero up to the solver tolerance (the large skeletal store is a boundary of the model)."""
+        t = self.totals
+        inflow = t["cumulative_ca_intake_mmol"] + t["cumulative_ca_bone_release_mmol"]
+        outflow = t["cumulative_ca_faecal_mmol"] + t["cumulative_ca_urine_mmol"]
+        body = self.timecourse["body_ca_exchangeable_mmol"]
         return inflow - outflow - (body - body[0])
 
     def to_dict(self) -> dict:
@@ -283,7 +368,7 @@ def steady_state(scenario, *, options: _solve.SteadyOptions = _solve.SteadyOptio
     r = _readouts(model, obs, y)
     return SteadyResult(
         scenario=scenario.name,
-        readouts=MappingProxyType({k: (int(v) if k == "hypomagnesemia_grade" else float(v)) for k, v in r.items()}),
+        readouts=MappingProxyType({k: (int(v) if k in GRADES else float(v)) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
         notes=tuple(notes), solver=MappingProxyType(info),
@@ -328,6 +413,13 @@ def simulate(scenario, *, options: _solve.RunOptions = _solve.RunOptions(),
         "cumulative_faecal_mmol": totals["faecal_excretion"] + totals["supplement_unabsorbed"],
         "cumulative_urine_mmol": totals["urinary_excretion"],
     }
+    if "ca_urinary_excretion" in totals:
+        cumulative.update({
+            "cumulative_ca_intake_mmol": totals["ca_absorption"] + totals["ca_unabsorbed"],
+            "cumulative_ca_faecal_mmol": totals["ca_unabsorbed"] + totals["ca_endogenous_secretion"],
+            "cumulative_ca_urine_mmol": totals["ca_urinary_excretion"],
+            "cumulative_ca_bone_release_mmol": totals["ca_bone_remodelling"],
+        })
     solver = dict(stats)
     solver["initial_steady_state"] = sinfo["strategies"]
     return RunResult(
