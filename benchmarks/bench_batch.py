@@ -1,3 +1,10 @@
+import mgflux.engine.batch
+import mgflux.model.parameters
+import mgflux.options
+import mgflux.results
+import mgflux.studies.population
+import mgflux.studies.sensitivity
+import mgflux.studies.sweep
 """Batched steady states (issue 4): timings against a loop of scipy.optimize.root on the same numba model.
 
 Run:  .venv/bin/python benchmarks/bench_batch.py [--quick] [--json]
@@ -42,7 +49,7 @@ def compile_time() -> float:
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, MGFLUX_CACHE_DIR=d, NUMBA_CACHE_DIR=d)
         code = ("import time; t = time.perf_counter(); import mgflux; from mgflux import _batch; "
-                f"_batch.sweep({str(HEALTHY)!r}, [_batch.parse_vary('gfr=60:150:10')]); "
+                f"mgflux.studies.sweep.sweep({str(HEALTHY)!r}, [mgflux.studies.sweep.parse_vary('gfr=60:150:10')]); "
                 "print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         return float(out.stdout.strip().splitlines()[-1])
@@ -53,8 +60,8 @@ def run(quick: bool = False) -> list[dict]:
     from scipy.optimize import root
 
     import mgflux
-    from mgflux import _batch
-    from mgflux._codegen import compiled
+
+    from mgflux.engine.codegen import compiled
 
     rows = [{"name": "first sweep, empty numba cache (compile model + batch kernels)", "seconds": compile_time(),
              "n": None}]
@@ -63,20 +70,20 @@ def run(quick: bool = False) -> list[dict]:
     mod = compiled(model)
     N = 20_000 if quick else 100_000
     reps = 2 if quick else 3
-    p0 = _batch.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
-    warm = _batch.nominal(model, p0)
+    p0 = mgflux.model.parameters.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
+    warm = mgflux.engine.batch.nominal(model, p0)
 
-    facs, X, _ = _batch.population_design(sc, N, seed=1)
-    P_pop = _batch.parameter_matrix(sc, facs, X)
-    _batch.solve_batch(model, P_pop[:100], warm=warm)  # compile / load from cache
-    t_pop, (Y, st, _) = _best(lambda: _batch.solve_batch(model, P_pop, warm=warm), reps)
+    facs, X, _ = mgflux.studies.population.population_design(sc, N, seed=1)
+    P_pop = mgflux.model.parameters.parameter_matrix(sc, facs, X)
+    mgflux.engine.batch.solve_batch(model, P_pop[:100], warm=warm)  # compile / load from cache
+    t_pop, (Y, st, _) = _best(lambda: mgflux.engine.batch.solve_batch(model, P_pop, warm=warm), reps)
 
     rng = np.random.default_rng(0)
-    rf = _batch.ranged_factors(sc)
+    rf = mgflux.studies.sensitivity.ranged_factors(sc)
     Xr = np.column_stack([rng.uniform(*f.documented_range, N) for f in rf])
-    P_rand = _batch.parameter_matrix(sc, rf, Xr)
-    t_rand, (Yr, str_, sg) = _best(lambda: _batch.solve_batch(model, P_rand, warm=warm), 1 if quick else 2)
-    counts = {_batch.STATUS[int(k)]: int(v) for k, v in zip(*np.unique(str_, return_counts=True))}
+    P_rand = mgflux.model.parameters.parameter_matrix(sc, rf, Xr)
+    t_rand, (Yr, str_, sg) = _best(lambda: mgflux.engine.batch.solve_batch(model, P_rand, warm=warm), 1 if quick else 2)
+    counts = {mgflux.results.STATUS[int(k)]: int(v) for k, v in zip(*np.unique(str_, return_counts=True))}
     nan_ok = int(np.isnan(Yr[str_ == 0]).sum())
 
     # baseline: scipy.optimize.root (hybr) with the numba rhs and jacobian, one set at a time
@@ -116,7 +123,7 @@ def run(quick: bool = False) -> list[dict]:
                  "baseline_seconds": t_root_r, "ratio": t_root_r / t_rand,
                  "note": f"status {counts}; NaN in ok states: {nan_ok}; root loop timed on {nb_} of these sets "
                          f"({conv_r} converged: hybr from the model's guess has no fallback), extrapolated"})
-    t_sens, _ = _best(lambda: _batch.sensitivity_matrices(model, Y[:10000], P_pop[:10000]), reps)
+    t_sens, _ = _best(lambda: mgflux.studies.sensitivity.sensitivity_matrices(model, Y[:10000], P_pop[:10000]), reps)
     rows.append({"name": "10,000 local sensitivity matrices (states and observables x 56 parameters)",
                  "seconds": t_sens, "n": 10000})
     rows += timecourse_rows(quick)
@@ -132,19 +139,19 @@ def timecourse_rows(quick: bool = False) -> list[dict]:
     from scipy.integrate import solve_ivp
 
     import mgflux
-    from mgflux import _batch
-    from mgflux._codegen import compiled
+
+    from mgflux.engine.codegen import compiled
 
     sc = mgflux.load_scenario(ROOT / "scenarios" / "drugs" / "ppi.toml")
     model = sc.model
     mod = compiled(model)
     N = 10_000
     days = 365.0
-    _batch.population(sc, 50, seed=1, days=days)  # load the kernels
-    t_pop, pr = _best(lambda: _batch.population(sc, N, seed=1, days=days), 1 if quick else 2)
+    mgflux.studies.population.population(sc, 50, seed=1, days=days)  # load the kernels
+    t_pop, pr = _best(lambda: mgflux.studies.population.population(sc, N, seed=1, days=days), 1 if quick else 2)
     tc = pr.timecourse
-    opts = _batch.TimecourseOptions()
-    t_int, (Yb, stb, steps) = _best(lambda: _batch.integrate_batch(model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day,
+    opts = mgflux.options.TimecourseOptions()
+    t_int, (Yb, stb, steps) = _best(lambda: mgflux.engine.batch.integrate_batch(model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day,
                                                                    options=opts), 1 if quick else 2)
     # baseline: one patient at a time with solve_ivp Radau, numba rhs + jacobian, same tolerances
     nb_ = 20 if quick else 60

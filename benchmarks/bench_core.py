@@ -1,3 +1,4 @@
+import mgflux.model.parameters
 """Core timings: numba compile time (empty cache), one steady state, one 1-year time course.
 
 Run:  .venv/bin/python benchmarks/bench_core.py
@@ -59,7 +60,7 @@ def run(quick: bool = False) -> list[dict]:
     from scipy.optimize import root
 
     import mgflux
-    from mgflux._codegen import compiled
+    from mgflux.engine.codegen import compiled
 
     rows = []
     rows.append({"name": "first steady state, empty numba cache (compile)", "seconds": compile_time()})
@@ -69,7 +70,7 @@ def run(quick: bool = False) -> list[dict]:
     t_ss = best_of(lambda: mgflux.steady_state(sc), 3 if quick else 10)
     model = sc.model
     mod = compiled(model)
-    p = mgflux._simulate.base_parameters(sc)
+    p = mgflux.model.parameters.base_parameters(sc)
     guess = model.guess_vector()
 
     def scipy_root():

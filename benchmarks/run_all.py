@@ -1,3 +1,6 @@
+import mgflux.engine.steady
+import mgflux.io.sbml
+import mgflux.options
 """The benchmark suite: mgflux against a plain scipy baseline and libRoadRunner, on the same model, in one run.
 
     .venv/bin/python benchmarks/run_all.py            # full run (< 10 min on 2 cores), table + results.json
@@ -39,9 +42,10 @@ sys.path.insert(0, str(HERE))
 import baseline  # noqa: E402
 
 import mgflux  # noqa: E402
-from mgflux import _sbml, _solve  # noqa: E402
-from mgflux._codegen import compiled  # noqa: E402
-from mgflux._simulate import base_parameters, output_times, parameters_between, steady_parameters  # noqa: E402
+
+from mgflux.engine.codegen import compiled  # noqa: E402
+from mgflux.model.parameters import base_parameters, parameters_between, steady_parameters  # noqa: E402
+from mgflux.model.scenario import output_times  # noqa: E402
 
 SCENARIOS = ROOT / "scenarios"
 MGFLUX_CLI = Path(sys.executable).with_name("mgflux")
@@ -163,7 +167,7 @@ def roadrunner_for(scenario, steady: bool = False):
     import roadrunner
 
     roadrunner.Config.setValue(roadrunner.Config.LOADSBMLOPTIONS_CONSERVED_MOIETIES, True)
-    r = roadrunner.RoadRunner(_sbml.to_sbml(scenario, steady=steady))
+    r = roadrunner.RoadRunner(mgflux.io.sbml.to_sbml(scenario, steady=steady))
     r.integrator.relative_tolerance = RTOL
     r.integrator.absolute_tolerance = ATOL
     r.timeCourseSelections = ["time", *scenario.model.state_names]
@@ -198,8 +202,8 @@ def row(name, mg, bl=None, rr=None, agreement=None, note="", **extra) -> dict:
     return d
 
 
-NUMBA = _solve.SteadyOptions(backend="numba")
-PYTHON = _solve.SteadyOptions(backend="python")
+NUMBA = mgflux.options.SteadyOptions(backend="numba")
+PYTHON = mgflux.options.SteadyOptions(backend="python")
 
 
 def bench_steady(name: str, reps: int, options=NUMBA) -> dict:
@@ -239,7 +243,7 @@ def bench_points(n: int, seed: int = 0) -> dict:
     opts = NUMBA
 
     def mg_all():
-        return np.array([_solve.steady_state(mod, p, guess, model.state_names, opts)[0] for p in P])
+        return np.array([mgflux.engine.steady.steady_state(mod, p, guess, model.state_names, opts)[0] for p in P])
 
     def bl_all():
         return np.array([baseline.steady_state(rhs, p, guess) for p in P])
@@ -341,7 +345,7 @@ def bench_compile() -> dict:
 
 def rr_load_time(reps: int) -> dict:
     sc = mgflux.load_scenario(SCENARIOS / "healthy.toml")
-    text = _sbml.to_sbml(sc)
+    text = mgflux.io.sbml.to_sbml(sc)
     import roadrunner
 
     t = best_of(lambda: roadrunner.RoadRunner(text), reps)

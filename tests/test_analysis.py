@@ -5,8 +5,9 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux._analysis import compare, find_dose
-from mgflux._cli import main
+from mgflux.studies.compare import compare
+from mgflux.studies.dose import find_dose
+from mgflux.cli.main import main
 
 
 def test_compare_gitelman_dct_fails_tal_and_gut_compensate():
@@ -47,8 +48,8 @@ def test_dose_finder_restores_target_and_is_smallest():
     # 5% less than the answer does not reach the target
     import dataclasses
 
-    from mgflux._catalogue import get_catalogue
-    from mgflux._scenario import Application
+    from mgflux.model.catalogue import get_catalogue
+    from mgflux.model.scenario import Application
 
     entry = get_catalogue(sc.model).lookup("magnesium_citrate")
     less = dataclasses.replace(sc, applications=sc.applications + (Application(entry, 0.95 * r.dose_mmol_per_day),))

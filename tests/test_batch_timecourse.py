@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 
 import mgflux
-from mgflux import _batch, _solve
-from mgflux._simulate import simulate
+import mgflux.engine.batch
+import mgflux.engine.codegen
+import mgflux.engine.timecourse
+import mgflux.model.parameters
+import mgflux.options
+import mgflux.run
+import mgflux.studies.incidence
+
+from mgflux.run import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").rglob("*.toml"))
@@ -20,7 +27,7 @@ def test_every_shipped_scenario_matches_radau_to_1e4():
     worst = {}
     for f in SCENARIOS:
         sc = mgflux.load_scenario(f)
-        ref = simulate(sc, options=_solve.RunOptions(method="Radau", fallback=None, rtol=1e-10))
+        ref = simulate(sc, options=mgflux.options.RunOptions(method="Radau", fallback=None, rtol=1e-10))
         run = simulate(sc)
         assert run.solver["method"] == "Rodas4", (f.name, run.solver)
         for key in list(ref.states) + list(ref.totals):
@@ -31,7 +38,7 @@ def test_every_shipped_scenario_matches_radau_to_1e4():
             excess = np.abs(a - b) - (1e-7 * np.abs(b) + 1e-10 * max(1.0, np.max(np.abs(b))))
             assert np.all(excess <= 0), (f.relative_to(ROOT), key, np.max(excess))
         assert np.max(np.abs(run.mass_balance_error())) < 1e-8, f.name
-        tc = _batch.timecourse_batch(sc)
+        tc = mgflux.run.timecourse_batch(sc)
         assert tc.status[0] == 0, f.name
         np.testing.assert_allclose(tc.time_day, ref.time_day)
         o = tc.observables(["serum_total", "urine_rate"])
@@ -45,22 +52,22 @@ def test_every_shipped_scenario_matches_radau_to_1e4():
 def test_each_set_its_own_parameters_and_bad_sets_get_a_status():
     sc = mgflux.load_scenario(ROOT / "scenarios" / "drugs" / "aminoglycoside.toml")
     model = sc.model
-    f_gfr = _batch.factor(sc, "gfr")
-    f_dose = _batch.factor(sc, "aminoglycoside.dose")
+    f_gfr = mgflux.model.parameters.factor(sc, "gfr")
+    f_dose = mgflux.model.parameters.factor(sc, "aminoglycoside.dose")
     vals = np.array([[100.0, 350.0], [70.0, 500.0], [130.0, 200.0], [np.nan, 350.0], [100.0, 350.0]])
-    tc = _batch.timecourse_batch(sc, [f_gfr, f_dose], vals)
+    tc = mgflux.run.timecourse_batch(sc, [f_gfr, f_dose], vals)
     assert list(tc.status[:3]) == [0, 0, 0] and tc.status[3] != 0 and tc.status[4] == 0
     assert np.isnan(tc.Y[3]).all() and np.isfinite(tc.Y[[0, 1, 2, 4]]).all()
     np.testing.assert_array_equal(tc.Y[0], tc.Y[4])
     s = tc.serum()
     assert np.isnan(s[3]).all()
     # set 1 alone, as a single-scenario run with the same parameters, by solve_ivp Radau
-    one = _batch.timecourse_batch(sc, [f_gfr, f_dose], vals[1:2])
+    one = mgflux.run.timecourse_batch(sc, [f_gfr, f_dose], vals[1:2])
     np.testing.assert_allclose(one.Y[0], tc.Y[1], rtol=1e-8)  # initial steady states agree to ~1e-10
     segs = [(a, b, one.Pseg[0, k]) for k, (a, b) in enumerate(zip(one.edges[:-1], one.edges[1:]))]
-    mod = mgflux._codegen.compiled(model)
-    radau = _solve.RunOptions(method="Radau", fallback=None, rtol=1e-10)
-    ys, _ = _solve.integrate(mod, segs, one.Y[0, 0], one.time_day, radau, model.state_names)
+    mod = mgflux.engine.codegen.compiled(model)
+    radau = mgflux.options.RunOptions(method="Radau", fallback=None, rtol=1e-10)
+    ys, _ = mgflux.engine.timecourse.integrate(mod, segs, one.Y[0, 0], one.time_day, radau, model.state_names)
     n = len(model.states)
     ref = ys[:n].T
     scale = np.maximum(np.abs(ref).max(axis=0), 1e-12)
@@ -77,23 +84,23 @@ def test_integrator_failure_is_a_status_not_an_exception():
     Y0 = np.vstack([y0, y0, np.full_like(y0, np.nan)])
     P = np.repeat(p[None, None, :], 3, axis=0)
     P[1, 0, model.parameter_index("gfr")] = np.inf
-    Y, st, _ = _batch.integrate_batch(model, Y0, P, [0.0, 30.0], np.linspace(0, 30, 7))
+    Y, st, _ = mgflux.engine.batch.integrate_batch(model, Y0, P, [0.0, 30.0], np.linspace(0, 30, 7))
     assert st[0] == 0 and st[1] != 0 and st[2] != 0
     assert np.isfinite(Y[0]).all() and np.isnan(Y[1:]).all()
     # a step budget too small: failed status, NaN outputs
-    Y, st, _ = _batch.integrate_batch(model, Y0[:1] * 0.5, P[:1], [0.0, 30.0], np.linspace(0, 30, 7),
-                                      options=_batch.TimecourseOptions(max_steps=3))
+    Y, st, _ = mgflux.engine.batch.integrate_batch(model, Y0[:1] * 0.5, P[:1], [0.0, 30.0], np.linspace(0, 30, 7),
+                                      options=mgflux.options.TimecourseOptions(max_steps=3))
     assert st[0] == 1 and np.isnan(Y).all()
     with pytest.raises(mgflux.MgfluxError):
-        _batch.integrate_batch(model, Y0[:1], P[:1], [0.0, 30.0], [40.0])
+        mgflux.engine.batch.integrate_batch(model, Y0[:1], P[:1], [0.0, 30.0], [40.0])
 
 
 def test_drug_table_uses_the_course_nadir_for_time_limited_drugs():
-    rows = {r["drug"]: r for r in _batch.drug_incidence_table(300, seed=1, drugs=["aminoglycoside", "ppi"])}
+    rows = {r["drug"]: r for r in mgflux.studies.incidence.drug_incidence_table(300, seed=1, drugs=["aminoglycoside", "ppi"])}
     amg, ppi = rows["aminoglycoside"], rows["ppi"]
     assert amg["measure"] == "course" and ppi["measure"] == "steady"
     assert amg["simulated_percent"] == amg["course_nadir_percent"]
     assert amg["course_nadir_percent"] < amg["steady_percent"]  # a 14-day course is not a lifetime on the drug
     assert "aminoglycoside.toml" in amg["course"]
-    steady_only = _batch.drug_incidence_table(300, seed=1, drugs=["aminoglycoside"], measure="steady")[0]
+    steady_only = mgflux.studies.incidence.drug_incidence_table(300, seed=1, drugs=["aminoglycoside"], measure="steady")[0]
     assert steady_only["measure"] == "steady" and steady_only["steady_percent"] == amg["steady_percent"]

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SCENARIOS
 from mgflux import READOUTS
-from mgflux._cli import main
+from mgflux.cli.main import main
 
 
 def run_cli(capsys, *args):

@@ -1,18 +1,18 @@
+import mgflux.studies.calibration
 """The calibration tables in models/README.md and models/CATALOGUE.md are what the model computes now."""
 import pytest
 
-from mgflux import _report
-from mgflux._model import models_dir
+from mgflux._paths import models_dir
 
 
-@pytest.mark.parametrize("name", _report.TABLES)
+@pytest.mark.parametrize("name", mgflux.studies.calibration.TABLES)
 def test_generated_table_is_current(name):
-    fname, fn = _report.TABLES[name]
-    blocks = _report.generated_blocks((models_dir() / fname).read_text())
+    fname, fn = mgflux.studies.calibration.TABLES[name]
+    blocks = mgflux.studies.calibration.generated_blocks((models_dir() / fname).read_text())
     assert name in blocks, f"{fname} lacks the generated block {name!r}"
     assert blocks[name] == fn(), f"{fname} is stale: run `mgflux calibration --write`"
 
 
 def test_every_documented_target_is_met():
-    for name, (fname, fn) in _report.TABLES.items():
+    for name, (fname, fn) in mgflux.studies.calibration.TABLES.items():
         assert "**no**" not in fn(), f"a target in the {name} table is missed"

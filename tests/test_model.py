@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 import mgflux
-from mgflux._model import available_models, models_dir
+from mgflux.model.model import available_models
+from mgflux._paths import models_dir
 
 ADULT = (models_dir() / "adult.toml").read_text()
 
@@ -74,7 +75,7 @@ def test_citations_cover_parameters():
 def test_model_from_text_equals_file(tmp_path, monkeypatch):
     # what a Dask worker on another machine does: rebuild the model from the text of its file
     monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
-    from mgflux._model import model_from_text
+    from mgflux.model.model import model_from_text
 
     m = model_from_text(ADULT, "adult")
     ref = mgflux.get_model()

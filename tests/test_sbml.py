@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 import mgflux
-from mgflux._simulate import output_times, parameters_between, steady_parameters
+import mgflux.io.sbml
+from mgflux.model.scenario import output_times
+from mgflux.model.parameters import parameters_between, steady_parameters
 
 libsbml = pytest.importorskip("libsbml", reason="python-libsbml not installed (pip install 'mgflux[sbml]')")
-from mgflux import _sbml  # noqa: E402
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -59,8 +61,8 @@ def rel_err(a, b):
                                   "combinations/ppi_plus_thiazide", *WINDOWED])
 def test_consistent_with_unit_checking(name, steady):
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
-    doc = _sbml.to_document(sc, steady=steady)
-    assert _sbml.consistency_problems(doc) == []  # errors *and* warnings, units included
+    doc = mgflux.io.sbml.to_document(sc, steady=steady)
+    assert mgflux.io.sbml.consistency_problems(doc) == []  # errors *and* warnings, units included
     # windows are events in the `run` document (triggers and assignments included in the unit check)
     n_events = doc.getModel().getNumEvents()
     assert n_events == (0 if steady else len(sc.edges()) - 2)
@@ -69,29 +71,29 @@ def test_consistent_with_unit_checking(name, steady):
 
 
 def test_unit_checking_is_on_and_warnings_count():
-    text = _sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "healthy.toml"))
+    text = mgflux.io.sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "healthy.toml"))
     wrong_unit = text.replace('id="ecf_volume" value="14" units="L"', 'id="ecf_volume" value="14" units="mmol"')
     assert wrong_unit != text
-    assert any("10513" in p for p in _sbml.consistency_problems(wrong_unit))
+    assert any("10513" in p for p in mgflux.io.sbml.consistency_problems(wrong_unit))
     unitless_number = text.replace('sbml:units="dimensionless"', "", 1)
-    assert any("99505" in p for p in _sbml.consistency_problems(unitless_number))
+    assert any("99505" in p for p in mgflux.io.sbml.consistency_problems(unitless_number))
 
 
 def test_unit_checking_covers_events():
-    text = _sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "treatments/iv_magnesium_sulfate.toml"))
-    assert _sbml.consistency_problems(text) == []
+    text = mgflux.io.sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "treatments/iv_magnesium_sulfate.toml"))
+    assert mgflux.io.sbml.consistency_problems(text) == []
     unitless_trigger = text.replace('<cn sbml:units="day">', "<cn>", 1)  # the edge time in a trigger
     assert unitless_trigger != text
-    assert any("99505" in p and "trigger" in p for p in _sbml.consistency_problems(unitless_trigger))
+    assert any("99505" in p and "trigger" in p for p in mgflux.io.sbml.consistency_problems(unitless_trigger))
     wrong_unit = text.replace('<cn sbml:units="mmol_per_day">', '<cn sbml:units="mmol">', 1)  # an assignment
     assert wrong_unit != text
-    assert any("10563" in p for p in _sbml.consistency_problems(wrong_unit))
+    assert any("10563" in p for p in mgflux.io.sbml.consistency_problems(wrong_unit))
 
 
 def test_structure_follows_the_model():
     sc = mgflux.load_scenario(SCENARIOS / "healthy.toml")
     model = sc.model
-    m = _sbml.to_document(sc).getModel()
+    m = mgflux.io.sbml.to_document(sc).getModel()
     assert m.getLevel() == 3 and m.getVersion() == 2
     assert sorted(s.getId() for s in m.getListOfSpecies()) == sorted(s.name for s in model.states if s.pool)
     for s in m.getListOfSpecies():
@@ -117,7 +119,7 @@ def test_scenario_modifiers_are_applied():
     # --steady: every modifier on permanently, no events, every parameter constant (as `mgflux steady`)
     sc = mgflux.load_scenario(SCENARIOS / "combinations/ppi_plus_thiazide.toml")
     p, _ = steady_parameters(sc)
-    m = _sbml.to_document(sc, steady=True).getModel()
+    m = mgflux.io.sbml.to_document(sc, steady=True).getModel()
     assert m.getNumEvents() == 0
     changed = 0
     for par, value in zip(sc.model.parameters, p):
@@ -136,7 +138,7 @@ def test_windows_are_events(name):
     seg = [parameters_between(sc, t0, t1) for t0, t1 in zip(edges[:-1], edges[1:])]
     varying = {par.name for i, par in enumerate(sc.model.parameters) if any(q[i] != seg[0][i] for q in seg)}
     assert varying
-    m = _sbml.to_document(sc).getModel()
+    m = mgflux.io.sbml.to_document(sc).getModel()
     for i, par in enumerate(sc.model.parameters):
         assert m.getParameter(par.name).getValue() == pytest.approx(seg[0][i], rel=1e-15), par.name
         assert m.getParameter(par.name).getConstant() == (par.name not in varying), par.name
@@ -161,24 +163,24 @@ def test_windows_are_events(name):
 def test_constant_scenarios_unchanged(name):
     """No window edge inside the run: the same document as --steady (what export wrote before events)."""
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
-    text = _sbml.to_sbml(sc)
-    assert text == _sbml.to_sbml(sc, steady=True)
+    text = mgflux.io.sbml.to_sbml(sc)
+    assert text == mgflux.io.sbml.to_sbml(sc, steady=True)
     assert "<event" not in text and 'constant="true"' in text
 
 
 def test_cli_export(tmp_path, capsys):
-    from mgflux._cli import main
+    from mgflux.cli.main import main
 
     out = tmp_path / "model.xml"
     assert main(["export-sbml", str(SCENARIOS / "genes/SLC12A3.toml"), "-o", str(out)]) == 0
     assert "no problems" in capsys.readouterr().out
     doc = libsbml.readSBMLFromFile(str(out))
     assert doc.getNumErrors() == 0
-    assert _sbml.consistency_problems(doc) == []
+    assert mgflux.io.sbml.consistency_problems(doc) == []
 
 
 def test_cli_export_windows_and_steady(tmp_path, capsys):
-    from mgflux._cli import main
+    from mgflux.cli.main import main
 
     scenario = str(SCENARIOS / "combinations/cisplatin_six_cycles.toml")
     out, steady = tmp_path / "run.xml", tmp_path / "steady.xml"
@@ -200,17 +202,17 @@ def test_cli_export_windows_and_steady(tmp_path, capsys):
 
 
 def test_formula_translation():
-    assert _sbml.l3_formula("log(2) * x ** 2 / -y") == \
+    assert mgflux.io.sbml.l3_formula("log(2) * x ** 2 / -y") == \
         "((ln((2.0 dimensionless)) * (x ^ (2.0 dimensionless))) / (-y))"
-    with pytest.raises(_sbml.SbmlError):
-        _sbml.l3_formula("x if y else z")
+    with pytest.raises(mgflux.io.sbml.SbmlError):
+        mgflux.io.sbml.l3_formula("x if y else z")
 
 
 # --------------------------------------------------------------------------------- independent engine
 
 def _runner(sc, *, absolute_tolerance=1e-12, **kw):
     roadrunner = pytest.importorskip("roadrunner", reason="libroadrunner not installed (pip install 'mgflux[roadrunner]')")
-    r = roadrunner.RoadRunner(_sbml.to_sbml(sc, **kw))
+    r = roadrunner.RoadRunner(mgflux.io.sbml.to_sbml(sc, **kw))
     r.conservedMoietyAnalysis = True
     r.integrator.relative_tolerance = 1e-10
     r.integrator.absolute_tolerance = absolute_tolerance

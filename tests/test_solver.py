@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 import mgflux
-from mgflux import _solve
-from mgflux._codegen import compiled
-from mgflux._model import models_dir
+import mgflux.engine.steady
+import mgflux.engine.timecourse
+import mgflux.options
+
+from mgflux.engine.codegen import compiled
+from mgflux._paths import models_dir
 
 # A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
 # Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
@@ -71,7 +74,7 @@ def reduced(tmp_path_factory):
 
 def test_steady_state_closed_form(reduced):
     m, mod = reduced
-    y, info = _solve.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
+    y, info = mgflux.engine.steady.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
     gut = 10 / (2 + 3)
     serum = 2 * gut / (5 / 14)
     assert y == pytest.approx([gut, serum], rel=1e-12)
@@ -82,7 +85,7 @@ def test_time_course_closed_form(reduced):
     m, mod = reduced
     p = m.parameter_vector()
     t = np.linspace(0, 3, 31)
-    ys, _ = _solve.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
+    ys, _ = mgflux.engine.timecourse.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
     gut = 10 / 5 * (1 - np.exp(-5 * t))
     assert ys[0] == pytest.approx(gut, rel=1e-7, abs=1e-10)
     # totals: cumulative intake is exactly intake * t
@@ -154,7 +157,7 @@ def test_symbolic_jacobian_equals_complex_step_on_random_points(totals):
 def test_symbolic_derivative_rules():
     import ast
 
-    from mgflux._derivatives import derivative
+    from mgflux.engine.derivatives import derivative
 
     def d(formula, x=1.3, b=0.7):
         code = derivative(ast.parse(formula, mode="eval"), lambda name: "1.0" if name == "x" else None)
@@ -178,7 +181,7 @@ def test_no_steady_state_is_loud(tmp_path):
     path.write_text(REDUCED.replace('rate = "clearance * conc"', 'rate = "clearance * conc * 0"'))
     m = mgflux.load_model(path)
     with pytest.raises(mgflux.SteadyStateError) as exc:
-        _solve.steady_state(compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
+        mgflux.engine.steady.steady_state(compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
     msg = str(exc.value)
     assert "damped Newton" in msg and "pseudo-transient" in msg and "serum" in msg
     assert exc.value.drifting[0] == "serum"
@@ -192,14 +195,14 @@ def test_integration_failure_names_segment(tmp_path):
     m = mgflux.load_model(path)
     p = m.parameter_vector()
     with pytest.raises(mgflux.IntegrationError, match="segment 2 .*day 1 to 5") as exc:
-        _solve.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
-                         _solve.RunOptions(max_evaluations=5000), state_names=m.state_names)
+        mgflux.engine.timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+                         mgflux.options.RunOptions(max_evaluations=5000), state_names=m.state_names)
     assert "serum=" in str(exc.value)
     msg = str(exc.value)
     assert "tried Rodas4 (stopped at day" in msg and "then LSODA" in msg and "then Radau" in msg, msg
     with pytest.raises(mgflux.IntegrationError, match="Rodas4 .*no fallback was allowed"):
-        _solve.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
-                         _solve.RunOptions(fallback=None), state_names=m.state_names)
+        mgflux.engine.timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+                         mgflux.options.RunOptions(fallback=None), state_names=m.state_names)
 
 
 @pytest.mark.parametrize("name", ["healthy.toml", "genes/CLDN16.toml", "drugs/furosemide.toml"])
@@ -207,8 +210,8 @@ def test_python_and_numba_backends_agree(name):
     from conftest import SCENARIOS
 
     sc = mgflux.load_scenario(SCENARIOS / name)
-    py = mgflux.steady_state(sc, options=_solve.SteadyOptions(backend="python"))
-    nb = mgflux.steady_state(sc, options=_solve.SteadyOptions(backend="numba"))
+    py = mgflux.steady_state(sc, options=mgflux.options.SteadyOptions(backend="python"))
+    nb = mgflux.steady_state(sc, options=mgflux.options.SteadyOptions(backend="numba"))
     # the numba backend runs the compiled Newton (Jacobians reused while steps contract), the Python one a full
     # Newton: the same root to within the steady-state tolerance (scaled residual 1e-11 per day)
     for k in mgflux.READOUTS:
@@ -218,7 +221,7 @@ def test_python_and_numba_backends_agree(name):
 
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
-        _solve.kernels(None, "gpu")
+        mgflux.engine.steady.kernels(None, "gpu")
 
 
 def test_max_step_bounds_the_rodas4_steps():
@@ -244,9 +247,9 @@ def test_division_by_zero_is_a_solver_error_that_says_what_was_tried(tmp_path):
     assert m.parameter_vector()[m.parameter_index("volume")] == 0
     p = m.parameter_vector()
     with pytest.raises(mgflux.SteadyStateError, match="no steady state found"):
-        _solve.steady_state(compiled(m), p, m.guess_vector(), m.state_names)
+        mgflux.engine.steady.steady_state(compiled(m), p, m.guess_vector(), m.state_names)
     with pytest.raises(mgflux.IntegrationError) as exc:
-        _solve.integrate(compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
+        mgflux.engine.timecourse.integrate(compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
                          state_names=m.state_names)
     msg = str(exc.value)
     assert "Rodas4 (stopped at day 0" in msg and "non-finite" in msg and "LSODA" in msg and "Radau" in msg, msg

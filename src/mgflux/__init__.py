@@ -7,22 +7,6 @@ Public surface::
     ss = mgflux.steady_state(sc)          # readouts by name: ss["serum_mg_total_mM"]
     run = mgflux.simulate(sc)             # run["urine_mg_mmol_per_day"], run.time_day, run.dataframe()
 """
-from ._catalogue import Catalogue as Catalogue
-from ._catalogue import Entry as Entry
-from ._model import Model as Model
-from ._model import get_model as get_model
-from ._model import load_model as load_model
-from ._scenario import Scenario as Scenario
-from ._scenario import load_scenario as load_scenario
-from ._scenario import scenario_from_dict as scenario_from_dict
-from ._simulate import READOUTS as READOUTS
-from ._simulate import RunResult as RunResult
-from ._simulate import SteadyResult as SteadyResult
-from ._simulate import citations as citations
-from ._simulate import simulate as simulate
-from ._simulate import steady_state as steady_state
-from ._solve import RunOptions as RunOptions
-from ._solve import SteadyOptions as SteadyOptions
 from .errors import IntegrationError as IntegrationError
 from .errors import MgfluxError as MgfluxError
 from .errors import ModelError as ModelError
@@ -30,6 +14,22 @@ from .errors import ScenarioError as ScenarioError
 from .errors import SolverError as SolverError
 from .errors import SteadyStateError as SteadyStateError
 from .errors import UnitError as UnitError
+from .model.catalogue import Catalogue as Catalogue
+from .model.catalogue import Entry as Entry
+from .model.model import Model as Model
+from .model.model import get_model as get_model
+from .model.model import load_model as load_model
+from .model.readouts import READOUTS as READOUTS
+from .model.scenario import Scenario as Scenario
+from .model.scenario import load_scenario as load_scenario
+from .model.scenario import scenario_from_dict as scenario_from_dict
+from .options import RunOptions as RunOptions
+from .options import SteadyOptions as SteadyOptions
+from .results import RunResult as RunResult
+from .results import SteadyResult as SteadyResult
+from .run import citations as citations
+from .run import simulate as simulate
+from .run import steady_state as steady_state
 
 __version__ = "0.1.0"
 

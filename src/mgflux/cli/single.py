@@ -1,0 +1,116 @@
+"""`mgflux steady`, `mgflux run`, `mgflux catalogue`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import MgfluxError
+from .format import _UNITS_NOTE, _json, _table
+
+
+def cmd_steady(args) -> int:
+    from ..model.readouts import EXTRA_READOUTS, READOUTS
+    from ..run import steady_state
+
+    res = steady_state(args.scenario)
+    if args.json:
+        print(_json(res.to_dict()))
+        return 0
+    rows = {k: res[k] for k in READOUTS}
+    rows.update({k: res[k] for k in EXTRA_READOUTS})
+    print(_table(rows, f"Steady state: {res.scenario}"))
+    for n in res.notes:
+        print(f"note: {n}")
+    print(f"({_UNITS_NOTE})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ..model.readouts import READOUTS
+    from ..run import simulate
+
+    res = simulate(args.scenario)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        res.to_csv(out / "timecourse.csv")
+        from ..io.plots import plot_run
+
+        paths = plot_run(res, out)
+        (out / "summary.json").write_text(_json({"scenario": res.scenario, "initial": res.initial, "final": res.final,
+                                                  "notes": list(res.notes)}))
+    if args.json:
+        print(_json(res.to_dict()))
+    else:
+        rows = {k: [res.initial[k], res.final[k]] for k in READOUTS}
+        t_end = res.time_day[-1]
+        print(_table(rows, f"Time course: {res.scenario} ({t_end:g} days)", columns=["day 0", f"day {t_end:g}"]))
+        s = res["serum_mg_total_mM"]
+        print(f"serum total Mg: min {s.min():.3f} mM (day {res.time_day[s.argmin()]:g}), "
+              f"max {s.max():.3f} mM (day {res.time_day[s.argmax()]:g})")
+        low = res.time_below(0.7)
+        if low["days"] > 0:
+            print(f"hypomagnesemia (< 0.7 mM): {low['days']:.4g} days in all, first at day {low['first_day']:.4g}; "
+                  f"worst grade {int(res['hypomagnesemia_grade'].max())}")
+        else:
+            print("no hypomagnesemia (serum total Mg stays >= 0.7 mM)")
+        for n in res.notes:
+            print(f"note: {n}")
+        if args.out:
+            print(f"wrote {out / 'timecourse.csv'} and {', '.join(p.name for p in paths)} in {out}")
+        print(f"({_UNITS_NOTE})")
+    return 0
+
+
+def cmd_catalogue(args) -> int:
+    from ..model.catalogue import MECHANISMS, get_catalogue
+    from ..model.model import get_model
+
+    cat = get_catalogue(get_model(args.model))
+    entries = [cat.entries[n] for n in cat.names()]
+    if args.mechanism:
+        if args.mechanism not in MECHANISMS:
+            from ..errors import unknown_name
+
+            raise MgfluxError(unknown_name("mechanism", args.mechanism, MECHANISMS))
+        entries = [e for e in entries if e.mechanism == args.mechanism]
+    if args.kind:
+        entries = [e for e in entries if e.kind == args.kind]
+    if args.json:
+        out = {"mechanisms": MECHANISMS, "entries": [
+            {"name": e.name, "kind": e.kind, "mechanism": e.mechanism, "aliases": list(e.aliases),
+             "description": e.description, "phenotype": e.phenotype, "incidence": e.incidence,
+             "targets": dict(e.targets), "source": e.source,
+             "effects": [{"parameter": f.parameter, "multiply": f.multiply, "add": f.add, "organ": f.organ}
+                         for f in e.effects]} for e in entries]}
+        print(_json(out))
+        return 0
+    for kind in ("gene", "drug", "condition", "treatment"):
+        group = [e for e in entries if e.kind == kind]
+        if not group:
+            continue
+        print(f"\n{kind}s ({len(group)})")
+        for e in group:
+            alias = f" (aliases: {', '.join(e.aliases)})" if e.aliases else ""
+            print(f"  {e.name:24s} {e.mechanism:22s} {e.phenotype or e.description}{alias}")
+            print(f"  {'':24s} source: {e.source}")
+    return 0
+
+
+def register(sub) -> None:
+    s = sub.add_parser("steady", help="steady state of a scenario with every perturbation on")
+    s.add_argument("scenario", help="scenario file (TOML)")
+    s.add_argument("--json", action="store_true", help="print one JSON object (readouts at the top level)")
+    s.set_defaults(func=cmd_steady)
+
+    r = sub.add_parser("run", help="time course of a scenario")
+    r.add_argument("scenario", help="scenario file (TOML)")
+    r.add_argument("--json", action="store_true", help="print one JSON object (final, initial, timecourse)")
+    r.add_argument("--out", metavar="DIR", help="write timecourse.csv and PNG plots into DIR")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("catalogue", help="every gene, drug, condition and treatment with mechanism and source")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--mechanism", help="only entries of this mechanism class")
+    c.add_argument("--kind", choices=["gene", "drug", "condition", "treatment"])
+    c.add_argument("--model", default="adult")
+    c.set_defaults(func=cmd_catalogue)

@@ -1,0 +1,1 @@
+"""The numerical engine: code generation, compiled kernels, steady states, time courses, batches, executors."""

@@ -1,0 +1,239 @@
+"""Batches of parameter sets on the compiled kernels: steady states (warm-started from a nominal solution,
+status per set), their readouts, and time courses (Rodas4, each set with its own parameters per segment).
+
+The numerics are the kernel templates in :mod:`mgflux.engine.kernels` (compiled with the model). Sets run as
+chunks of a GIL-free kernel on a pool of threads (:mod:`mgflux.engine.executors`), or in chunks on a Dask
+cluster; a set that fails never raises, it carries a non-OK status and NaN readouts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MgfluxError
+from ..model.model import Model
+from ..model.readouts import _readouts
+from ..options import BatchOptions, SteadyOptions, TimecourseOptions
+from ..results import BatchResult
+from . import steady as _solve
+from .codegen import compiled
+from .executors import _dask_map, _run_chunks, _workers
+
+
+# ------------------------------------------------------------------------------------------ the engine
+
+
+@dataclass(frozen=True)
+class Nominal:
+    """The warm start shared by a batch: the nominal parameters, their steady state and Jacobian, and the
+    tangent dy/dp there (each set starts from y + S (p_set - p), the first-order prediction of its steady state:
+    about one Newton iteration fewer than starting from y itself)."""
+
+    p: np.ndarray
+    y: np.ndarray
+    J: np.ndarray
+    S: np.ndarray  # (n_states, n_parameters)
+
+
+def nominal(model: Model, p: np.ndarray) -> Nominal:
+    """Steady state of *p* with mgflux's single-set solver (Newton, PTC, long integration): the warm start."""
+    mod = compiled(model)
+    n, m = len(model.states), p.size
+    try:
+        # numba kernels always (the batch loads them anyway): the warm start, and so every result of the batch,
+        # must not depend on whether this process had loaded numba before (the Python kernels' Newton differs
+        # from the compiled one within the tolerance, not bit for bit)
+        y, _ = _solve.steady_state(mod, p, model.guess_vector(), model.state_names,
+                                   SteadyOptions(backend="numba"))
+    except MgfluxError:
+        y = model.guess_vector()
+    J = np.empty((n, n))
+    mod.jacobian(y, p, J)
+    # tangent S = -J^-1 df/dp, df/dp by central differences of the rhs: only a starting point, which Newton
+    # then solves exactly (the exact complex-step param_jacobian would cost a compilation on a cold cache)
+    Fp = np.zeros((n, m))
+    f0, f1, f2 = np.empty(n), np.empty(n), np.empty(n)
+    mod.rhs(y, p, f0)
+    for j in range(m):
+        h = 1e-6 * max(abs(p[j]), 1e-6)
+        q = p.copy()
+        q[j] = p[j] + h
+        mod.rhs(y, q, f1)
+        q[j] = p[j] - h
+        mod.rhs(y, q, f2)
+        col = (f1 - f2) / (2 * h)
+        if not np.all(np.isfinite(col)):  # p - h outside a formula's domain (a power of 0): one-sided
+            col = (f1 - f0) / h
+        if np.all(np.isfinite(col)):
+            Fp[:, j] = col  # else: no prediction along this parameter
+    try:
+        S = -np.linalg.solve(J, Fp)
+    except np.linalg.LinAlgError:
+        S = np.zeros((n, m))  # a singular nominal Jacobian: every set starts from y itself
+    if not np.all(np.isfinite(S)):
+        S = np.zeros((n, m))
+    return Nominal(p.copy(), y, J, S)
+
+
+def _floor(model: Model) -> np.ndarray:
+    g = model.guess_vector()
+    return 1e-6 * np.maximum(np.abs(g), 1.0)
+
+
+def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
+                workers: int | None = None, scheduler: str | None = None, chunk_size: int = 2000, progress=None):
+    """Steady states of the rows of *P* (N, n_parameters). Returns (Y, status, strategy).
+
+    *scheduler*: None (this process, numba threads), ``"local"`` (a dask LocalCluster) or ``"tcp://HOST:PORT"``
+    (a dask.distributed scheduler); the chunks run the same kernel, so the results are identical.
+    """
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != len(model.parameters):
+        raise MgfluxError(f"parameter matrix must be (N, {len(model.parameters)}), got {P.shape}")
+    if warm is None:
+        warm = nominal(model, P[0] if len(P) else model.parameter_vector())
+    if scheduler:
+        return _solve_dask(model, P, warm, options, scheduler, chunk_size)
+    _workers(workers)
+    return _solve_local(model, P, warm, options, progress)
+
+
+def _solve_local(model, P, warm, options, progress=None):
+    mod = compiled(model)
+    n = len(model.states)
+    N = P.shape[0]
+    Y = np.empty((N, n))
+    status = np.empty(N, np.int64)
+    strategy = np.empty(N, np.int64)
+    if N:
+        LU0 = np.empty_like(warm.J)
+        piv0 = np.empty(n, np.int64)
+        max_chord = options.max_chord if mod.lu_factor(np.ascontiguousarray(warm.J), LU0, piv0) else 0
+        _run_chunks(mod.steady_chunk, N, P, model.guess_vector(), warm.y, warm.p, np.ascontiguousarray(warm.S),
+                    _floor(model), LU0, piv0,
+                    options.residual_tol, options.step_tol, options.max_newton, options.max_ptc, max_chord,
+                    options.eig_tol, Y, status, strategy, progress=progress)
+    return Y, status, strategy
+
+
+def _chunk_task(model_text, model_name, P, warm, options):
+    # the model travels as the text of its file: a worker on another machine has none of the client's paths
+    from ..model.model import model_from_text
+
+    return _solve_local(model_from_text(model_text, model_name), P, warm, options)
+
+
+def _solve_dask(model, P, warm, options, scheduler, chunk_size):
+    chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
+    parts = _dask_map(scheduler, _steady_task, chunks, model.source_files(), model.name, warm, options)
+    if not parts:
+        return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+def _steady_task(P, model_text, model_name, warm, options):
+    return _chunk_task(model_text, model_name, P, warm, options)
+
+
+def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray | None = None) -> dict:
+    """Contract readouts (arrays over sets) for states Y (N, n) and parameters P (N, m); NaN where not ok."""
+    mod = compiled(model)
+    N = Y.shape[0]
+    O = np.empty((N, len(model.observable_names)))
+    if N:
+        _run_chunks(mod.observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+    with np.errstate(all="ignore"):
+        r = _readouts(model, O.T, Y.T)
+    out = {}
+    bad = None if status is None else status != 0
+    for k, v in r.items():
+        v = np.asarray(v, dtype=float).copy()
+        if bad is not None:
+            v[bad] = np.nan
+        out[k] = v
+    return out
+
+
+def steady_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
+                 workers: int | None = None, scheduler: str | None = None, factors: dict | None = None,
+                 progress=None) -> BatchResult:
+    """Steady states and readouts of the parameter sets *P*. *progress*: called with the number of sets done as
+    chunks finish (a progress bar's ``update``; this machine only)."""
+    Y, status, strategy = solve_batch(model, P, warm=warm, options=options, workers=workers, scheduler=scheduler,
+                                      progress=progress)
+    return BatchResult(model, P, Y, status, strategy, readouts_of(model, Y, P, status), dict(factors or {}))
+
+
+def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out, *,
+                    options: TimecourseOptions = TimecourseOptions(), workers: int | None = None, progress=None,
+                    scheduler=None, chunk_size: int = 1000):
+    """Time courses of N parameter sets with the numba Rodas4 kernel (``prange`` over sets).
+
+    *Y0* (N, n_states) initial states; *Pseg* (N, n_segments, n_parameters) the parameters in force on
+    [edges[s], edges[s+1]] (or (n_segments, n_parameters), shared); *t_out* sorted output times within the
+    edges. Returns (Yout (N, len(t_out), n_states), status (N,), accepted steps (N,)); a failed set has NaN
+    outputs and a non-zero status (``TC_STATUS``), never an exception. *scheduler*: as ``solve_batch`` (chunks
+    of *chunk_size* sets as Dask tasks; identical results).
+    """
+    if scheduler:
+        Y0 = np.atleast_2d(np.asarray(Y0, dtype=np.float64))
+        Pseg = np.asarray(Pseg, dtype=np.float64)
+        if Pseg.ndim == 2:
+            Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
+        chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
+                  for i in range(0, Y0.shape[0], chunk_size)]
+        parts = _dask_map(scheduler, _timecourse_task, chunks, model.source_files(), model.name,
+                          np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
+        if not parts:
+            return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+    mod = compiled(model)
+    Y0 = np.ascontiguousarray(np.atleast_2d(Y0), dtype=np.float64)
+    N, n = Y0.shape
+    Pseg = np.asarray(Pseg, dtype=np.float64)
+    if Pseg.ndim == 2:
+        Pseg = np.broadcast_to(Pseg[None], (N,) + Pseg.shape)
+    Pseg = np.ascontiguousarray(Pseg)
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    t_out = np.ascontiguousarray(t_out, dtype=np.float64)
+    if Pseg.shape != (N, edges.size - 1, len(model.parameters)):
+        raise MgfluxError(f"segment parameters must be (N, {edges.size - 1}, {len(model.parameters)}), got {Pseg.shape}")
+    if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < edges[0] or t_out[-1] > edges[-1]):
+        raise MgfluxError("output times must be sorted and lie within the segments")
+    # absolute tolerance from the model's typical state sizes, not from this batch: a set's course must not
+    # depend on which other sets share its batch (or its Dask chunk)
+    atol = options.atol_scale * np.maximum(1.0, np.abs(model.guess_vector()))
+    Yout = np.empty((N, t_out.size, n))
+    status = np.empty(N, np.int64)
+    steps = np.empty(N, np.int64)
+    _workers(workers)
+    if N:
+        _run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
+                    int(options.max_steps), Yout, status, steps, min_chunk=8, progress=progress)
+    return Yout, status, steps
+
+
+def _timecourse_task(chunk, model_text, model_name, edges, t_out, options):
+    from ..model.model import model_from_text
+
+    Y0, Pseg = chunk
+    return integrate_batch(model_from_text(model_text, model_name), Y0, Pseg, edges, t_out, options=options)
+
+
+def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
+    """Model observables *names* (expressions or ``flux_*``) at every output time, with the parameters of the
+    segment in force there (the later segment at an edge, as ``simulate``): name -> (N, len(t_out))."""
+    mod = compiled(model)
+    edges = np.asarray(edges, dtype=float)
+    t_out = np.asarray(t_out, dtype=float)
+    nseg = edges.size - 1
+    seg_of = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, nseg - 1).astype(np.int64)
+    idx = np.array([model.observable_names.index(k) for k in names], dtype=np.int64)
+    Pseg = np.asarray(Pseg, dtype=np.float64)
+    if Pseg.ndim == 2:
+        Pseg = np.broadcast_to(Pseg[None], (Yout.shape[0],) + Pseg.shape)
+    O = np.empty((Yout.shape[0], t_out.size, idx.size))
+    if Yout.shape[0]:
+        _run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg),
+                    seg_of, idx, O)
+    return {k: O[:, :, q] for q, k in enumerate(names)}

@@ -1,0 +1,168 @@
+"""Steady state of one set: damped Newton with the exact Jacobian, chord iterations, pseudo-transient continuation.
+
+A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
+these functions compile and cache with the model and call its ``rhs``, ``jacobian``, ``observe`` and
+``param_jacobian`` directly (inlined by numba). Names the generated module or another template defines are
+therefore undefined here (ruff's F821 is off for this folder). Nothing allocates per iteration.
+"""
+import numba as nb
+import numpy as np
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft):
+    """Damped Newton with the exact Jacobian, reused while the steps contract fast (Shamanskii); y updated in
+    place. Converged only on a step taken with the Jacobian at the final point, whose copy is left in Jraw.
+    Returns the number of Jacobians evaluated, or -1."""
+    n = y.shape[0]
+    fresh = False
+    need = True
+    prev = np.inf
+    njac = 0
+    have_f = False  # f holds rhs(y) (an accepted step leaves it from the line search: never evaluated twice)
+    for it in range(max_it):
+        if not have_f:
+            rhs(y, p, f)
+            have_f = True
+        res = _bt_scaled_max(f, y, floor)
+        if res == np.inf:
+            return -1
+        if need:
+            jacobian(y, p, Jraw)
+            njac += 1
+            for i in range(n):
+                for j in range(n):
+                    J[i, j] = Jraw[i, j]
+            if not _bt_lu(J, piv):
+                return -1
+            fresh = True
+            need = False
+        for i in range(n):
+            dx[i] = -f[i]
+        _bt_lu_solve(J, piv, dx)
+        step = _bt_scaled_max(dx, y, floor)
+        if step == np.inf:
+            if fresh:
+                return -1
+            need = True
+            continue
+        if not fresh and step > 0.3 * prev:  # slow contraction: a new Jacobian here
+            need = True
+            continue
+        if res < res_tol and step < step_tol:
+            if fresh:
+                return njac
+            need = True
+            continue
+        alpha = _bt_boundary(y, dx, 0.99)
+        r0 = _bt_scaled_norm(f, y, floor)
+        ok = False
+        while alpha > 1e-6:
+            for i in range(n):
+                yt[i] = y[i] + alpha * dx[i]
+            rhs(yt, p, ft)
+            r1 = _bt_scaled_norm(ft, yt, floor)
+            if r1 <= (1.0 - 1e-4 * alpha) * r0:
+                ok = True
+                break
+            alpha *= 0.5
+        if not ok:
+            if fresh:
+                return -1
+            need = True
+            continue
+        for i in range(n):
+            y[i] = yt[i]
+            f[i] = ft[i]
+        fresh = False
+        prev = step if alpha == 1.0 else np.inf
+        if alpha < 1.0:
+            need = True
+    return -1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_newton_work(n):
+    """The work arrays of _bt_newton: J, Jraw (n, n), piv, f, dx, yt, ft (n)."""
+    return (np.empty((n, n)), np.empty((n, n)), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n))
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
+    """Chord iterations with the shared nominal LU while they contract; y is left at the best iterate."""
+    n = y.shape[0]
+    prev = np.inf
+    for it in range(max_it):
+        rhs(y, p, f)
+        for i in range(n):
+            dx[i] = -f[i]
+        _bt_lu_solve(LU0, piv0, dx)
+        step = _bt_scaled_max(dx, y, floor)
+        if step == np.inf or step > 0.25 * prev or step > 0.5:
+            return
+        alpha = _bt_boundary(y, dx, 0.99)
+        if alpha < 1.0:
+            return
+        for i in range(n):
+            y[i] += dx[i]
+        if step < 1e-12:
+            return
+        prev = step
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_ptc(y, p, floor, max_it, J, piv, f, dx, yt, ft):
+    """Pseudo-transient continuation (implicit Euler, switched evolution relaxation). True if the scaled
+    residual fell below 1e-6 per day (Newton polishes after)."""
+    n = y.shape[0]
+    dt = 1e-2
+    rhs(y, p, f)
+    r = _bt_scaled_norm(f, y, floor)
+    if r == np.inf:
+        return False
+    for it in range(max_it):
+        jacobian(y, p, J)
+        for i in range(n):
+            for j in range(n):
+                J[i, j] = -J[i, j]
+            J[i, i] += 1.0 / dt
+        if not _bt_lu(J, piv):
+            dt *= 0.1
+            continue
+        for i in range(n):
+            dx[i] = f[i]
+        _bt_lu_solve(J, piv, dx)
+        alpha = _bt_boundary(y, dx, 0.99)
+        for i in range(n):
+            yt[i] = y[i] + alpha * dx[i]
+        rhs(yt, p, ft)
+        r1 = _bt_scaled_norm(ft, yt, floor)
+        if r1 == np.inf:
+            dt *= 0.1
+            continue
+        for i in range(n):
+            y[i] = yt[i]
+            f[i] = ft[i]
+        dt = min(dt * max(0.5, min(10.0, r / max(r1, 1e-300))), 1e8)
+        r = r1
+        if _bt_scaled_max(f, y, floor) < 1e-6:
+            return True
+    return False
+
+
+@nb.njit(cache=True, error_model="numpy")
+def newton_one(y, p, floor, res_tol, step_tol, max_it):
+    """Damped Newton for one set (``mgflux.steady_state`` and ``simulate`` on numba kernels); y updated in place.
+    Returns the number of Jacobians evaluated, or -1 if it did not converge."""
+    n = y.shape[0]
+    J, Jraw, piv, f, dx, yt, ft = _bt_newton_work(n)
+    return _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def lu_factor(J0, LU0, piv0):
+    """LU0 = the in-place LU of a copy of J0; False if singular."""
+    for i in range(J0.shape[0]):
+        for j in range(J0.shape[1]):
+            LU0[i, j] = J0[i, j]
+    return _bt_lu(LU0, piv0)

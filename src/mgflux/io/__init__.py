@@ -1,0 +1,1 @@
+"""Input and output: SBML, PEtab, tables, plots."""

@@ -1,0 +1,325 @@
+"""The perturbation catalogue: genes, drugs, conditions and treatments as data (``models/catalogue/*.toml``).
+
+An entry names its kind, mechanism, source and the parameters it modifies; each effect is a formula in the
+entry's input variable (``activity`` for genes, ``dose`` for drugs and conditions, ``amount`` for treatments)
+and its named constants (each with a unit and a source). Effects compose across entries: every active
+multiplier of a parameter is applied, then every addition.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from ..model import units as _units
+from ..model.model import Model, _formula_names
+from .._paths import models_dir
+from ..errors import ModelError, ScenarioError, unknown_name
+
+KINDS = ("gene", "drug", "condition", "treatment")
+MECHANISMS = {
+    "trpm6_uptake": "luminal TRPM6/7 uptake in colon and DCT, stimulated by EGF/EGFR signalling",
+    "tal_paracellular": "paracellular reabsorption in the TAL (claudin-16/19, NKCC2/ROMK voltage, CaSR)",
+    "dct_integrity": "structural integrity (functional mass) of the DCT",
+    "basolateral_extrusion": "Na+-dependent basolateral Mg extrusion driven by the Na+/K+-ATPase",
+    "intestinal": "intestinal absorption (paracellular small intestine, microbiota, luminal pH)",
+    "intake": "dietary or supplemental Mg intake",
+    "calcium_pth": "calcium, PTH and vitamin D (parathyroid secretion, calcitriol, bone mineralisation, Ca intake)",
+    "redistribution": "shifts between serum, cells, bone and binding (NEFA, albumin)",
+    "losses": "extra losses (diarrhoea, osmotic diuresis)",
+}
+VARIABLE = {"gene": "activity", "drug": "dose", "condition": "dose", "treatment": "amount"}
+_ENTRY_KEYS = {"kind", "mechanism", "aliases", "description", "phenotype", "source", "effects", "constants",
+               "route", "dose_range", "activity_range", "homozygous_activity", "heterozygous_activity",
+               "standard_dose", "incidence", "targets", "amount_unit", "inheritance", "target_dose", "element",
+               "ca_phenotype"}
+#: ca_phenotype: the calcium picture the literature reports (directions against the healthy adult) and its source
+CA_PHENOTYPE_KEYS = {"urine_ca": ("high", "low", "normal"), "serum_ca": ("high", "low", "normal"),
+                     "pth": ("high", "low", "normal", "not_raised"), "source": None}
+#: elements a treatment's amount may be of (a mass converts with its molar mass; default Mg)
+ELEMENTS = {"Mg": 24.305, "Ca": 40.078}
+INHERITANCE = ("recessive", "dominant", "mitochondrial", "candidate")
+_EFFECT_KEYS = {"parameter", "multiply", "add", "organ"}
+_CONST_KEYS = {"value", "unit", "source", "note"}
+
+
+@dataclass(frozen=True)
+class Effect:
+    parameter: str
+    multiply: str | None
+    add: str | None
+    organ: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: str
+    mechanism: str
+    source: str
+    effects: tuple[Effect, ...]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    phenotype: str = ""
+    route: str = ""  # treatments: oral | iv
+    constants: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    constant_sources: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    dose_range: tuple[float, float] = (0.0, math.inf)
+    activity_range: tuple[float, float] = (0.0, 1.0)
+    homozygous_activity: float = 0.0
+    heterozygous_activity: float = 0.5
+    standard_dose: str | None = None
+    amount_unit: str | None = None  # treatments dosed in something other than elemental Mg (inulin: g/day)
+    inheritance: str = ""  # genes: the genotype patients carry follows from it (dominant: heterozygous)
+    target_dose: float = 1.0  # drugs/conditions: the dose at which `targets` apply
+    incidence: str = ""
+    targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    file: str = ""
+    element: str = "Mg"  # oral treatments: the element the amount is of (a mass converts with its molar mass)
+    ca_phenotype: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def variable(self) -> str:
+        return VARIABLE[self.kind]
+
+    @property
+    def patient_genotype(self) -> str:
+        """The genotype patients with this condition carry: heterozygous for dominant genes."""
+        return "heterozygous" if self.inheritance == "dominant" else "homozygous"
+
+    def target_input(self) -> float:
+        """The input value at which `targets` apply: patients' genotype, or `target_dose`."""
+        if self.kind == "gene":
+            return self.heterozygous_activity if self.inheritance == "dominant" else self.homozygous_activity
+        return self.target_dose
+
+    def _eval(self, formula: str, value: float) -> float:
+        env = dict(self.constants)
+        env[self.variable] = value
+        return float(evaluate(formula, env))
+
+    def modifiers(self, value: float):
+        """[(parameter, multiplier or None, addition or None)] for input *value* of the entry's variable."""
+        out = []
+        for e in self.effects:
+            m = self._eval(e.multiply, value) if e.multiply else None
+            a = self._eval(e.add, value) if e.add else None
+            out.append((e.parameter, m, a))
+        return out
+
+
+def evaluate(formula: str, env: dict):
+    """A catalogue formula (numbers, names, + - * / **, exp/log/sqrt; validated at load) evaluated with the
+    values in *env*: floats give a float, numpy arrays an array (sweeps evaluate many inputs at once)."""
+    fn = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return env[node.id]
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Call):
+            return fn[node.func.id](ev(node.args[0]))
+        a, b = ev(node.left), ev(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return a + b
+        if isinstance(op, ast.Sub):
+            return a - b
+        if isinstance(op, ast.Mult):
+            return a * b
+        if isinstance(op, ast.Div):
+            return a / b
+        return a**b
+
+    return ev(_parsed(formula))
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(formula: str) -> ast.Expression:
+    """Each formula is parsed once (the trees are only read)."""
+    return ast.parse(formula, mode="eval")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    entries: MappingProxyType  # name -> Entry
+    aliases: MappingProxyType  # alias -> name
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def lookup(self, name: str, where: str = "") -> Entry:
+        key = name.strip()
+        for cand in (key, key.lower(), key.upper()):
+            if cand in self.entries:
+                return self.entries[cand]
+            if cand in self.aliases:
+                return self.entries[self.aliases[cand]]
+        raise ScenarioError(unknown_name("perturbation or treatment", name,
+                                         list(self.entries) + list(self.aliases), where))
+
+    def by_kind(self, kind: str) -> list[Entry]:
+        return [e for e in self.entries.values() if e.kind == kind]
+
+
+def _range(v, where, key):
+    if v is None:
+        return None
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) and v[0] <= v[1]):
+        raise ModelError(f"{where}: {key} must be [low, high]")
+    return (float(v[0]), float(v[1]))
+
+
+def load_catalogue(directory: Path | None = None, model: Model | None = None) -> Catalogue:
+    """Read every ``*.toml`` in the catalogue folder and check it against *model* (parameter names)."""
+    directory = Path(directory) if directory else models_dir() / "catalogue"
+    entries, aliases = {}, {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelError(f"{path}: not valid TOML: {exc}") from None
+        for name, t in raw.items():
+            where = f"{path}: [{name}]"
+            if not isinstance(t, dict):
+                raise ModelError(f"{where}: an entry must be a table")
+            for k in t:
+                if k not in _ENTRY_KEYS:
+                    raise ModelError(unknown_name("key", k, _ENTRY_KEYS, where))
+            kind = t.get("kind")
+            if kind not in KINDS:
+                raise ModelError(f"{where}: kind = {kind!r}; allowed: {', '.join(KINDS)}")
+            mech = t.get("mechanism")
+            if mech not in MECHANISMS:
+                raise ModelError(unknown_name("mechanism", str(mech), MECHANISMS, where))
+            if not str(t.get("source", "")).strip():
+                raise ModelError(f"{where}: every entry needs a source")
+            consts, csources = {}, {}
+            for cname, c in t.get("constants", {}).items():
+                cw = f"{where} constants.{cname}"
+                for k in c:
+                    if k not in _CONST_KEYS:
+                        raise ModelError(unknown_name("key", k, _CONST_KEYS, cw))
+                if "value" not in c or "source" not in c:
+                    raise ModelError(f"{cw}: needs value and source")
+                q = _units.registry().Quantity(float(c["value"]), c.get("unit", "dimensionless"))
+                consts[cname] = _units.to_internal(q)
+                csources[cname] = c["source"]
+            variable = VARIABLE[kind]
+            effects = []
+            for i, e in enumerate(t.get("effects", [])):
+                ew = f"{where} effects[{i}]"
+                for k in e:
+                    if k not in _EFFECT_KEYS:
+                        raise ModelError(unknown_name("key", k, _EFFECT_KEYS, ew))
+                if "parameter" not in e or not ("multiply" in e or "add" in e):
+                    raise ModelError(f"{ew}: needs parameter and multiply and/or add")
+                if model is not None:
+                    model.parameter_index(e["parameter"], ew)
+                for key in ("multiply", "add"):
+                    if key in e:
+                        used = _formula_names(e[key], f"{ew} {key}")
+                        allowed = set(consts) | {variable}
+                        for n in used:
+                            if n not in allowed:
+                                raise ModelError(unknown_name("name", n, allowed, f"{ew} {key}"))
+                effects.append(Effect(e["parameter"], e.get("multiply"), e.get("add"), e.get("organ", "")))
+            if not effects:
+                raise ModelError(f"{where}: an entry needs at least one effect")
+            if "amount_unit" in t:
+                if kind != "treatment" or t.get("route") != "oral":
+                    raise ModelError(f"{where}: amount_unit applies to oral treatments only")
+                try:
+                    _units.registry().Quantity(1.0, t["amount_unit"])
+                except Exception:
+                    raise ModelError(f"{where}: amount_unit = {t['amount_unit']!r} is not a unit pint knows") from None
+            element = t.get("element", "Mg")
+            if element not in ELEMENTS:
+                raise ModelError(unknown_name("element", str(element), ELEMENTS, where))
+            if element != "Mg" and (kind != "treatment" or t.get("route") != "oral" or "amount_unit" in t):
+                raise ModelError(f"{where}: element applies to oral treatments dosed as an amount of that element")
+            ca_ph = t.get("ca_phenotype", {})
+            if not isinstance(ca_ph, dict):
+                raise ModelError(f"{where}: ca_phenotype must be a table")
+            for k, v in ca_ph.items():
+                if k not in CA_PHENOTYPE_KEYS:
+                    raise ModelError(unknown_name("key", k, CA_PHENOTYPE_KEYS, f"{where} ca_phenotype"))
+                allowed = CA_PHENOTYPE_KEYS[k]
+                if allowed is not None and v not in allowed:
+                    raise ModelError(f"{where} ca_phenotype: {k} = {v!r}; allowed: {', '.join(allowed)}")
+            if ca_ph and not str(ca_ph.get("source", "")).strip():
+                raise ModelError(f"{where} ca_phenotype: needs a source")
+            if kind == "gene" and t.get("inheritance") not in INHERITANCE:
+                raise ModelError(f"{where}: a gene needs inheritance = one of {', '.join(INHERITANCE)}")
+            route = t.get("route", "")
+            if kind == "treatment" and route not in ("oral", "iv"):
+                raise ModelError(f"{where}: a treatment needs route = \"oral\" or \"iv\"")
+            if name in entries or name in aliases:
+                raise ModelError(f"{where}: the name {name!r} is used twice")
+            entry = Entry(
+                name=name, kind=kind, mechanism=mech, source=t["source"], effects=tuple(effects),
+                aliases=tuple(t.get("aliases", ())), description=t.get("description", ""),
+                phenotype=t.get("phenotype", ""), route=route, constants=MappingProxyType(consts),
+                constant_sources=MappingProxyType(csources),
+                dose_range=_range(t.get("dose_range"), where, "dose_range") or (0.0, math.inf),
+                activity_range=_range(t.get("activity_range"), where, "activity_range") or (0.0, 1.0),
+                homozygous_activity=float(t.get("homozygous_activity", 0.0)),
+                heterozygous_activity=float(t.get("heterozygous_activity", 0.5)),
+                standard_dose=t.get("standard_dose"), amount_unit=t.get("amount_unit"),
+                inheritance=t.get("inheritance", ""), target_dose=float(t.get("target_dose", 1.0)),
+                incidence=t.get("incidence", ""),
+                targets=MappingProxyType(dict(t.get("targets", {}))), file=str(path), element=element,
+                ca_phenotype=MappingProxyType(dict(ca_ph)))
+            # every effect must evaluate to a finite, non-negative number across the documented input range
+            lo, hi = entry.activity_range if kind == "gene" else entry.dose_range
+            probe = [lo, hi if math.isfinite(hi) else lo + 1.0, 1.0] if kind != "treatment" else [0.0, 1.0]
+            for v in probe:
+                for pname, m, a in entry.modifiers(v):
+                    for x in (m, a):
+                        if x is not None and (not math.isfinite(x) or x < 0):
+                            raise ModelError(f"{where}: effect on {pname} gives {x} at {variable} = {v}")
+            entries[name] = entry
+            for a in entry.aliases:
+                if a in entries or a in aliases:
+                    raise ModelError(f"{where}: alias {a!r} is used twice")
+                aliases[a] = name
+    return Catalogue(MappingProxyType(entries), MappingProxyType(aliases))
+
+
+_CACHE: dict = {}
+
+
+def get_catalogue(model: Model) -> Catalogue:
+    d = models_dir() / "catalogue"
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(d.glob("*.toml")))
+    key = (str(model.path), stamp)
+    if key not in _CACHE:
+        _CACHE[key] = load_catalogue(d, model)
+    return _CACHE[key]
+
+
+def apply_modifiers(model: Model, p: np.ndarray, mods) -> np.ndarray:
+    """Parameter vector with [(parameter, multiplier, addition), ...] applied: all multipliers, then additions."""
+    p = p.copy()
+    adds = []
+    for name, m, a in mods:
+        i = model.parameter_index(name)
+        if m is not None:
+            p[i] *= m
+        if a is not None:
+            adds.append((i, a))
+    for i, a in adds:
+        p[i] += a
+    return p

@@ -1,0 +1,228 @@
+"""Parameters: scenario (+ factors) -> parameter vectors and matrices.
+
+A single run's parameters (``base_parameters``, ``parameters_between``, ``steady_parameters``) and a batch's
+(``parameter_matrix``, ``segment_parameters``) come from the same modifiers.
+
+Factor names:
+
+- a model parameter (``gfr``, ``diet_mg_intake``...): values in the unit written in the model file
+  (``gfr`` in mL/min, ``diet_mg_intake`` in mg/day); it replaces the base value before the scenario's
+  perturbations act on it (so a drug that multiplies ``gfr_relative`` still does);
+- ``ENTRY.dose`` / ``ENTRY.activity`` / ``ENTRY.amount`` for a catalogue entry (``omeprazole.dose``,
+  ``SLC12A3.activity``, ``magnesium_citrate.amount`` in mg/day of elemental Mg, IV rates in mmol/day):
+  replaces that entry's input in the scenario,
+  or adds the entry (on permanently) when the scenario does not have it."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ScenarioError, unknown_name
+from .catalogue import Entry, apply_modifiers, get_catalogue
+from .catalogue import evaluate as _catalogue_evaluate
+from .model import Model
+from .scenario import Scenario
+
+
+def base_parameters(scenario: Scenario) -> np.ndarray:
+    """Model parameters with the diet and lifelong gene variants applied."""
+    model = scenario.model
+    p = model.parameter_vector()
+    if scenario.mg_intake is not None:
+        p[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    mods = [m for a in scenario.genes for m in a.modifiers()]
+    return apply_modifiers(model, p, mods)
+
+
+def parameters_between(scenario: Scenario, t0: float, t1: float, base: np.ndarray | None = None) -> np.ndarray:
+    """Parameters in force during [t0, t1): base plus every timed application whose window covers it."""
+    base = base_parameters(scenario) if base is None else base
+    mods = [m for a in scenario.timed if a.active(t0, t1) for m in a.modifiers()]
+    return apply_modifiers(scenario.model, base, mods)
+
+
+def steady_parameters(scenario: Scenario) -> tuple[np.ndarray, list[str]]:
+    """Parameters with every perturbation and continuous treatment on permanently; notes on what was dropped."""
+    notes = []
+    mods = []
+    for a in scenario.timed:
+        if a.one_off:
+            notes.append(f"steady ignores the one-off infusion {a.label!r} ({a.value * (a.stop - a.start):.4g} mmol "
+                         f"over {24 * (a.stop - a.start):.4g} h): it has no steady state; use `run` to see it")
+            continue
+        mods.extend(a.modifiers())
+    if any(not a.one_off and (a.start > 0 or math.isfinite(a.stop)) for a in scenario.timed):
+        notes.append("steady applies every perturbation and treatment permanently (windows ignored)")
+    return apply_modifiers(scenario.model, base_parameters(scenario), mods), notes
+
+
+# -------------------------------------------------------------------------------------------- factors
+
+
+@dataclass(frozen=True)
+class Factor:
+    """Something a sweep varies: a model parameter (``index``) or a catalogue entry's input (``entry``)."""
+
+    name: str
+    index: int = -1  # model parameter
+    to_internal: float = 1.0  # internal value per display unit (model file unit; mg/day for oral Mg salts)
+    unit: str = ""
+    entry: Entry | None = None
+    documented_range: tuple[float, float] | None = None  # in the display unit
+
+    @property
+    def is_parameter(self) -> bool:
+        return self.entry is None
+
+
+def factor(scenario: Scenario, name: str) -> Factor:
+    """Resolve a factor name against the scenario's model and catalogue (did-you-mean on errors)."""
+    model = scenario.model
+    if "." in name:
+        ename, var = name.split(".", 1)
+        entry = get_catalogue(model).lookup(ename, "--vary")
+        if var != entry.variable:
+            raise ScenarioError(f"--vary {name}: {entry.name} is a {entry.kind}; its input is "
+                                f"{entry.name}.{entry.variable} (not {var!r})")
+        lo, hi = entry.activity_range if entry.kind == "gene" else entry.dose_range
+        unit = {"activity": "residual activity", "dose": "x standard dose", "amount": entry.amount_unit or "mmol/day"}
+        conv = 1.0
+        if var == "amount" and entry.route == "oral" and not entry.amount_unit:
+            # oral Mg salts are prescribed in mg of elemental Mg per day: sweep in that unit
+            from ..model.units import MG_MOLAR_MASS_G_PER_MOL
+
+            unit["amount"], conv = "mg/day", 1.0 / MG_MOLAR_MASS_G_PER_MOL
+        return Factor(name, entry=entry, unit=unit[var], to_internal=conv,
+                      documented_range=(lo, hi) if math.isfinite(hi) else None)
+    if name not in model.parameter_names:
+        raise ScenarioError(unknown_name("parameter or ENTRY.dose/activity/amount", name, model.parameter_names, "--vary"))
+    from ..model import units as _units
+
+    i = model.parameter_index(name)
+    par = model.parameters[i]
+    conv = _units.to_internal(_units.registry().Quantity(1.0, par.unit))
+    rng = None if par.range is None else (par.range[0] / conv, par.range[1] / conv)
+    return Factor(name, index=i, to_internal=conv, unit=par.unit, documented_range=rng)
+
+
+def _affine(model: Model, mods) -> tuple[np.ndarray, np.ndarray]:
+    """apply_modifiers is affine in the base vector: p = base * M + A."""
+    m = len(model.parameters)
+    A = apply_modifiers(model, np.zeros(m), mods)
+    M = apply_modifiers(model, np.ones(m), mods) - A
+    return M, A
+
+
+def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, A) of shape (len(values), n_parameters): the entry at each input value maps p to p * M + A (as
+    ``apply_modifiers``: multipliers, then additions). Vectorised over the values; checked against the scalar
+    path on a few of them (any difference: the scalar path for all)."""
+    values = np.asarray(values, dtype=float)
+    m = len(model.parameters)
+    U = values.size
+    M = np.ones((U, m))
+    A = np.zeros((U, m))
+    try:
+        env = dict(entry.constants)
+        env[entry.variable] = values
+        with np.errstate(all="ignore"):
+            for e in entry.effects:
+                i = model.parameter_index(e.parameter)
+                if e.multiply:
+                    M[:, i] *= _catalogue_evaluate(e.multiply, env)
+                if e.add:
+                    A[:, i] += _catalogue_evaluate(e.add, env)
+        for u in {0, U // 2, U - 1} if U else ():
+            Mu, Au = _affine(model, entry.modifiers(float(values[u])))
+            if not (np.allclose(Mu, M[u], rtol=1e-13, atol=0, equal_nan=True)
+                    and np.allclose(Au, A[u], rtol=1e-13, atol=1e-300, equal_nan=True)):
+                raise ValueError("vectorised modifiers differ")
+    except Exception:
+        for u, v in enumerate(values):
+            M[u], A[u] = _affine(model, entry.modifiers(float(v)))
+    return M, A
+
+
+def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarray, *, steady: bool = True,
+                     window: tuple[float, float] | None = None) -> np.ndarray:
+    """Parameter sets (N, n_parameters) of *scenario* with the factors set to *values* (N, k).
+
+    steady=True: every perturbation and continuous treatment on (as ``mgflux.steady_state``); otherwise the
+    applications active in *window* (None: the genes only, as the start of ``run``).
+    """
+    model = scenario.model
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    N = values.shape[0]
+    base = model.parameter_vector()
+    if scenario.mg_intake is not None:
+        base[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    B = np.repeat(base[None, :], N, axis=0)
+    varied_entries = {f.entry.name for f in factors if f.entry is not None}
+    fixed = []
+    for a in scenario.applications:
+        if a.entry.name in varied_entries:
+            continue
+        if a.lifelong:
+            fixed.extend(a.modifiers())
+        elif steady and not a.one_off:
+            fixed.extend(a.modifiers())
+        elif not steady and window is not None and a.active(*window):
+            fixed.extend(a.modifiers())
+    M, A = _affine(model, fixed)
+    Mt = np.repeat(M[None, :], N, axis=0)
+    At = np.repeat(A[None, :], N, axis=0)
+    for j, f in enumerate(factors):
+        col = values[:, j]
+        if f.is_parameter:
+            B[:, f.index] = col * f.to_internal
+            continue
+        uniq, inv = np.unique(col, return_inverse=True)
+        Ms, As = _entry_affine(model, f.entry, uniq * f.to_internal)
+        Mt *= Ms[inv]
+        At += As[inv]
+    return B * Mt + At
+
+
+def run_edges(scenario: Scenario, days: float | None = None) -> np.ndarray:
+    """Segment boundaries of a run to day *days* (default: the scenario's duration): 0, every window edge
+    inside, the end."""
+    end = float(scenario.duration if days is None else days)
+    ts = {0.0, end}
+    for a in scenario.timed:
+        for t in (a.start, a.stop):
+            if 0.0 < t < end:
+                ts.add(float(t))
+    return np.array(sorted(ts))
+
+
+def run_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
+    """Output grid of a run to day *days*: every ``sample_every`` and the end."""
+    end = float(scenario.duration if days is None else days)
+    step = scenario.sample_every
+    n = int(math.floor(end / step + 1e-9))
+    t = np.arange(n + 1) * step
+    if end - t[-1] > 1e-9 * max(end, 1.0):
+        t = np.append(t, end)
+    return t
+
+
+def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
+    """(base (N, m), Pseg (N, n_segments, m)): the parameters at the start (diet, genes, varied model
+    parameters; no timed application) and in each segment (the applications whose window covers it, a varied
+    entry taking its per-set value only where one of its applications is active)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    N = values.shape[0]
+    pcols = [j for j, f in enumerate(factors) if f.is_parameter]
+    pf = [factors[j] for j in pcols]
+    base = parameter_matrix(scenario, pf, values[:, pcols] if pcols else np.zeros((N, 0)), steady=False)
+    edges = np.asarray(edges, dtype=float)
+    Pseg = np.empty((N, edges.size - 1, base.shape[1]))
+    for s in range(edges.size - 1):
+        w = (float(edges[s]), float(edges[s + 1]))
+        cols = [j for j, f in enumerate(factors)
+                if f.is_parameter or any(a.entry.name == f.entry.name and a.active(*w) for a in scenario.applications)]
+        Pseg[:, s] = parameter_matrix(scenario, [factors[j] for j in cols], values[:, cols] if cols else np.zeros((N, 0)),
+                                      steady=False, window=w)
+    return base, Pseg

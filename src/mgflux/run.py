@@ -1,0 +1,149 @@
+"""Scenario -> parameters -> engine -> results: ``steady_state`` and ``simulate`` for one scenario, and the batch
+of time courses of many parameter sets.
+
+Both single-run functions are pure functions of the scenario. Readouts (DESIGN.md names, units in the names)
+come from the generated ``observe`` function: the same formulas that drive the right-hand side."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from types import MappingProxyType
+
+import numpy as np
+
+from .engine import steady as _solve
+from .engine import timecourse as _timecourse
+from .engine.batch import integrate_batch, nominal, solve_batch
+from .engine.codegen import compiled
+from .engine.executors import _dask_client
+from .model.parameters import parameter_matrix, Factor, base_parameters, parameters_between, run_edges, run_times, segment_parameters, steady_parameters
+from .model.readouts import GRADES, _observe, _readouts
+from .model.scenario import Scenario, load_scenario, output_times
+from .options import RunOptions, SteadyOptions, TimecourseOptions
+from .results import RunResult, SteadyResult, TimecourseResult, _freeze
+
+
+def _as_scenario(scenario) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
+    model = scenario.model
+    mod = compiled(model)
+    y, info = _solve.steady_state(mod, p, model.guess_vector(), model.state_names, options)
+    return mod, y, info
+
+
+def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> SteadyResult:
+    """Steady state with every perturbation and continuous treatment on (windows ignored).
+
+    *scenario* is a :class:`Scenario` or a path to a scenario file.
+    """
+    scenario = _as_scenario(scenario)
+    model = scenario.model
+    p, notes = steady_parameters(scenario)
+    mod, y, info = _solve_steady(scenario, p, options)
+    obs = _observe(_solve.kernels(mod, options.backend), model, y, p)
+    r = _readouts(model, obs, y)
+    return SteadyResult(
+        scenario=scenario.name,
+        readouts=MappingProxyType({k: (int(v) if k in GRADES else float(v)) for k, v in r.items()}),
+        states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
+        parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
+        notes=tuple(notes), solver=MappingProxyType(info),
+        observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))))
+
+
+def simulate(scenario, *, options: RunOptions = RunOptions(),
+             steady_options: SteadyOptions = SteadyOptions()) -> RunResult:
+    """Time course from the steady state of the model, diet and gene variants; drugs, conditions and
+    treatments act within their windows. *scenario* is a :class:`Scenario` or a path."""
+    scenario = _as_scenario(scenario)
+    model = scenario.model
+    base = base_parameters(scenario)
+    if steady_options.backend == "auto":  # the time course loads numba anyway: its kernels are the fast ones
+        steady_options = dataclasses.replace(steady_options, backend="numba")
+    mod, y0, sinfo = _solve_steady(scenario, base, steady_options)
+    edges = scenario.edges()
+    segments = [(t0, t1, parameters_between(scenario, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
+    t_out = output_times(scenario)
+    ys, stats = _timecourse.integrate(mod, segments, y0, t_out, options, model.state_names)
+    n = len(model.states)
+    # observables at each output time with the parameters in force there (the later segment at an edge)
+    seg_of = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, len(segments) - 1)
+    P_out = np.array([p for _, _, p in segments])[seg_of]
+    obs = np.empty((t_out.shape[0], len(model.observable_names)))
+    mod.observe_chunk(0, t_out.shape[0], np.ascontiguousarray(ys[:n].T), P_out, obs)
+    r = _readouts(model, obs.T, ys[:n])
+    totals = {}
+    for i, fl in enumerate(model.boundary_fluxes):
+        totals[fl.name] = ys[n + i]
+    cumulative = {
+        "cumulative_intake_mmol": totals["oral_intake"] + totals["supplement_unabsorbed"],
+        "cumulative_iv_mmol": totals["iv_infusion"],
+        "cumulative_faecal_mmol": totals["faecal_excretion"] + totals["supplement_unabsorbed"],
+        "cumulative_urine_mmol": totals["urinary_excretion"],
+    }
+    if "ca_urinary_excretion" in totals:
+        cumulative.update({
+            "cumulative_ca_intake_mmol": totals["ca_absorption"] + totals["ca_unabsorbed"],
+            "cumulative_ca_faecal_mmol": totals["ca_unabsorbed"] + totals["ca_endogenous_secretion"],
+            "cumulative_ca_urine_mmol": totals["ca_urinary_excretion"],
+            "cumulative_ca_bone_release_mmol": totals["ca_bone_remodelling"],
+        })
+    solver = dict(stats)
+    solver["initial_steady_state"] = sinfo["strategies"]
+    return RunResult(
+        scenario=scenario.name,
+        time_day=_freeze(t_out),
+        timecourse=MappingProxyType({k: _freeze(v) for k, v in r.items()}),
+        states=MappingProxyType({s: _freeze(ys[i]) for i, s in enumerate(model.state_names)}),
+        totals=MappingProxyType({k: _freeze(v) for k, v in cumulative.items()}),
+        notes=scenario.notes, solver=MappingProxyType(solver))
+
+
+def citations(scenario) -> list[str]:
+    """The sources behind a scenario's result: the model's cited references and every applied entry's source."""
+    import re
+
+    scenario = _as_scenario(scenario)
+    model = scenario.model
+    keys = []
+    for p in model.parameters:
+        for k in re.findall(r"\b([A-Z][A-Za-z]+\d{4})\b", p.source):
+            if k in model.references and k not in keys:
+                keys.append(k)
+    out = [f"{k}: {model.references[k]}" for k in sorted(keys)]
+    seen = set()
+    for a in scenario.applications:
+        if a.entry.name not in seen:
+            seen.add(a.entry.name)
+            out.append(f"{a.entry.name}: {a.entry.source}")
+    return out
+
+
+def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.ndarray | None = None, *,
+                     n: int = 1, days: float | None = None, t_out: np.ndarray | None = None,
+                     options: TimecourseOptions = TimecourseOptions(), workers: int | None = None,
+                     progress=None, scheduler=None) -> TimecourseResult:
+    """Time courses of *scenario* for N sets of factor values (or *n* identical copies with no factors): each
+    starts at the steady state of its own diet, genes and parameters (batched Newton), then integrates the
+    scenario's segments (windows) to day *days* (default: its duration)."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    model = scenario.model
+    factors = list(factors or [])
+    values = np.zeros((n, 0)) if values is None else np.atleast_2d(np.asarray(values, dtype=float))
+    edges = run_edges(scenario, days)
+    t_out = run_times(scenario, days) if t_out is None else np.asarray(t_out, dtype=float)
+    base, Pseg = segment_parameters(scenario, factors, values, edges)
+    p0 = parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0]
+    with contextlib.ExitStack() as stack:
+        if scheduler:  # one cluster for the initial steady states and the courses
+            scheduler = stack.enter_context(_dask_client(scheduler))
+        Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0), workers=workers, scheduler=scheduler)
+        Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
+        Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers,
+                                              progress=None if scheduler else progress, scheduler=scheduler)
+    status = np.where(st0 == 0, status, 5)
+    return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
+                            {f.name: values[:, j] for j, f in enumerate(factors)})

@@ -1,0 +1,1 @@
+"""Studies: the questions asked of the model (sweeps, populations, the clinic's questions)."""

@@ -1,0 +1,100 @@
+"""Calibration tables computed from the model: target, source, model value, met or not.
+
+``mgflux calibration`` prints them; ``mgflux calibration --write`` refreshes the generated sections of
+``models/README.md`` (healthy adult) and ``models/CATALOGUE.md`` (every entry), between the markers
+``<!-- generated: NAME -->`` and ``<!-- end generated -->``. A test checks that the committed tables equal what
+the model computes, so the documents cannot drift from the numbers.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..model.catalogue import get_catalogue
+from ..model.model import Model, get_model
+from .._paths import models_dir
+from ..model.scenario import Application, Scenario
+from ..run import steady_state
+
+_SHOWN = ("serum_mg_total_mM", "serum_mg_ionized_mM", "femg_percent")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def _reference(model: Model) -> Scenario:
+    return Scenario(name="healthy", model=model, duration=1.0, sample_every=1.0, mg_intake=None)
+
+
+def healthy_table(model: Model | None = None) -> str:
+    model = model or get_model()
+    ss = steady_state(_reference(model))
+    rows = ["| readout | target | source | model | met |", "|---|---|---|---|---|"]
+    for name, t in model.targets.items():
+        lo, hi = t["range"]
+        v = ss[name]
+        rows.append(f"| `{name}` | {t['target']} (tested {lo:g}-{hi:g}) | {t['source']} | {_fmt(v)} | "
+                    f"{'yes' if lo <= v <= hi else '**no**'} |")
+    return "\n".join(rows)
+
+
+def _input_text(e) -> str:
+    if e.kind == "gene":
+        return f"{e.patient_genotype} (activity {e.target_input():g})"
+    return f"dose {e.target_input():g}"
+
+
+def catalogue_table(model: Model | None = None) -> str:
+    model = model or get_model()
+    cat = get_catalogue(model)
+    rows = ["| entry | kind | mechanism | input | target | model (serum total, ionised mM; FEMg %) | met |",
+            "|---|---|---|---|---|---|---|"]
+    for kind in ("gene", "drug", "condition", "treatment"):
+        for e in sorted(cat.by_kind(kind), key=lambda x: x.name.lower()):
+            if e.kind == "treatment":
+                app = Application(e, 400 / 24.305 if not e.amount_unit else 20.0, label=e.name)
+                inp = "400 mg/day" if not e.amount_unit else f"20 {e.amount_unit}"
+                if e.route == "iv":
+                    app = Application(e, 20.0, label=e.name)
+                    inp = "20 mmol/day"
+            else:
+                app = Application(e, e.target_input(), label=e.name)
+                inp = _input_text(e)
+            ss = steady_state(Scenario(name=e.name, model=model, duration=1.0, sample_every=1.0, mg_intake=None,
+                                       applications=(app,)))
+            value = ", ".join(_fmt(ss[k]) for k in _SHOWN)
+            if e.targets:
+                target = "; ".join(f"{k} {lo:g}-{hi:g}" for k, (lo, hi) in e.targets.items())
+                met = all(lo <= ss[k] <= hi for k, (lo, hi) in e.targets.items())
+                met_s = "yes" if met else "**no**"
+            else:
+                target, met_s = "direction only", "-"
+            rows.append(f"| {e.name} | {e.kind} | {e.mechanism} | {inp} | {target} | {value} | {met_s} |")
+    return "\n".join(rows)
+
+
+TABLES = {"healthy": ("README.md", healthy_table), "catalogue": ("CATALOGUE.md", catalogue_table)}
+_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(\n<!-- end generated -->)", re.S)
+
+
+def render(text: str, tables: dict[str, str]) -> str:
+    """*text* with each generated block replaced by its table."""
+    return _BLOCK.sub(lambda m: m.group(1) + tables.get(m.group(2), m.group(3)) + m.group(4), text)
+
+
+def generated_blocks(text: str) -> dict[str, str]:
+    return {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
+
+
+def write(directory: Path | None = None) -> list[Path]:
+    d = Path(directory) if directory else models_dir()
+    written = []
+    for name, (fname, fn) in TABLES.items():
+        path = d / fname
+        text = path.read_text()
+        new = render(text, {name: fn()})
+        if new != text:
+            path.write_text(new)
+            written.append(path)
+    return written
