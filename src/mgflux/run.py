@@ -30,7 +30,9 @@ def _as_scenario(scenario) -> Scenario:
 def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
     model = scenario.model
     mod = compiled(model)
-    y, info = _solve.steady_state(mod, p, model.guess_vector(), model.state_names, options)
+    from .model.patient import steady_guess
+
+    y, info = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names, options)
     return mod, y, info
 
 
@@ -50,7 +52,7 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
         readouts=MappingProxyType({k: (int(v) if k in GRADES else float(v)) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
-        notes=tuple(notes), solver=MappingProxyType(info),
+        notes=tuple(scenario.notes) + tuple(notes), solver=MappingProxyType(info),
         observables=MappingProxyType(dict(zip(model.observable_names, map(float, obs)))))
 
 

@@ -43,7 +43,9 @@ def nominal(model: Model, p: np.ndarray) -> Nominal:
         # numba kernels always (the batch loads them anyway): the warm start, and so every result of the batch,
         # must not depend on whether this process had loaded numba before (the Python kernels' Newton differs
         # from the compiled one within the tolerance, not bit for bit)
-        y, _ = _solve.steady_state(mod, p, model.guess_vector(), model.state_names,
+        from ..model.patient import steady_guess
+
+        y, _ = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names,
                                    SteadyOptions(backend="numba"))
     except MgfluxError:
         y = model.guess_vector()

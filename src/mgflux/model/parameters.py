@@ -28,10 +28,10 @@ from .scenario import Scenario
 
 def base_parameters(scenario: Scenario) -> np.ndarray:
     """Model parameters with the diet and lifelong gene variants applied."""
+    from .patient import scenario_parameter_vector
+
     model = scenario.model
-    p = model.parameter_vector()
-    if scenario.mg_intake is not None:
-        p[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    p = scenario_parameter_vector(scenario)  # the patient's size, age and kidney function, and the diet
     mods = [m for a in scenario.genes for m in a.modifiers()]
     return apply_modifiers(model, p, mods)
 
@@ -155,9 +155,9 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
     model = scenario.model
     values = np.atleast_2d(np.asarray(values, dtype=float))
     N = values.shape[0]
-    base = model.parameter_vector()
-    if scenario.mg_intake is not None:
-        base[model.parameter_index("diet_mg_intake")] = scenario.mg_intake
+    from .patient import scenario_parameter_vector
+
+    base = scenario_parameter_vector(scenario)  # patient and diet
     B = np.repeat(base[None, :], N, axis=0)
     varied_entries = {f.entry.name for f in factors if f.entry is not None}
     fixed = []

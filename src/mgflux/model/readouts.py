@@ -144,8 +144,7 @@ def _observe(mod, model: Model, y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def _ca_readouts(model: Model, o: dict, s: dict) -> dict:
     filtered = o["ca_filtered_load"]
-    creatinine = o["creatinine_excretion_now"] if "creatinine_excretion_now" in o else \
-        model.parameters[model.parameter_index("creatinine_excretion")].value
+    creatinine = o["creatinine_excretion"]  # adult.toml: scales with the [patient]
     return {
         "serum_ca_total_mM": o["serum_ca_total"],
         "serum_ca_ionized_mM": o["serum_ca_ionized"],

@@ -17,7 +17,7 @@ from ..model.catalogue import Catalogue, Entry, get_catalogue
 from ..model.model import Model, get_model
 from ..errors import MgfluxError, ScenarioError, unknown_name
 
-_SECTIONS = {"scenario", "diet", "perturbation", "treatment"}
+_SECTIONS = {"scenario", "diet", "patient", "perturbation", "treatment"}
 _SCENARIO_KEYS = {"name", "model", "duration", "sample_every", "description"}
 _DIET_KEYS = {"mg_intake"}
 _PERTURBATION_KEYS = {"name", "genotype", "activity", "dose", "start", "stop"}
@@ -61,6 +61,7 @@ class Scenario:
     path: Path | None = None
     description: str = ""
     notes: tuple[str, ...] = field(default=())
+    patient: object = None  # a checked model.patient.Patient, or None (the model's 70 kg adult)
 
     @property
     def genes(self):
@@ -151,6 +152,12 @@ def scenario_from_dict(raw: dict, where: str = "<scenario>", path: Path | None =
     if "mg_intake" in diet:
         mg_intake = _units.convert(diet["mg_intake"], "mmol/day", where=f"{where}: [diet]", key="mg_intake")
 
+    patient = None
+    if "patient" in raw:
+        from .patient import parse_patient
+
+        patient = parse_patient(raw["patient"], where)
+
     catalogue = get_catalogue(model)
     apps = []
     for section, keys in (("perturbation", _PERTURBATION_KEYS), ("treatment", _TREATMENT_KEYS)):
@@ -171,7 +178,8 @@ def scenario_from_dict(raw: dict, where: str = "<scenario>", path: Path | None =
                 raise _err(w, f"{entry.name!r} is a treatment; list it under [[treatment]]")
             apps.append(_application(entry, item, w, catalogue, duration))
     return Scenario(name=name, model=model, duration=duration, sample_every=sample_every, mg_intake=mg_intake,
-                    applications=tuple(apps), path=path, description=sc.get("description", ""))
+                    applications=tuple(apps), path=path, description=sc.get("description", ""),
+                    patient=patient, notes=(patient.describe(),) if patient is not None else ())
 
 
 def _window(item, w):
