@@ -19,6 +19,9 @@ from ..run import steady_state
 _SHOWN = ("serum_mg_total_mM", "serum_mg_ionized_mM", "femg_percent")
 
 
+PTH_UPPER_PM = 6.9  # 65 pg/mL, upper reference limit of intact PTH (physiology.md)
+
+
 def ca_direction(ss, ref, key: str) -> str:
     """The model's direction of a Ca readout against the healthy adult, in ca_phenotype words."""
     if key == "urine_ca":
@@ -38,7 +41,9 @@ def ca_phenotype_met(ss, ref, want: dict) -> dict:
         if k == "source":
             continue
         got = ca_direction(ss, ref, k)
-        ok = got == v or (v == "not_raised" and got != "high")
+        if v == "not_raised":  # "inappropriately normal": not above the reference range (65 pg/mL = 6.9 pM)
+            got = "not_raised" if ss["pth_pM"] <= PTH_UPPER_PM else "high"
+        ok = got == v
         out[k] = (v, got, ok)
     return out
 
