@@ -15,11 +15,17 @@ from mgflux.errors import MgfluxError
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
-# calibrated in this issue (EGFR antibody strength, cisplatin and amphotericin B courses, digoxin cohort; second
-# round: beta-agonist cell shift and acute-exacerbation course, torasemide as furosemide). Third round: none; thiazides
-# (HCTZ, indapamide) and sirolimus stay outside (models/README.md known limit 9)
-BROUGHT_INSIDE = ("cetuximab", "egfr_antibody", "panitumumab", "cisplatin", "amphotericin_b", "digoxin",
-                  "salbutamol", "terbutaline", "beta_agonist", "epinephrine", "torasemide")
+# Second edition (issue 10): with a store-driven compensator single mild drugs shift the population mean as in the
+# Rotterdam cohorts (tests/test_control.py) and produce few cases in healthy adults. Inside Table 2: the drugs that hit
+# the compensator or injure the tubule (EGFR antibodies and aminoglycosides recalibrated; calcineurin inhibitors,
+# cisplatin, amphotericin B without retuning), the beta-agonists (through the NEFA states) and the loop diuretics.
+# Outside, by structure not forced (models/README.md): thiazides, PPIs, digoxin, sirolimus, whose Table 2 figures come
+# from selected cohorts with risk factors the virtual population does not carry.
+INSIDE = ("cetuximab", "egfr_antibody", "panitumumab", "cisplatin", "amphotericin_b", "gentamicin", "amikacin",
+          "tobramycin", "aminoglycoside", "tacrolimus", "cyclosporine", "calcineurin_inhibitor", "salbutamol",
+          "terbutaline", "beta_agonist", "epinephrine", "furosemide", "bumetanide", "torasemide", "loop_diuretic")
+OUTSIDE_MILD = ("thiazide", "hydrochlorothiazide", "chlorthalidone", "indapamide", "ppi", "omeprazole", "esomeprazole",
+                "pantoprazole", "lansoprazole", "digoxin", "sirolimus")
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +37,11 @@ def table():
 def test_most_drugs_fall_inside_their_reported_range(table):
     inside = sorted(d for d, r in table.items() if r["inside"])
     assert len(table) == 31
-    assert len(inside) >= 27, f"only {len(inside)} inside: {inside}"
-    for d in BROUGHT_INSIDE:
+    assert len(inside) >= 20, f"only {len(inside)} inside: {inside}"
+    for d in INSIDE:
         assert table[d]["inside"], (d, table[d]["simulated_percent"], table[d]["reported_range"])
+    for d in OUTSIDE_MILD:  # below the range, not above: the single mild drug is compensated (a known miss)
+        assert table[d]["simulated_percent"] < table[d]["reported_range"][0], d
 
 
 def test_beta_agonist_total_fall_matches_its_sources():
@@ -95,7 +103,9 @@ def test_digoxin_cohort_is_the_second_hit():
     alone = mgflux.studies.incidence.drug_incidence_table(1000, seed=0, drugs=["digoxin"],
                                         spec=mgflux.studies.population.PopulationSpec(spec.parameters, spec.drug_cv))[0]
     treated = mgflux.studies.incidence.drug_incidence_table(1000, seed=0, drugs=["digoxin"], spec=spec)[0]
-    assert alone["simulated_percent"] < 10 <= treated["simulated_percent"] <= 20
+    # second edition: a loop diuretic is no second hit at steady state (users' serum is slightly higher, Kieboom
+    # 2018), so the DIG-trial cohort no longer raises digoxin's incidence (models/README.md: digoxin outside)
+    assert alone["simulated_percent"] < 10 and treated["simulated_percent"] <= alone["simulated_percent"] + 1
     assert "loop_diuretic in 80%" in treated["note"]
 
 
@@ -149,8 +159,9 @@ def test_per_entry_cv_without_a_shared_cv_keeps_mean_one():
 
 
 def test_older_age_conserves_renally_and_keeps_serum():
-    # third round: older_age without the unsourced renal TRPM6 loss. The ageing kidney conserves Mg (Gullestad 1994:
-    # more of an IV load retained) and adult serum Mg changes little with age (Lowenstein 1986, NHANES I)
+    # third round: older_age without the unsourced renal TRPM6 loss; adult serum Mg changes little with age
+    # (Lowenstein 1986, NHANES I). (Second edition: the elderly's higher IV-load retention, Gullestad 1994, points to
+    # smaller stores, not to better conservation.)
     from mgflux import steady_state
 
     def run(*p):

@@ -112,7 +112,7 @@ def test_structure_follows_the_model():
     assert m.getParameter("gfr").getValue() == pytest.approx(120 * 1.44)
     assert m.getParameter("diet_mg_intake").getUnits() == "mmol_per_day"
     assert "Boron2017" in m.getParameter("ecf_volume").getNotesString()
-    assert "log(2)" in m.getReaction("flux_bone_exchange").getNotesString()  # the mgflux formula as written
+    assert "pool_release_drive" in m.getReaction("flux_bone_exchange").getNotesString()  # the mgflux formula as written
 
 
 def test_scenario_modifiers_are_applied():

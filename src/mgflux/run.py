@@ -33,6 +33,16 @@ def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
     from .model.patient import steady_guess
 
     y, info = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names, options)
+    if "ecf" in model.state_names and "ecf_volume" in model.parameter_names:
+        serum = y[model.state_index("ecf")] / p[model.parameter_index("ecf_volume")]
+        if not serum > 1e-6:  # saturable, depletable pools: without any Mg input the only balance is an empty body
+            from .errors import SteadyStateError
+
+            raise SteadyStateError(
+                f"no steady state with magnesium in the body: tried {', '.join(info['strategies'])}; the only balance "
+                f"found has every exchangeable pool empty (serum {serum:.2g} mM), because nothing replaces the losses. "
+                "Give some Mg intake or an infusion, or use `run` to follow the depletion over time.",
+                residual=np.zeros(len(y)), strategies=list(info["strategies"]), drifting=["ecf"])
     return mod, y, info
 
 

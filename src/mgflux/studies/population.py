@@ -235,14 +235,17 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
 
     rng = np.random.default_rng(seed)
     facs, cols = [], []
-    p0 = scenario_parameter_vector(scenario)  # draws centre on the scenario's patient and diet
+    p0 = scenario_parameter_vector(scenario)  # the scenario's patient (size, age, kidney) and diet
     for v in spec.parameters:
         f = factor(scenario, v.name)
         i = f.index
-        mean = p0[i] / f.to_internal
+        mean = p0[i] / f.to_internal  # draws centre on the scenario's patient and diet
+        if v.name == "diet_mg_intake" and scenario.mg_intake is not None:
+            mean = scenario.mg_intake / f.to_internal
         lo, hi = v.bounds or f.documented_range or (0.0, math.inf)
         ref = model.parameter_vector()[i]
-        if ref and p0[i] != ref:  # a patient of another size: the bounds scale with the parameter
+        if scenario.patient is not None and v.name != "diet_mg_intake" and ref and p0[i] != ref:
+            # a patient of another size: the bounds scale with the parameter
             lo, hi = lo * p0[i] / ref, hi * p0[i] / ref
         cols.append(_draw(rng, v.distribution, mean, v.cv, n, lo, hi))
         facs.append(f)
