@@ -1,4 +1,4 @@
-import mgflux.model.parameters
+
 """The plain baseline: what a modeller writes by hand, on the same model.
 
 A pure-Python right-hand side (``math`` on floats, no numba, no numpy in the loop) generated from the same
@@ -104,7 +104,7 @@ if __name__ == "__main__":
 
     sc = mgflux.load_scenario(__import__("pathlib").Path(__file__).resolve().parents[1] / "scenarios" / "healthy.toml")
     rhs = python_rhs(sc.model)
-    p = mgflux.model.parameters.base_parameters(sc)
+    p = mgflux.parameter_sets(sc, steady=False)[0]
     y = steady_state(rhs, p, sc.model.guess_vector())
     ref = mgflux.steady_state(sc)
     print(python_source(sc.model))

@@ -1,10 +1,3 @@
-import mgflux.engine.batch
-import mgflux.model.parameters
-import mgflux.options
-import mgflux.results
-import mgflux.studies.population
-import mgflux.studies.sensitivity
-import mgflux.studies.sweep
 """Batched steady states (issue 4): timings against a loop of scipy.optimize.root on the same numba model.
 
 Run:  .venv/bin/python benchmarks/bench_batch.py [--quick] [--json]
@@ -48,8 +41,8 @@ def compile_time() -> float:
     """Seconds for a first sweep (model + batch kernels compiled) in a fresh process with empty caches."""
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, MGFLUX_CACHE_DIR=d, NUMBA_CACHE_DIR=d)
-        code = ("import time; t = time.perf_counter(); import mgflux; from mgflux import _batch; "
-                f"mgflux.studies.sweep.sweep({str(HEALTHY)!r}, [mgflux.studies.sweep.parse_vary('gfr=60:150:10')]); "
+        code = ("import time; t = time.perf_counter(); import mgflux; "
+                f"mgflux.sweep({str(HEALTHY)!r}, ['gfr=60:150:10']); "
                 "print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         return float(out.stdout.strip().splitlines()[-1])
@@ -60,7 +53,6 @@ def run(quick: bool = False) -> list[dict]:
     from scipy.optimize import root
 
     import mgflux
-
     from mgflux.engine.codegen import compiled
 
     rows = [{"name": "first sweep, empty numba cache (compile model + batch kernels)", "seconds": compile_time(),
@@ -70,20 +62,20 @@ def run(quick: bool = False) -> list[dict]:
     mod = compiled(model)
     N = 20_000 if quick else 100_000
     reps = 2 if quick else 3
-    p0 = mgflux.model.parameters.parameter_matrix(sc, [], np.zeros((1, 0)))[0]
+    p0 = mgflux.parameter_sets(sc)[0]
     warm = mgflux.engine.batch.nominal(model, p0)
 
-    facs, X, _ = mgflux.studies.population.population_design(sc, N, seed=1)
-    P_pop = mgflux.model.parameters.parameter_matrix(sc, facs, X)
+    facs, X, _ = mgflux.population_design(sc, N, seed=1)
+    P_pop = mgflux.parameter_sets(sc, dict(zip(facs, X.T)))
     mgflux.engine.batch.solve_batch(model, P_pop[:100], warm=warm)  # compile / load from cache
     t_pop, (Y, st, _) = _best(lambda: mgflux.engine.batch.solve_batch(model, P_pop, warm=warm), reps)
 
     rng = np.random.default_rng(0)
-    rf = mgflux.studies.sensitivity.ranged_factors(sc)
+    rf = [mgflux.factor(sc, p.name) for p in model.parameters if p.range is not None and p.range[1] > p.range[0]]
     Xr = np.column_stack([rng.uniform(*f.documented_range, N) for f in rf])
-    P_rand = mgflux.model.parameters.parameter_matrix(sc, rf, Xr)
+    P_rand = mgflux.parameter_sets(sc, dict(zip(rf, Xr.T)))
     t_rand, (Yr, str_, sg) = _best(lambda: mgflux.engine.batch.solve_batch(model, P_rand, warm=warm), 1 if quick else 2)
-    counts = {mgflux.results.STATUS[int(k)]: int(v) for k, v in zip(*np.unique(str_, return_counts=True))}
+    counts = {mgflux.Status(int(k)).label: int(v) for k, v in zip(*np.unique(str_, return_counts=True))}
     nan_ok = int(np.isnan(Yr[str_ == 0]).sum())
 
     # baseline: scipy.optimize.root (hybr) with the numba rhs and jacobian, one set at a time
@@ -139,7 +131,6 @@ def timecourse_rows(quick: bool = False) -> list[dict]:
     from scipy.integrate import solve_ivp
 
     import mgflux
-
     from mgflux.engine.codegen import compiled
 
     sc = mgflux.load_scenario(ROOT / "scenarios" / "drugs" / "ppi.toml")
@@ -147,10 +138,10 @@ def timecourse_rows(quick: bool = False) -> list[dict]:
     mod = compiled(model)
     N = 10_000
     days = 365.0
-    mgflux.studies.population.population(sc, 50, seed=1, days=days)  # load the kernels
-    t_pop, pr = _best(lambda: mgflux.studies.population.population(sc, N, seed=1, days=days), 1 if quick else 2)
+    mgflux.population(sc, 50, seed=1, days=days)  # load the kernels
+    t_pop, pr = _best(lambda: mgflux.population(sc, N, seed=1, days=days), 1 if quick else 2)
     tc = pr.timecourse
-    opts = mgflux.options.TimecourseOptions()
+    opts = mgflux.TimecourseOptions()
     t_int, (Yb, stb, steps) = _best(lambda: mgflux.engine.batch.integrate_batch(model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day,
                                                                    options=opts), 1 if quick else 2)
     # baseline: one patient at a time with solve_ivp Radau, numba rhs + jacobian, same tolerances

@@ -1,4 +1,3 @@
-import mgflux.model.parameters
 """Core timings: numba compile time (empty cache), one steady state, one 1-year time course.
 
 Run:  .venv/bin/python benchmarks/bench_core.py
@@ -70,7 +69,7 @@ def run(quick: bool = False) -> list[dict]:
     t_ss = best_of(lambda: mgflux.steady_state(sc), 3 if quick else 10)
     model = sc.model
     mod = compiled(model)
-    p = mgflux.model.parameters.base_parameters(sc)
+    p = mgflux.parameter_sets(sc, steady=False)[0]
     guess = model.guess_vector()
 
     def scipy_root():

@@ -1,6 +1,4 @@
-import mgflux.engine.steady
-import mgflux.io.sbml
-import mgflux.options
+
 """The benchmark suite: mgflux against a plain scipy baseline and libRoadRunner, on the same model, in one run.
 
     .venv/bin/python benchmarks/run_all.py            # full run (< 10 min on 2 cores), table + results.json
@@ -40,11 +38,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import baseline  # noqa: E402
-
 import mgflux  # noqa: E402
-
+from mgflux.engine import steady as engine_steady  # noqa: E402
 from mgflux.engine.codegen import compiled  # noqa: E402
-from mgflux.model.parameters import base_parameters, parameters_between, steady_parameters  # noqa: E402
 from mgflux.model.scenario import output_times  # noqa: E402
 
 SCENARIOS = ROOT / "scenarios"
@@ -167,7 +163,7 @@ def roadrunner_for(scenario, steady: bool = False):
     import roadrunner
 
     roadrunner.Config.setValue(roadrunner.Config.LOADSBMLOPTIONS_CONSERVED_MOIETIES, True)
-    r = roadrunner.RoadRunner(mgflux.io.sbml.to_sbml(scenario, steady=steady))
+    r = roadrunner.RoadRunner(mgflux.to_sbml(scenario, steady=steady))
     r.integrator.relative_tolerance = RTOL
     r.integrator.absolute_tolerance = ATOL
     r.timeCourseSelections = ["time", *scenario.model.state_names]
@@ -202,14 +198,14 @@ def row(name, mg, bl=None, rr=None, agreement=None, note="", **extra) -> dict:
     return d
 
 
-NUMBA = mgflux.options.SteadyOptions(backend="numba")
-PYTHON = mgflux.options.SteadyOptions(backend="python")
+NUMBA = mgflux.SteadyOptions(backend="numba")
+PYTHON = mgflux.SteadyOptions(backend="python")
 
 
 def bench_steady(name: str, reps: int, options=NUMBA) -> dict:
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
     model = sc.model
-    p, _ = steady_parameters(sc)
+    p = mgflux.parameter_sets(sc)[0]
     guess = model.guess_vector()
     rhs = baseline.python_rhs(model)
     r = roadrunner_for(sc, steady=True)
@@ -230,7 +226,7 @@ def bench_points(n: int, seed: int = 0) -> dict:
     the per-point cost of each engine, the yardstick for batched steady states."""
     sc = mgflux.load_scenario(SCENARIOS / "healthy.toml")
     model = sc.model
-    p0 = base_parameters(sc)
+    p0 = mgflux.parameter_sets(sc, steady=False)[0]
     rng = np.random.default_rng(seed)
     ranged = [(i, par.range) for i, par in enumerate(model.parameters) if par.range and par.range[0] > 0]
     P = np.repeat(p0[None, :], n, axis=0)
@@ -243,7 +239,7 @@ def bench_points(n: int, seed: int = 0) -> dict:
     opts = NUMBA
 
     def mg_all():
-        return np.array([mgflux.engine.steady.steady_state(mod, p, guess, model.state_names, opts)[0] for p in P])
+        return np.array([engine_steady.steady_state(mod, p, guess, model.state_names, opts)[0] for p in P])
 
     def bl_all():
         return np.array([baseline.steady_state(rhs, p, guess) for p in P])
@@ -271,10 +267,9 @@ def bench_points(n: int, seed: int = 0) -> dict:
 def bench_course(label: str, sc, reps: int, bl_reps: int) -> dict:
     model = sc.model
     rhs = baseline.python_rhs(model)
-    base = base_parameters(sc)
     t_out = output_times(sc)
     edges = sc.edges()
-    segments = [(t0, t1, parameters_between(sc, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
+    segments = [(t0, t1, mgflux.parameter_sets(sc, steady=False, window=(t0, t1))[0]) for t0, t1 in zip(edges[:-1], edges[1:])]
     r = roadrunner_for(sc)  # initial values in the file: the steady state of `run`'s start
 
     t0 = time.perf_counter()
@@ -323,7 +318,42 @@ def bench_cli(reps: int) -> list[dict]:
         t_rr = best_of(lambda: subprocess.run(rr_cmd, check=True, capture_output=True), reps)
     return [row("`mgflux steady scenarios/healthy.toml --json` end to end (warm cache)", t_mg, None, t_rr, None,
                 "vs a fresh `python -c` that loads the exported SBML in libRoadRunner (JIT) and solves the steady "
-                "state; goal: mgflux <= 1.5 s")]
+                "state; goal (issue 9): mgflux/libRR <= 1.0 (warm load cache: no pint, scipy or numba imported)")]
+
+
+def bench_cli_run(reps: int) -> list[dict]:
+    """`mgflux run` from the shell, first ever (empty caches: scipy answers, nothing waits for numba) and warm,
+    each against a fresh libRoadRunner process that loads the exported SBML (events) and integrates it."""
+    sc_path = SCENARIOS / "drugs" / "omeprazole.toml"
+    cmd = [str(MGFLUX_CLI), "run", str(sc_path), "--json"]
+
+    def cold():
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, MGFLUX_CACHE_DIR=d, NUMBA_CACHE_DIR=d, MGFLUX_NO_BACKGROUND_COMPILE="1")
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+
+    t_cold = best_of(cold, max(2, reps // 2))
+    subprocess.run([sys.executable, "-m", "mgflux.engine.warmup", str(mgflux.models_dir() / "adult.toml")],
+                   check=True, capture_output=True)  # the background compile of a first run, done
+    subprocess.run(cmd, check=True, capture_output=True)
+    t_warm = best_of(lambda: subprocess.run(cmd, check=True, capture_output=True), reps)
+    with tempfile.TemporaryDirectory() as d:
+        xml = Path(d) / "omeprazole.xml"
+        subprocess.run([str(MGFLUX_CLI), "export-sbml", str(sc_path), "-o", str(xml)], check=True, capture_output=True)
+        code = ("import numpy as np, roadrunner; roadrunner.Config.setValue("
+                "roadrunner.Config.LOADSBMLOPTIONS_CONSERVED_MOIETIES, True); "
+                f"r = roadrunner.RoadRunner({str(xml)!r}); r.integrator.relative_tolerance = 1e-9; "
+                "r.integrator.absolute_tolerance = 1e-12; tc = r.simulate(0, 365, 366); print(tc[-1, 1])")
+        rr_cmd = [sys.executable, "-c", code]
+        subprocess.run(rr_cmd, check=True, capture_output=True)
+        t_rr = best_of(lambda: subprocess.run(rr_cmd, check=True, capture_output=True), reps)
+    return [row("`mgflux run drugs/omeprazole.toml --json` end to end, first ever (empty caches)", t_cold, None, t_rr,
+                None, f"nothing waits for numba: scipy (LSODA) on the plain-Python model answers, the kernels compile "
+                f"in the background for next time (switched off here); cold/warm = {t_cold / t_warm:.2f} "
+                "(goal, issue 9: <= 3); vs a fresh libRoadRunner process loading the SBML and integrating the year",
+                cold_over_warm=t_cold / t_warm),
+            row("`mgflux run drugs/omeprazole.toml --json` end to end (warm cache)", t_warm, None, t_rr, None,
+                "compiled Rodas4 loaded from the cache; vs the same libRoadRunner process")]
 
 
 def bench_compile() -> dict:
@@ -345,7 +375,7 @@ def bench_compile() -> dict:
 
 def rr_load_time(reps: int) -> dict:
     sc = mgflux.load_scenario(SCENARIOS / "healthy.toml")
-    text = mgflux.io.sbml.to_sbml(sc)
+    text = mgflux.to_sbml(sc)
     import roadrunner
 
     t = best_of(lambda: roadrunner.RoadRunner(text), reps)
@@ -427,6 +457,7 @@ def main(argv=None) -> int:
         section("course with meals", bench_course, f"{days}-day time course, 3 one-hour meals a day", meals(days),
                 1 if quick else 2, 1)
         section("command line", bench_cli, reps)
+        section("command line, run", bench_cli_run, reps)
         section("libRoadRunner load", rr_load_time, reps)
     except Disagreement as exc:
         print(f"ENGINES DISAGREE, no times reported: {exc}", file=sys.stderr)

@@ -5,7 +5,6 @@ import pytest
 import mgflux
 from conftest import scenario
 
-
 # targets (low, high) per readout live with the model: [targets] in models/adult.toml (physiology.md, first table)
 TARGETS = {k: v["range"] for k, v in mgflux.get_model().targets.items()}
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import mgflux
-from mgflux.model.catalogue import get_catalogue
+from mgflux import get_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -7,8 +7,7 @@ import subprocess
 import pytest
 
 from conftest import SCENARIOS
-from mgflux import READOUTS
-from mgflux.cli.main import main
+from mgflux import READOUTS, main
 
 
 def run_cli(capsys, *args):

@@ -1,18 +1,18 @@
-import mgflux.studies.calibration
 """The calibration tables in models/README.md and models/CATALOGUE.md are what the model computes now."""
 import pytest
 
-from mgflux._paths import models_dir
+from mgflux import models_dir
+from mgflux.studies import calibration
 
 
-@pytest.mark.parametrize("name", mgflux.studies.calibration.TABLES)
+@pytest.mark.parametrize("name", calibration.TABLES)
 def test_generated_table_is_current(name):
-    fname, fn = mgflux.studies.calibration.TABLES[name]
-    blocks = mgflux.studies.calibration.generated_blocks((models_dir() / fname).read_text())
+    fname, fn = calibration.TABLES[name]
+    blocks = calibration.generated_blocks((models_dir() / fname).read_text())
     assert name in blocks, f"{fname} lacks the generated block {name!r}"
     assert blocks[name] == fn(), f"{fname} is stale: run `mgflux calibration --write`"
 
 
 def test_every_documented_target_is_met():
-    for name, (fname, fn) in mgflux.studies.calibration.TABLES.items():
+    for name, (fname, fn) in calibration.TABLES.items():
         assert "**no**" not in fn(), f"a target in the {name} table is missed"

@@ -1,6 +1,3 @@
-import mgflux.model.scenario
-import mgflux.studies.incidence
-import mgflux.studies.population
 """Drug incidences of hypomagnesemia in virtual populations against review Table 2 (issue 4:
 `mgflux population --all-drugs`), and the population levers behind them: per-entry exposure CVs and the risk
 factors of the treated patients ([[cohort.DRUG.risk_factor]] in models/population.toml)."""
@@ -9,9 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgflux.model.model import get_model
-from mgflux.model.scenario import scenario_from_dict
-from mgflux.errors import MgfluxError
+import mgflux
+from mgflux import MgfluxError, get_model, scenario_from_dict
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -31,9 +27,10 @@ OUTSIDE_MILD = ("thiazide", "hydrochlorothiazide", "chlorthalidone", "indapamide
 @pytest.fixture(scope="module")
 def table():
     # the numbers of models/population.toml and models/README.md: 2000 per drug, seed 0 (~20 s)
-    return {r["drug"]: r for r in mgflux.studies.incidence.drug_incidence_table(2000, seed=0)}
+    return {r["drug"]: r for r in mgflux.drug_incidence_table(2000, seed=0)}
 
 
+@pytest.mark.slow
 def test_most_drugs_fall_inside_their_reported_range(table):
     inside = sorted(d for d, r in table.items() if r["inside"])
     assert len(table) == 31
@@ -47,7 +44,7 @@ def test_most_drugs_fall_inside_their_reported_range(table):
 def test_beta_agonist_total_fall_matches_its_sources():
     # Bodenhamer 1992: nebulised salbutamol 2.5 mg every 30 min, total serum Mg -10% at 90 min, -15% at 180 min;
     # Ryzen 1990: adrenaline 0.1 ug/kg/min for 2 h, -12%. Then recovery within a day (Bai 2013) on ward dosing.
-    run = mgflux.model.scenario.load_scenario(mgflux.studies.incidence.drug_scenario_file("salbutamol"))
+    run = mgflux.load_scenario(mgflux.drug_scenario_file("salbutamol"))
     from mgflux import simulate
 
     r = simulate(run)
@@ -64,25 +61,28 @@ def test_beta_agonist_total_fall_matches_its_sources():
     assert 0.08 < 1 - tot[np.searchsorted(t, 1 + 2 / 24 - 1e-9)] / tot[0] < 0.16
 
 
+@pytest.mark.slow
 def test_torasemide_as_furosemide(table):
     # Dodion 1986: equal Mg excretion at equal drug levels; no source for a stronger effect
     assert table["torasemide"]["simulated_percent"] == pytest.approx(table["furosemide"]["simulated_percent"], abs=0.5)
 
 
+@pytest.mark.slow
 def test_panitumumab_above_cetuximab_and_severe_cases_rare(table):
     # Petrelli 2012: panitumumab > cetuximab; both are mostly grade 1 (a calibration to the all-grade incidence)
     assert table["panitumumab"]["simulated_percent"] > table["cetuximab"]["simulated_percent"]
-    sc = mgflux.model.scenario.load_scenario(mgflux.studies.incidence.drug_scenario_file("cetuximab"))
-    pr = mgflux.studies.population.population(sc, 1000, 0, days=sc.duration)
+    sc = mgflux.load_scenario(mgflux.drug_scenario_file("cetuximab"))
+    pr = mgflux.population(sc, 1000, 0, days=sc.duration)
     g = pr.nadir_grade_distribution()
     assert g[3] + g[4] < 0.05  # grade 3/4 (< 0.4 mM): 3.9% in the meta-analysis of Chen 2013
 
 
+@pytest.mark.slow
 def test_cisplatin_incidence_grows_with_cycles_and_amphotericin_with_course_length(table):
     # the shipped courses (4 cisplatin cycles, 2 weeks of amphotericin B) are what the table uses; both drugs
     # injure cumulatively, so a shorter course gives fewer cases
     cis3 = _three_cycles()
-    pr = mgflux.studies.population.population(cis3, 1000, 0, days=cis3.duration)
+    pr = mgflux.population(cis3, 1000, 0, days=cis3.duration)
     assert 100 * pr.nadir_incidence < table["cisplatin"]["simulated_percent"]
     assert table["amphotericin_b"]["course"].startswith("amphotericin_b.toml: days 10-24")
 
@@ -90,19 +90,19 @@ def test_cisplatin_incidence_grows_with_cycles_and_amphotericin_with_course_leng
 def _three_cycles():
     import tomllib
 
-    path = mgflux.studies.incidence.drug_scenario_file("cisplatin")
+    path = mgflux.drug_scenario_file("cisplatin")
     raw = tomllib.loads(path.read_text())
     raw["perturbation"] = raw["perturbation"][:3]
     return scenario_from_dict(raw, where="test")
 
 
 def test_digoxin_cohort_is_the_second_hit():
-    spec = mgflux.studies.population.load_population_spec()
+    spec = mgflux.load_population_spec()
     cohort = spec.cohorts["digoxin"]
     assert [r.name for r in cohort] == ["loop_diuretic"] and 0.5 < cohort[0].prevalence <= 1
-    alone = mgflux.studies.incidence.drug_incidence_table(1000, seed=0, drugs=["digoxin"],
-                                        spec=mgflux.studies.population.PopulationSpec(spec.parameters, spec.drug_cv))[0]
-    treated = mgflux.studies.incidence.drug_incidence_table(1000, seed=0, drugs=["digoxin"], spec=spec)[0]
+    alone = mgflux.drug_incidence_table(1000, seed=0, drugs=["digoxin"],
+                                        spec=mgflux.PopulationSpec(spec.parameters, spec.drug_cv))[0]
+    treated = mgflux.drug_incidence_table(1000, seed=0, drugs=["digoxin"], spec=spec)[0]
     # second edition: a loop diuretic is no second hit at steady state (users' serum is slightly higher, Kieboom
     # 2018), so the DIG-trial cohort no longer raises digoxin's incidence (models/README.md: digoxin outside)
     assert alone["simulated_percent"] < 10 and treated["simulated_percent"] <= alone["simulated_percent"] + 1
@@ -110,12 +110,12 @@ def test_digoxin_cohort_is_the_second_hit():
 
 
 def test_cohort_keeps_the_same_persons_and_draws_its_prevalence():
-    spec = mgflux.studies.population.load_population_spec()
+    spec = mgflux.load_population_spec()
     sc = scenario_from_dict({"scenario": {"name": "digoxin"}, "perturbation": [{"name": "digoxin", "dose": 1.0}]},
                             where="test")
-    rf = mgflux.studies.population.RiskFactor("loop_diuretic", 1.0, 0.3, "test")
-    f0, X0, e0 = mgflux.studies.population.population_design(sc, 4000, 3, spec)
-    f1, X1, e1 = mgflux.studies.population.population_design(sc, 4000, 3, spec, cohort=(rf,))
+    rf = mgflux.RiskFactor("loop_diuretic", 1.0, 0.3, "test")
+    f0, X0, e0 = mgflux.population_design(sc, 4000, 3, spec)
+    f1, X1, e1 = mgflux.population_design(sc, 4000, 3, spec, cohort=(rf,))
     assert np.array_equal(X0, X1[:, :-1]) and np.array_equal(e0, e1)
     assert f1[-1].name == "loop_diuretic.dose"
     assert set(np.unique(X1[:, -1])) == {0.0, 1.0}
@@ -123,11 +123,11 @@ def test_cohort_keeps_the_same_persons_and_draws_its_prevalence():
 
 
 def test_per_entry_exposure_cv_keeps_the_quantile():
-    spec = mgflux.studies.population.load_population_spec()
+    spec = mgflux.load_population_spec()
     sc = scenario_from_dict({"scenario": {"name": "two drugs"}, "perturbation": [
         {"name": "torasemide", "dose": 1.0}, {"name": "omeprazole", "dose": 1.0}]}, where="test")
-    own = mgflux.studies.population.PopulationSpec(spec.parameters, spec.drug_cv, None, {"torasemide": 0.2})
-    f, X, _ = mgflux.studies.population.population_design(sc, 20000, 1, own)
+    own = mgflux.PopulationSpec(spec.parameters, spec.drug_cv, None, {"torasemide": 0.2})
+    f, X, _ = mgflux.population_design(sc, 20000, 1, own)
     names = [x.name for x in f]
     tor, ome = X[:, names.index("torasemide.dose")], X[:, names.index("omeprazole.dose")]
     assert np.std(tor) / np.mean(tor) == pytest.approx(0.2, abs=0.02)
@@ -145,15 +145,15 @@ def test_population_file_errors(tmp_path, text, message):
     p = tmp_path / "population.toml"
     p.write_text((MODELS / "population.toml").read_text().split("\n[references]")[0].split("\n[[cohort.")[0] + "\n" + text)
     with pytest.raises(MgfluxError, match=message):
-        mgflux.studies.population.load_population_spec(p, get_model("adult"))
+        mgflux.load_population_spec(p, get_model("adult"))
 
 
 def test_per_entry_cv_without_a_shared_cv_keeps_mean_one():
-    spec = mgflux.studies.population.load_population_spec()
+    spec = mgflux.load_population_spec()
     sc = scenario_from_dict({"scenario": {"name": "t"}, "perturbation": [{"name": "torasemide", "dose": 1.0}]},
                             where="test")
-    own = mgflux.studies.population.PopulationSpec(spec.parameters, 0.0, None, {"torasemide": 0.3})
-    f, X, _ = mgflux.studies.population.population_design(sc, 20000, 2, own)
+    own = mgflux.PopulationSpec(spec.parameters, 0.0, None, {"torasemide": 0.3})
+    f, X, _ = mgflux.population_design(sc, 20000, 2, own)
     tor = X[:, [x.name for x in f].index("torasemide.dose")]
     assert np.mean(tor) == pytest.approx(1.0, abs=0.02) and np.std(tor) == pytest.approx(0.3, abs=0.02)
 
@@ -173,5 +173,5 @@ def test_older_age_conserves_renally_and_keeps_serum():
     assert 0.8 <= old["serum_mg_total_mM"] <= 0.9
     assert old["urine_mg_mmol_per_day"] < young["urine_mg_mmol_per_day"]
     assert old["reabsorbed_dct_percent"] >= young["reabsorbed_dct_percent"] - 0.5  # no DCT defect
-    cohorts = mgflux.studies.population.load_population_spec().cohorts
+    cohorts = mgflux.load_population_spec().cohorts
     assert not any(r.name == "older_age" for rfs in cohorts.values() for r in rfs)  # no unsourced age cohort

@@ -1,12 +1,10 @@
 """Model files: every parameter has a unit and a source; malformed models give clear errors."""
 import re
-from pathlib import Path
 
 import pytest
 
 import mgflux
-from mgflux.model.model import available_models
-from mgflux._paths import models_dir
+from mgflux import available_models, models_dir
 
 ADULT = (models_dir() / "adult.toml").read_text()
 
@@ -81,7 +79,7 @@ def test_citations_cover_parameters():
 def test_model_from_text_equals_file(tmp_path, monkeypatch):
     # what a Dask worker on another machine does: rebuild the model from the text of its file
     monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
-    from mgflux.model.model import model_from_text
+    from mgflux import model_from_text
 
     ref = mgflux.get_model()
     m = model_from_text(ref.source_files(), "adult")  # the model file and its modules
@@ -123,3 +121,21 @@ def test_module_errors(case, tmp_path):
     with pytest.raises(mgflux.ModelError) as exc:
         _load(tmp_path, text, module)
     assert want in str(exc.value), str(exc.value)
+
+
+def test_readouts_are_declared_with_the_model(tmp_path):
+    """models/readouts.toml gives every model the shared readouts; a model file adds its own [readouts.NAME]
+    (checked names, did-you-mean), which results and --json then carry."""
+    from mgflux import model_from_text
+
+    text = (models_dir() / "adult.toml").read_text()
+    own = text + '\n[readouts.serum_mg_total_mEq_L]\nformula = "2 * serum_mg_total_mM"\nunit = "mEq/L"\n'
+    model = model_from_text(own, name="adult_with_meq")
+    sc = mgflux.scenario_from_dict({"scenario": {"name": "meq", "model": str(model.path)}}, where="<test>")
+    ss = mgflux.steady_state(sc)
+    assert ss["serum_mg_total_mEq_L"] == pytest.approx(2 * ss["serum_mg_total_mM"], rel=1e-15)
+    assert set(mgflux.READOUTS) <= set(ss.readouts) and isinstance(ss.to_dict()["hypomagnesemia_grade"], int)
+    bad = text + '\n[readouts.x]\nformula = "serum_totl * 2"\nunit = "mM"\n'
+    with pytest.raises(mgflux.ModelError, match="serum_totl.*Did you mean 'serum_total'"):
+        mgflux.steady_state(mgflux.scenario_from_dict(
+            {"scenario": {"name": "bad", "model": str(model_from_text(bad, name="bad_readout").path)}}, where="<t>"))

@@ -52,7 +52,7 @@ def test_window_edges_switch_parameters(run):
 
 
 def test_hypomagnesemia_grades():
-    from mgflux.model.readouts import hypomagnesemia_grade
+    from mgflux import hypomagnesemia_grade
 
     assert list(hypomagnesemia_grade(np.array([0.85, 0.69, 0.49, 0.39, 0.29]))) == [0, 1, 2, 3, 4]
     assert hypomagnesemia_grade(0.7) == 0

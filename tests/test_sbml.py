@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 import mgflux
-import mgflux.io.sbml
-from mgflux.model.scenario import output_times
-from mgflux.model.parameters import parameters_between, steady_parameters
+from mgflux.io import sbml
 
 libsbml = pytest.importorskip("libsbml", reason="python-libsbml not installed (pip install 'mgflux[sbml]')")
 
@@ -61,8 +59,8 @@ def rel_err(a, b):
                                   "combinations/ppi_plus_thiazide", *WINDOWED])
 def test_consistent_with_unit_checking(name, steady):
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
-    doc = mgflux.io.sbml.to_document(sc, steady=steady)
-    assert mgflux.io.sbml.consistency_problems(doc) == []  # errors *and* warnings, units included
+    doc = sbml.to_document(sc, steady=steady)
+    assert sbml.consistency_problems(doc) == []  # errors *and* warnings, units included
     # windows are events in the `run` document (triggers and assignments included in the unit check)
     n_events = doc.getModel().getNumEvents()
     assert n_events == (0 if steady else len(sc.edges()) - 2)
@@ -71,29 +69,29 @@ def test_consistent_with_unit_checking(name, steady):
 
 
 def test_unit_checking_is_on_and_warnings_count():
-    text = mgflux.io.sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "healthy.toml"))
+    text = sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "healthy.toml"))
     wrong_unit = text.replace('id="ecf_volume" value="14" units="L"', 'id="ecf_volume" value="14" units="mmol"')
     assert wrong_unit != text
-    assert any("10513" in p for p in mgflux.io.sbml.consistency_problems(wrong_unit))
+    assert any("10513" in p for p in sbml.consistency_problems(wrong_unit))
     unitless_number = text.replace('sbml:units="dimensionless"', "", 1)
-    assert any("99505" in p for p in mgflux.io.sbml.consistency_problems(unitless_number))
+    assert any("99505" in p for p in sbml.consistency_problems(unitless_number))
 
 
 def test_unit_checking_covers_events():
-    text = mgflux.io.sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "treatments/iv_magnesium_sulfate.toml"))
-    assert mgflux.io.sbml.consistency_problems(text) == []
+    text = sbml.to_sbml(mgflux.load_scenario(SCENARIOS / "treatments/iv_magnesium_sulfate.toml"))
+    assert sbml.consistency_problems(text) == []
     unitless_trigger = text.replace('<cn sbml:units="day">', "<cn>", 1)  # the edge time in a trigger
     assert unitless_trigger != text
-    assert any("99505" in p and "trigger" in p for p in mgflux.io.sbml.consistency_problems(unitless_trigger))
+    assert any("99505" in p and "trigger" in p for p in sbml.consistency_problems(unitless_trigger))
     wrong_unit = text.replace('<cn sbml:units="mmol_per_day">', '<cn sbml:units="mmol">', 1)  # an assignment
     assert wrong_unit != text
-    assert any("10563" in p for p in mgflux.io.sbml.consistency_problems(wrong_unit))
+    assert any("10563" in p for p in sbml.consistency_problems(wrong_unit))
 
 
 def test_structure_follows_the_model():
     sc = mgflux.load_scenario(SCENARIOS / "healthy.toml")
     model = sc.model
-    m = mgflux.io.sbml.to_document(sc).getModel()
+    m = sbml.to_document(sc).getModel()
     assert m.getLevel() == 3 and m.getVersion() == 2
     assert sorted(s.getId() for s in m.getListOfSpecies()) == sorted(s.name for s in model.states if s.pool)
     for s in m.getListOfSpecies():
@@ -118,8 +116,8 @@ def test_structure_follows_the_model():
 def test_scenario_modifiers_are_applied():
     # --steady: every modifier on permanently, no events, every parameter constant (as `mgflux steady`)
     sc = mgflux.load_scenario(SCENARIOS / "combinations/ppi_plus_thiazide.toml")
-    p, _ = steady_parameters(sc)
-    m = mgflux.io.sbml.to_document(sc, steady=True).getModel()
+    p = mgflux.parameter_sets(sc)[0]
+    m = sbml.to_document(sc, steady=True).getModel()
     assert m.getNumEvents() == 0
     changed = 0
     for par, value in zip(sc.model.parameters, p):
@@ -135,10 +133,10 @@ def test_windows_are_events(name):
     of exactly the parameters that change during the run (the others stay constant)."""
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
     edges = sc.edges()
-    seg = [parameters_between(sc, t0, t1) for t0, t1 in zip(edges[:-1], edges[1:])]
+    seg = [mgflux.parameter_sets(sc, steady=False, window=(t0, t1))[0] for t0, t1 in zip(edges[:-1], edges[1:])]
     varying = {par.name for i, par in enumerate(sc.model.parameters) if any(q[i] != seg[0][i] for q in seg)}
     assert varying
-    m = mgflux.io.sbml.to_document(sc).getModel()
+    m = sbml.to_document(sc).getModel()
     for i, par in enumerate(sc.model.parameters):
         assert m.getParameter(par.name).getValue() == pytest.approx(seg[0][i], rel=1e-15), par.name
         assert m.getParameter(par.name).getConstant() == (par.name not in varying), par.name
@@ -163,24 +161,24 @@ def test_windows_are_events(name):
 def test_constant_scenarios_unchanged(name):
     """No window edge inside the run: the same document as --steady (what export wrote before events)."""
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
-    text = mgflux.io.sbml.to_sbml(sc)
-    assert text == mgflux.io.sbml.to_sbml(sc, steady=True)
+    text = sbml.to_sbml(sc)
+    assert text == sbml.to_sbml(sc, steady=True)
     assert "<event" not in text and 'constant="true"' in text
 
 
 def test_cli_export(tmp_path, capsys):
-    from mgflux.cli.main import main
+    from mgflux import main
 
     out = tmp_path / "model.xml"
     assert main(["export-sbml", str(SCENARIOS / "genes/SLC12A3.toml"), "-o", str(out)]) == 0
     assert "no problems" in capsys.readouterr().out
     doc = libsbml.readSBMLFromFile(str(out))
     assert doc.getNumErrors() == 0
-    assert mgflux.io.sbml.consistency_problems(doc) == []
+    assert sbml.consistency_problems(doc) == []
 
 
 def test_cli_export_windows_and_steady(tmp_path, capsys):
-    from mgflux.cli.main import main
+    from mgflux import main
 
     scenario = str(SCENARIOS / "combinations/cisplatin_six_cycles.toml")
     out, steady = tmp_path / "run.xml", tmp_path / "steady.xml"
@@ -194,25 +192,25 @@ def test_cli_export_windows_and_steady(tmp_path, capsys):
     m = libsbml.readSBMLFromFile(str(steady)).getModel()
     assert m.getNumEvents() == 0
     sc = mgflux.load_scenario(scenario)
-    p, _ = steady_parameters(sc)  # cisplatin on permanently: differs from day 0 of `run` (no cisplatin yet)
-    p0 = parameters_between(sc, 0, 10)
+    p = mgflux.parameter_sets(sc)[0]  # cisplatin on permanently: differs from day 0 of `run` (no cisplatin yet)
+    p0 = mgflux.parameter_sets(sc, steady=False, window=(0, 10))[0]
     assert (p != p0).any()
     for par, value in zip(sc.model.parameters, p):
         assert m.getParameter(par.name).getValue() == pytest.approx(value, rel=1e-14), par.name
 
 
 def test_formula_translation():
-    assert mgflux.io.sbml.l3_formula("log(2) * x ** 2 / -y") == \
+    assert sbml.l3_formula("log(2) * x ** 2 / -y") == \
         "((ln((2.0 dimensionless)) * (x ^ (2.0 dimensionless))) / (-y))"
-    with pytest.raises(mgflux.io.sbml.SbmlError):
-        mgflux.io.sbml.l3_formula("x if y else z")
+    with pytest.raises(sbml.SbmlError):
+        sbml.l3_formula("x if y else z")
 
 
 # --------------------------------------------------------------------------------- independent engine
 
 def _runner(sc, *, absolute_tolerance=1e-12, **kw):
     roadrunner = pytest.importorskip("roadrunner", reason="libroadrunner not installed (pip install 'mgflux[roadrunner]')")
-    r = roadrunner.RoadRunner(mgflux.io.sbml.to_sbml(sc, **kw))
+    r = roadrunner.RoadRunner(sbml.to_sbml(sc, **kw))
     r.conservedMoietyAnalysis = True
     r.integrator.relative_tolerance = 1e-10
     r.integrator.absolute_tolerance = absolute_tolerance
@@ -253,7 +251,7 @@ def test_roadrunner_agrees_with_windows(name):
     is otherwise resolved only to ~1e-10 absolute, 4e-6 relative (mgflux's own atol is 1e-12 * max(1, |y0|))."""
     sc = mgflux.load_scenario(SCENARIOS / f"{name}.toml")
     names = list(sc.model.state_names)
-    times = output_times(sc)
+    times = mgflux.simulate(sc).time_day
     assert set(sc.edges()) <= set(times)  # compared at the edges too
     r = _runner(sc, absolute_tolerance=1e-15)
     assert r.getModel().getNumEvents() == len(sc.edges()) - 2 >= 2

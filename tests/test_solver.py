@@ -1,17 +1,14 @@
 """Solvers against a reduced model with a closed-form steady state and time course, and their failures."""
 import math
-import textwrap
 
 import numpy as np
 import pytest
 
 import mgflux
-import mgflux.engine.steady
-import mgflux.engine.timecourse
-import mgflux.options
-
+from mgflux import models_dir
+from mgflux.engine import steady as engine_steady
+from mgflux.engine import timecourse as engine_timecourse
 from mgflux.engine.codegen import compiled
-from mgflux._paths import models_dir
 
 # A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
 # Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
@@ -74,18 +71,19 @@ def reduced(tmp_path_factory):
 
 def test_steady_state_closed_form(reduced):
     m, mod = reduced
-    y, info = mgflux.engine.steady.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
+    y, info = engine_steady.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
     gut = 10 / (2 + 3)
     serum = 2 * gut / (5 / 14)
     assert y == pytest.approx([gut, serum], rel=1e-12)
     assert info["max_scaled_residual"] < 1e-11
 
 
+@pytest.mark.slow
 def test_time_course_closed_form(reduced):
     m, mod = reduced
     p = m.parameter_vector()
     t = np.linspace(0, 3, 31)
-    ys, _ = mgflux.engine.timecourse.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
+    ys, _ = engine_timecourse.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
     gut = 10 / 5 * (1 - np.exp(-5 * t))
     assert ys[0] == pytest.approx(gut, rel=1e-7, abs=1e-10)
     # totals: cumulative intake is exactly intake * t
@@ -181,13 +179,14 @@ def test_no_steady_state_is_loud(tmp_path):
     path.write_text(REDUCED.replace('rate = "clearance * conc"', 'rate = "clearance * conc * 0"'))
     m = mgflux.load_model(path)
     with pytest.raises(mgflux.SteadyStateError) as exc:
-        mgflux.engine.steady.steady_state(compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
+        engine_steady.steady_state(compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
     msg = str(exc.value)
     assert "damped Newton" in msg and "pseudo-transient" in msg and "serum" in msg
     assert exc.value.drifting[0] == "serum"
     assert len(exc.value.strategies) >= 3
 
 
+@pytest.mark.slow
 def test_integration_failure_names_segment(tmp_path):
     # urine turned into a quadratic source: serum blows up in finite time (about half a day)
     path = tmp_path / "blowup.toml"
@@ -195,14 +194,14 @@ def test_integration_failure_names_segment(tmp_path):
     m = mgflux.load_model(path)
     p = m.parameter_vector()
     with pytest.raises(mgflux.IntegrationError, match="segment 2 .*day 1 to 5") as exc:
-        mgflux.engine.timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
-                         mgflux.options.RunOptions(max_evaluations=5000), state_names=m.state_names)
+        engine_timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+                         mgflux.RunOptions(max_evaluations=5000), state_names=m.state_names)
     assert "serum=" in str(exc.value)
     msg = str(exc.value)
     assert "tried Rodas4 (stopped at day" in msg and "then LSODA" in msg and "then Radau" in msg, msg
     with pytest.raises(mgflux.IntegrationError, match="Rodas4 .*no fallback was allowed"):
-        mgflux.engine.timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
-                         mgflux.options.RunOptions(fallback=None), state_names=m.state_names)
+        engine_timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+                         mgflux.RunOptions(fallback=None), state_names=m.state_names)
 
 
 @pytest.mark.parametrize("name", ["healthy.toml", "genes/CLDN16.toml", "drugs/furosemide.toml"])
@@ -210,8 +209,8 @@ def test_python_and_numba_backends_agree(name):
     from conftest import SCENARIOS
 
     sc = mgflux.load_scenario(SCENARIOS / name)
-    py = mgflux.steady_state(sc, options=mgflux.options.SteadyOptions(backend="python"))
-    nb = mgflux.steady_state(sc, options=mgflux.options.SteadyOptions(backend="numba"))
+    py = mgflux.steady_state(sc, options=mgflux.SteadyOptions(backend="python"))
+    nb = mgflux.steady_state(sc, options=mgflux.SteadyOptions(backend="numba"))
     # the numba backend runs the compiled Newton (Jacobians reused while steps contract), the Python one a full
     # Newton: the same root to within the steady-state tolerance (scaled residual 1e-11 per day)
     for k in mgflux.READOUTS:
@@ -221,7 +220,7 @@ def test_python_and_numba_backends_agree(name):
 
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
-        mgflux.engine.steady.kernels(None, "gpu")
+        engine_steady.kernels(None, "gpu")
 
 
 def test_max_step_bounds_the_rodas4_steps():
@@ -247,9 +246,9 @@ def test_division_by_zero_is_a_solver_error_that_says_what_was_tried(tmp_path):
     assert m.parameter_vector()[m.parameter_index("volume")] == 0
     p = m.parameter_vector()
     with pytest.raises(mgflux.SteadyStateError, match="no steady state found"):
-        mgflux.engine.steady.steady_state(compiled(m), p, m.guess_vector(), m.state_names)
+        engine_steady.steady_state(compiled(m), p, m.guess_vector(), m.state_names)
     with pytest.raises(mgflux.IntegrationError) as exc:
-        mgflux.engine.timecourse.integrate(compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
+        engine_timecourse.integrate(compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
                          state_names=m.state_names)
     msg = str(exc.value)
     assert "Rodas4 (stopped at day 0" in msg and "non-finite" in msg and "LSODA" in msg and "Radau" in msg, msg

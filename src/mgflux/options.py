@@ -1,6 +1,7 @@
 """Numerical and execution options: small frozen config objects, shared by single runs and batches."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,25 +35,45 @@ class RunOptions:
     max_evaluations: int = 50_000  # per segment and method: shipped scenarios need ~1,000; past it, give up loudly
     atol_scale: float = 1e-12  # absolute tolerance = atol_scale * max(1, |y0|) per state
     max_step: float = np.inf
+    # "wait": compile the numba kernels if they are not cached yet (the first run on an empty cache takes
+    # ~15 s); "background": answer at once with scipy (`fallback[0]`, then the others) on the plain-Python
+    # model and compile for next time in a background process (what `mgflux run` does). Results of the two
+    # paths agree to the integration tolerance (~1e-7 relative), not bit for bit.
+    compile: str = "wait"
 
 
 @dataclass(frozen=True)
-class BatchOptions:
-    """Numerical choices of the batched steady-state engine (tolerances as :class:`mgflux.SteadyOptions`)."""
+class BatchOptions(SteadyOptions):
+    """Numerical choices of the batched steady-state engine: the single run's :class:`SteadyOptions` (same
+    tolerances and iteration limits; ``backend`` and ``integrate_days`` are not used: batches always run the
+    compiled kernels and have no long-integration fallback, a set that fails gets a status) plus these."""
 
-    residual_tol: float = 1e-11
-    step_tol: float = 1e-10
-    max_newton: int = 60
-    max_ptc: int = 400
     max_chord: int = 40  # chord iterations with the shared nominal LU before full Newton
     eig_tol: float = 1e-9  # largest eigenvalue real part still called stable (per day)
 
 
 @dataclass(frozen=True)
-class TimecourseOptions:
-    """Numerical choices of the batched Rosenbrock (Rodas4) integrator: error per step below
-    atol + rtol |y|, with atol = atol_scale * max(1, |y0|) per state."""
+class TimecourseOptions(RunOptions):
+    """Numerical choices of the batched Rosenbrock (Rodas4) integrator: the single run's :class:`RunOptions`
+    with looser default tolerances (error per step below atol + rtol |y|, atol = atol_scale * max(1, |y0|) per
+    state) and a step budget per set instead of scipy fallbacks (a set that fails gets a status)."""
 
     rtol: float = 1e-6
     atol_scale: float = 1e-9
     max_steps: int = 200_000
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where and how a batch runs (numerics do not depend on it: results are identical for any choice).
+
+    ``workers``: threads on this machine (default: numba's thread count); ``scheduler``: a Dask scheduler
+    address (``"tcp://HOST:8786"``), ``"local"`` for a LocalCluster, or an open ``distributed.Client``;
+    ``chunk_size``: parameter sets per Dask task (default: 2000 steady states, 1000 time courses);
+    ``progress``: called with the number of sets each finished chunk did (a progress bar's ``update``).
+    """
+
+    workers: int | None = None
+    scheduler: object = None
+    chunk_size: int | None = None
+    progress: Callable[[int], None] | None = None

@@ -3,6 +3,8 @@
 status codes of the batch engines with their messages."""
 from __future__ import annotations
 
+import enum
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -10,7 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .model.model import Model
-from .model.readouts import GRADES
+from .model.readouts import _number
 
 
 def _freeze(a):
@@ -36,7 +38,7 @@ class SteadyResult:
 
     def to_dict(self) -> dict:
         """Readouts at the top level (DESIGN.md), plus scenario, notes and solver statistics."""
-        d = {k: (int(v) if k in GRADES else float(v)) for k, v in self.readouts.items()}
+        d = {k: _number(v) for k, v in self.readouts.items()}
         d["scenario"] = self.scenario
         d["notes"] = list(self.notes)
         d["solver"] = dict(self.solver)
@@ -66,11 +68,11 @@ class RunResult:
 
     @property
     def final(self) -> dict:
-        return {k: (int(v[-1]) if k in GRADES else float(v[-1])) for k, v in self.timecourse.items()}
+        return {k: _number(v[-1]) for k, v in self.timecourse.items()}
 
     @property
     def initial(self) -> dict:
-        return {k: (int(v[0]) if k in GRADES else float(v[0])) for k, v in self.timecourse.items()}
+        return {k: _number(v[0]) for k, v in self.timecourse.items()}
 
     def time_below(self, threshold_mM: float = 0.7, readout: str = "serum_mg_total_mM") -> dict:
         """Days the readout spends below *threshold_mM* (on the output grid, linear between samples) and the
@@ -137,20 +139,78 @@ class RunResult:
         return path
 
 
-STATUS = {0: "ok", 1: "not_converged", 2: "unstable", 3: "nonfinite_parameters", 4: "negative_state"}
-STATUS_TEXT = {
-    0: "converged, stable, every amount >= 0",
-    1: "no steady state: chord/Newton, pseudo-transient continuation and cold-start Newton all failed",
-    2: "a steady state was found but a Jacobian eigenvalue has a positive real part",
-    3: "a parameter (or the result) is not finite",
-    4: "the steady state has a negative amount",
+def jsonable(obj):
+    """*obj* with numpy scalars and arrays as Python numbers and lists, non-finite floats as None: what every
+    ``--json`` prints (``json.dumps(jsonable(result.to_dict()))``), and what the web API returns."""
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def to_json(obj) -> str:
+    """One JSON text of a result's ``to_dict()`` (or any dict of them): the CLI's ``--json``."""
+    import json
+
+    return json.dumps(jsonable(obj))
+
+
+class Status(enum.IntEnum):
+    """The outcome of one parameter set (steady state or time course): one enumeration for every engine, each
+    member with a short ``label`` (tables, CSV) and a ``message`` (what it means). The kernels write these
+    numbers (``BT_*`` and ``TC_*`` in :mod:`mgflux.engine.kernels`)."""
+
+    OK = 0
+    NOT_CONVERGED = 1
+    UNSTABLE = 2
+    NONFINITE = 3
+    NEGATIVE = 4
+    NO_INITIAL_STEADY_STATE = 5
+    INTEGRATION_FAILED = 6
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_LABELS = {
+    Status.OK: "ok",
+    Status.NOT_CONVERGED: "not_converged",
+    Status.UNSTABLE: "unstable",
+    Status.NONFINITE: "nonfinite_parameters",
+    Status.NEGATIVE: "negative_state",
+    Status.NO_INITIAL_STEADY_STATE: "no_initial_steady_state",
+    Status.INTEGRATION_FAILED: "integration_failed",
 }
+_MESSAGES = {
+    Status.OK: "converged, stable, every amount >= 0",
+    Status.NOT_CONVERGED: "no steady state: chord/Newton, pseudo-transient continuation and cold-start Newton all failed",
+    Status.UNSTABLE: "a steady state was found but a Jacobian eigenvalue has a positive real part",
+    Status.NONFINITE: "a parameter, state or derivative is not finite",
+    Status.NEGATIVE: "a negative amount",
+    Status.NO_INITIAL_STEADY_STATE: "no initial steady state to start the time course from",
+    Status.INTEGRATION_FAILED: "integration failed: step size too small or step budget exhausted",
+}
+#: status number -> label, and -> message (for tables indexed by the numbers the kernels write)
+STATUS = {int(s): s.label for s in Status}
+STATUS_TEXT = {int(s): s.message for s in Status}
 STRATEGY = {-1: "none", 0: "chord+Newton (warm)", 1: "Newton (cold)", 2: "PTC+Newton (warm)", 3: "PTC+Newton (cold)"}
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Steady states of many parameter sets: ``status`` per set (0 = ok, see ``STATUS``), states ``Y``,
+    """Steady states of many parameter sets: ``status`` per set (:class:`Status`; 0 = ok), states ``Y``,
     readouts by name (arrays; NaN where the status is not ok), and the factor values that made each set."""
 
     model: Model
@@ -160,7 +220,7 @@ class BatchResult:
     strategy: np.ndarray
     readouts: dict
     factors: dict = field(default_factory=dict)  # factor name -> values (N,)
-    labels: dict | None = None  # status code -> text (default STATUS; time courses: TC_STATUS)
+    labels: dict | None = None  # status code -> text (default STATUS)
 
     @property
     def ok(self) -> np.ndarray:
@@ -175,6 +235,16 @@ class BatchResult:
     def status_counts(self) -> dict:
         lab = self.labels or STATUS
         return {lab[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
+
+    def to_dict(self, readouts=None, scenario: str | None = None) -> dict:
+        """JSON-ready dict (what ``mgflux sweep --json`` prints): set count, status counts, factor values and
+        readouts as lists (NaN as None)."""
+        keys = list(readouts or self.readouts)
+        d = {} if scenario is None else {"scenario": scenario}
+        d.update({"n": len(self), "status": self.status_counts(),
+                  "factors": {k: np.asarray(v, dtype=float).tolist() for k, v in self.factors.items()},
+                  "readouts": {k: np.asarray(self.readouts[k], dtype=float).tolist() for k in keys}})
+        return jsonable(d)
 
     def dataframe(self, readouts=None):
         """Tidy pandas DataFrame: one row per set; factor columns, status, readouts."""
@@ -221,19 +291,10 @@ class BatchResult:
 
 # ----------------------------------------------------------------------------------- batched time courses
 
-TC_STATUS = {
-    0: "ok",
-    1: "integration failed: step size too small or step budget exhausted",
-    3: "a parameter or state is not finite",
-    4: "a negative amount",
-    5: "no initial steady state",
-}
-
-
 @dataclass(frozen=True)
 class TimecourseResult:
     """Time courses of many parameter sets of one scenario: states ``Y`` (N, n_times, n_states) at ``time_day``,
-    ``status`` per set (``TC_STATUS``; 5 when the initial steady state failed), the segment parameters."""
+    ``status`` per set (:class:`Status`; NO_INITIAL_STEADY_STATE when the initial steady state failed), the segment parameters."""
 
     model: Model
     time_day: np.ndarray
@@ -261,4 +322,4 @@ class TimecourseResult:
         return self.observables(["serum_total"])["serum_total"]
 
     def status_counts(self) -> dict:
-        return {TC_STATUS[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
+        return {STATUS[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}

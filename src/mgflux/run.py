@@ -7,20 +7,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
 from .engine import steady as _solve
 from .engine import timecourse as _timecourse
-from .engine.batch import integrate_batch, nominal, solve_batch
-from .engine.codegen import compiled
+from .engine.batch import integrate_batch, nominal, solve_batch, steady_batch
+from .engine.codegen import compiled, is_cached, note
 from .engine.executors import _dask_client
-from .model.parameters import parameter_matrix, Factor, base_parameters, parameters_between, run_edges, run_times, segment_parameters, steady_parameters
-from .model.readouts import GRADES, _observe, _readouts
+from .engine.warmup import SINGLE_RUN_KERNELS, start_background_compile
+from .model.parameters import (
+    Factor,
+    base_parameters,
+    factor,
+    parameter_matrix,
+    parameters_between,
+    run_edges,
+    run_times,
+    segment_parameters,
+    steady_parameters,
+)
+from .model.readouts import _number, _observe, _readouts
 from .model.scenario import Scenario, load_scenario, output_times
-from .options import RunOptions, SteadyOptions, TimecourseOptions
-from .results import RunResult, SteadyResult, TimecourseResult, _freeze
+from .options import BatchOptions, Execution, RunOptions, SteadyOptions, TimecourseOptions
+from .results import BatchResult, RunResult, Status, SteadyResult, TimecourseResult, _freeze
 
 
 def _as_scenario(scenario) -> Scenario:
@@ -29,7 +42,7 @@ def _as_scenario(scenario) -> Scenario:
 
 def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
     model = scenario.model
-    mod = compiled(model)
+    mod = compiled(model, numba=False)  # plain Python unless numba is asked for or already in use (kernels())
     from .model.patient import steady_guess
 
     y, info = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names, options)
@@ -59,7 +72,7 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
     r = _readouts(model, obs, y)
     return SteadyResult(
         scenario=scenario.name,
-        readouts=MappingProxyType({k: (int(v) if k in GRADES else float(v)) for k, v in r.items()}),
+        readouts=MappingProxyType({k: _number(v) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
         notes=tuple(scenario.notes) + tuple(notes), solver=MappingProxyType(info),
@@ -73,9 +86,24 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
     scenario = _as_scenario(scenario)
     model = scenario.model
     base = base_parameters(scenario)
-    if steady_options.backend == "auto":  # the time course loads numba anyway: its kernels are the fast ones
+    notes = list(scenario.notes)
+    if options.compile not in ("wait", "background"):
+        raise ValueError(f"RunOptions.compile must be 'wait' or 'background', not {options.compile!r}")
+    python = False
+    if options.compile == "background" and options.method == "Rodas4":
+        mod = compiled(model, numba=False)
+        python = not ((mod.NUMBA and mod.timecourse_totals.signatures) or is_cached(mod, SINGLE_RUN_KERNELS))
+    if python:  # answer now with scipy on the plain-Python model; compile for next time in the background
+        started = start_background_compile(model)
+        note("the compiled model is not cached yet: this run uses scipy on the plain-Python model"
+             + ("; compiling it in the background for next time" if started else ""))
+        fallback = (options.fallback,) if isinstance(options.fallback, str) else tuple(options.fallback or ())
+        options = dataclasses.replace(options, method=(fallback or ("LSODA",))[0], fallback=fallback[1:])
+        steady_options = dataclasses.replace(steady_options, backend="python")
+    elif steady_options.backend == "auto":  # the time course loads numba anyway: its kernels are the fast ones
         steady_options = dataclasses.replace(steady_options, backend="numba")
     mod, y0, sinfo = _solve_steady(scenario, base, steady_options)
+    mod = _solve.kernels(mod, "python" if python else "numba")
     edges = scenario.edges()
     segments = [(t0, t1, parameters_between(scenario, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
     t_out = output_times(scenario)
@@ -111,7 +139,7 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
         timecourse=MappingProxyType({k: _freeze(v) for k, v in r.items()}),
         states=MappingProxyType({s: _freeze(ys[i]) for i, s in enumerate(model.state_names)}),
         totals=MappingProxyType({k: _freeze(v) for k, v in cumulative.items()}),
-        notes=scenario.notes, solver=MappingProxyType(solver))
+        notes=tuple(notes), solver=MappingProxyType(solver))
 
 
 def citations(scenario) -> list[str]:
@@ -156,6 +184,60 @@ def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.n
         Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
         Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers,
                                               progress=None if scheduler else progress, scheduler=scheduler)
-    status = np.where(st0 == 0, status, 5)
+    status = np.where(st0 == Status.OK, status, Status.NO_INITIAL_STEADY_STATE)
     return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
                             {f.name: values[:, j] for j, f in enumerate(factors)})
+
+
+ScenarioLike = Scenario | str | Path
+
+
+def _factor_values(scenario: Scenario, factors: Mapping[str, object] | None) -> tuple[list[Factor], np.ndarray]:
+    """Factors and their values (N, k) from ``{name: values}``; a scalar or a 1-element array is broadcast."""
+    if not factors:
+        return [], np.zeros((1, 0))
+    facs = [factor(scenario, name) for name in factors]
+    cols = np.broadcast_arrays(*[np.atleast_1d(np.asarray(v, dtype=float)) for v in factors.values()])
+    for name, c in zip(factors, cols):
+        if c.ndim != 1:
+            raise ValueError(f"factor {name!r}: values must be one-dimensional (one per parameter set)")
+    return facs, np.column_stack(cols)
+
+
+def steady_states(scenario: ScenarioLike, factors: Mapping[str, object] | None = None, *,
+                  options: BatchOptions = BatchOptions(), execution: Execution = Execution()) -> BatchResult:
+    """Steady states of many parameter sets of *scenario*, every perturbation on (as :func:`steady_state`).
+
+    *factors* maps factor names (what ``sweep --vary`` accepts: a model parameter such as ``"gfr"`` in the unit
+    of the model file, or ``"ENTRY.dose"`` / ``"ENTRY.activity"`` / ``"ENTRY.amount"``) to arrays of values, one
+    per set (scalars are broadcast). Without factors: one set, the scenario itself. Every set gets its own
+    :class:`~mgflux.results.Status`; a set that fails never raises, its readouts are NaN.
+
+    >>> res = mgflux.steady_states("scenarios/healthy.toml", {"gfr": [60, 90, 120]})
+    >>> res["serum_mg_total_mM"], res.dataframe()
+    """
+    scenario = _as_scenario(scenario)
+    facs, X = _factor_values(scenario, factors)
+    P = parameter_matrix(scenario, facs, X)
+    p0 = parameter_matrix(scenario, [], np.zeros((1, 0)))[0]
+    return steady_batch(scenario.model, P, warm=nominal(scenario.model, p0), options=options,
+                        workers=execution.workers, scheduler=execution.scheduler, chunk_size=execution.chunk_size,
+                        factors={f.name: X[:, j] for j, f in enumerate(facs)},
+                        progress=None if execution.scheduler else execution.progress)
+
+
+def timecourses(scenario: ScenarioLike, factors: Mapping[str, object] | None = None, *, days: float | None = None,
+                times=None, options: TimecourseOptions = TimecourseOptions(),
+                execution: Execution = Execution()) -> TimecourseResult:
+    """Time courses of many parameter sets of *scenario* (as :func:`simulate`, batched): each set starts at the
+    steady state of its own diet, genes and parameters, then drugs and treatments act in their windows.
+
+    *factors* as :func:`steady_states`; *days* the end (default: the scenario's duration); *times* the output
+    grid (default: the scenario's ``sample_every``). Integrated by the compiled Rodas4 kernel with tolerances
+    *options*; a set that fails has a non-OK status and NaN states.
+    """
+    scenario = _as_scenario(scenario)
+    facs, X = _factor_values(scenario, factors)
+    return timecourse_batch(scenario, facs, X if facs else None, n=X.shape[0], days=days, t_out=times,
+                            options=options, workers=execution.workers, progress=execution.progress,
+                            scheduler=execution.scheduler)

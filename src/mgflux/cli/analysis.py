@@ -5,10 +5,10 @@ from pathlib import Path
 
 
 def cmd_compare(args) -> int:
-    from ..studies.compare import compare, format_comparison
-    from ..io.plots import plot_comparison
     from ..cli.format import _json
+    from ..io.plots import plot_comparison
     from ..model.scenario import load_scenario
+    from ..studies.compare import compare, format_comparison
 
     c = compare(load_scenario(args.scenario))
     if args.out:
@@ -26,10 +26,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_dose_finder(args) -> int:
-    from ..model import units as _units
-    from ..studies.dose import find_dose
     from ..cli.format import _json
+    from ..model import units as _units
     from ..model.scenario import load_scenario
+    from ..studies.dose import find_dose
 
     target = _units.convert(args.target, "mM", where="dose-finder", key="--target")
     limit = _units.convert(args.max, "mmol/day", where="dose-finder", key="--max")

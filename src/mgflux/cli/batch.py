@@ -1,7 +1,6 @@
 """`mgflux sweep`, `mgflux population`, `mgflux sensitivity` (listed in cli/main.py)."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -57,13 +56,13 @@ def _steady_with_bar(model, P, warm, args, factors, desc):
 def cmd_sweep(args) -> int:
     import numpy as np
 
+    from ..cli.format import _json
     from ..engine.batch import nominal
     from ..model.parameters import factor, parameter_matrix
     from ..model.readouts import READOUTS
+    from ..model.scenario import load_scenario
     from ..results import STATUS
     from ..studies.sweep import design, parse_vary
-    from ..cli.format import _json
-    from ..model.scenario import load_scenario
 
     if not args.vary:
         raise MgfluxError("sweep needs at least one --vary NAME=LO:HI:N (e.g. --vary gfr=60:150:10)")
@@ -90,9 +89,7 @@ def cmd_sweep(args) -> int:
         written.append(res.save(out / f"sweep.{args.format}", readouts))
         written.extend(_plot_sweep(res, facs, varies, readouts, out, grid=not args.samples))
     if args.json:
-        print(_json({"scenario": sc.name, "n": len(res), "status": res.status_counts(), "seconds": elapsed,
-                     "factors": {k: v.tolist() for k, v in res.factors.items()},
-                     "readouts": {k: [None if not math.isfinite(x) else x for x in res[k].tolist()] for k in readouts},
+        print(_json({**res.to_dict(readouts, scenario=sc.name), "seconds": elapsed,
                      "files": [str(p) for p in written]}))
         return 0
     units = {f.name: f.unit for f in facs}
@@ -178,9 +175,9 @@ def _plot_sweep(res, facs, varies, readouts, out, grid=True):
 
 
 def cmd_population(args) -> int:
+    from ..cli.format import _json
     from ..studies.incidence import drug_incidence_table
     from ..studies.population import population
-    from ..cli.format import _json
 
     if args.all_drugs:
         n = args.n or 2000
@@ -204,17 +201,6 @@ def cmd_population(args) -> int:
         print(f"\n{sum(1 for r in rows if r['inside'])} of {len(rows)} inside their reported range"
               + (f"; outside: {', '.join(miss)}" if miss else ""))
         return 0
-        print(f"Hypomagnesemia (< 0.7 mM) in {n} virtual adults per drug, standard dose, steady state (seed {args.seed})")
-        print(f"{'drug':22s} {'simulated':>9s}  {'reported':>12s}  inside  reported text")
-        for r in rows:
-            rep = "-" if r["reported_range"] is None else f"{r['reported_range'][0]:.0f}-{r['reported_range'][1]:.0f}%"
-            flag = {True: "yes", False: "NO", None: "?"}[r["inside"]]
-            print(f"{r['drug']:22s} {r['simulated_percent']:8.1f}%  {rep:>12s}  {flag:>6s}  {r['reported']}"
-                  + (f" [{r['note']}]" if r["note"] else ""))
-        miss = [r["drug"] for r in rows if r["inside"] is False]
-        print(f"\n{sum(1 for r in rows if r['inside'])} of {len(rows)} inside their reported range"
-              + (f"; outside: {', '.join(miss)}" if miss else ""))
-        return 0
     if not args.scenario:
         raise MgfluxError("population needs a SCENARIO file (or --all-drugs)")
     t = time.perf_counter()
@@ -228,7 +214,7 @@ def cmd_population(args) -> int:
     finally:
         bar.close()
     elapsed = time.perf_counter() - t
-    s = pr.summary()
+    s = pr.to_dict()
     s["seconds"] = elapsed
     if args.out:
         out = Path(args.out)
@@ -278,10 +264,10 @@ def _plot_population(pr, path):
 
 
 def cmd_sensitivity(args) -> int:
-    from ..io.plots import plot_tornado
-    from ..studies.sensitivity import global_sensitivity, local_sensitivity
     from ..cli.format import _json
+    from ..io.plots import plot_tornado
     from ..model.scenario import load_scenario
+    from ..studies.sensitivity import global_sensitivity, local_sensitivity
 
     sc = load_scenario(args.scenario)
     out = Path(args.out) if args.out else None
@@ -289,10 +275,7 @@ def cmd_sensitivity(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     if args.method == "local":
         ls = local_sensitivity(sc)
-        if args.readout not in ls.normalised:
-            from ..errors import unknown_name
-
-            raise MgfluxError(unknown_name("readout", args.readout, ls.normalised, "--readout"))
+        doc = ls.to_dict(args.readout)  # checks the readout name
         rank = ls.ranking(args.readout, args.top)
         if out:
             if _has_pandas():
@@ -301,9 +284,7 @@ def cmd_sensitivity(args) -> int:
                                 f"{sc.name}: {args.readout}", "normalised sensitivity d ln(readout) / d ln(parameter)",
                                 top=args.top)
         if args.json:
-            print(_json({"scenario": sc.name, "method": "local", "readout": args.readout,
-                         "value": ls.readouts[args.readout],
-                         "normalised": {k: dict(zip(ls.parameters, map(float, v))) for k, v in ls.normalised.items()}}))
+            print(_json(doc))
             return 0
         print(f"Local sensitivity of {args.readout} ({ls.readouts[args.readout]:.4g}) at the steady state of {sc.name}")
         print("normalised: d ln(readout) / d ln(parameter); +0.5 means +1% in the parameter gives +0.5%")
@@ -319,9 +300,7 @@ def cmd_sensitivity(args) -> int:
             plot_tornado(list(gs.parameters), gs.indices[key], out / "tornado.png",
                                 f"{sc.name}: {args.readout} ({args.method})", key, conf=gs.indices[conf], top=args.top)
         if args.json:
-            print(_json({"scenario": sc.name, "method": args.method, "readout": args.readout,
-                         "n_evaluations": gs.n_evaluations, "failed": gs.failed,
-                         "indices": {k: dict(zip(gs.parameters, map(float, v))) for k, v in gs.indices.items()}}))
+            print(_json(gs.to_dict()))
             return 0
         print(f"{args.method} indices of {args.readout} for {sc.name} over the documented parameter ranges "
               f"({gs.n_evaluations} steady states, {gs.failed} failed)")

@@ -1,10 +1,6 @@
 """Text and JSON formatting shared by the command modules."""
 from __future__ import annotations
 
-import json
-import math
-
-
 _UNITS_NOTE = "1 mM = 2.43 mg/dL = 2 mEq/L; 1 mmol = 24.3 mg"
 
 
@@ -31,17 +27,7 @@ def _table(rows: dict, title: str, columns=None) -> str:
 
 
 def _json(obj) -> str:
-    import numpy as np
+    """The one JSON text of ``--json``: :func:`mgflux.results.to_json` (the web API returns the same)."""
+    from ..results import to_json
 
-    def clean(x):
-        if isinstance(x, np.generic):  # numpy scalars (solver counters, readouts)
-            x = x.item()
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
-
-    return json.dumps(clean(obj))
+    return to_json(obj)

@@ -26,9 +26,11 @@ def cmd_steady(args) -> int:
 
 def cmd_run(args) -> int:
     from ..model.readouts import READOUTS
+    from ..options import RunOptions
     from ..run import simulate
 
-    res = simulate(args.scenario)
+    # no wait for the compiler: on an empty cache scipy answers now and the kernels compile in the background
+    res = simulate(args.scenario, options=RunOptions(compile="background"))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ cluster; a set that fails never raises, it carries a non-OK status and NaN reado
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -16,9 +17,8 @@ from ..model.readouts import _readouts
 from ..options import BatchOptions, SteadyOptions, TimecourseOptions
 from ..results import BatchResult
 from . import steady as _solve
-from .codegen import compiled
-from .executors import _dask_map, _run_chunks, _workers
-
+from .codegen import compiled, is_cached, note
+from .executors import Dask, Threads, _run_chunks, _workers, executor
 
 # ------------------------------------------------------------------------------------------ the engine
 
@@ -94,14 +94,28 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
         raise MgfluxError(f"parameter matrix must be (N, {len(model.parameters)}), got {P.shape}")
     if warm is None:
         warm = nominal(model, P[0] if len(P) else model.parameter_vector())
-    if scheduler:
-        return _solve_dask(model, P, warm, options, scheduler, chunk_size)
-    _workers(workers)
-    return _solve_local(model, P, warm, options, progress)
+    ex = executor(scheduler, workers)
+    if isinstance(ex, Dask):
+        return _solve_dask(model, P, warm, options, ex, chunk_size)
+    return _solve_local(model, P, warm, options, progress, ex)
 
 
-def _solve_local(model, P, warm, options, progress=None):
+#: seconds numba takes to compile each family of batch kernels on a cold cache (measured on 2 busy cores:
+#: benchmarks/README.md); said before the wait, so that a first batch never looks hung
+COMPILE_SECONDS = {"steady_chunk": 25, "timecourse_chunk": 10, "sensitivity_chunk": 8}
+
+
+def announce_compile(mod, kernel: str) -> None:
+    """Say "compiling the model once (about N s)" when *kernel* is neither loaded nor cached."""
+    fn = getattr(mod, kernel)
+    if not fn.signatures and not is_cached(mod, (kernel,)):
+        note(f"compiling the model once (about {COMPILE_SECONDS.get(kernel, 15)} s); later runs load it from "
+             f"{Path(mod.__file__).parent}")
+
+
+def _solve_local(model, P, warm, options, progress=None, ex: Threads | None = None):
     mod = compiled(model)
+    announce_compile(mod, "steady_chunk")
     n = len(model.states)
     N = P.shape[0]
     Y = np.empty((N, n))
@@ -111,7 +125,7 @@ def _solve_local(model, P, warm, options, progress=None):
         LU0 = np.empty_like(warm.J)
         piv0 = np.empty(n, np.int64)
         max_chord = options.max_chord if mod.lu_factor(np.ascontiguousarray(warm.J), LU0, piv0) else 0
-        _run_chunks(mod.steady_chunk, N, P, model.guess_vector(), warm.y, warm.p, np.ascontiguousarray(warm.S),
+        (ex or Threads()).run(mod.steady_chunk, N, P, model.guess_vector(), warm.y, warm.p, np.ascontiguousarray(warm.S),
                     _floor(model), LU0, piv0,
                     options.residual_tol, options.step_tol, options.max_newton, options.max_ptc, max_chord,
                     options.eig_tol, Y, status, strategy, progress=progress)
@@ -125,9 +139,9 @@ def _chunk_task(model_text, model_name, P, warm, options):
     return _solve_local(model_from_text(model_text, model_name), P, warm, options)
 
 
-def _solve_dask(model, P, warm, options, scheduler, chunk_size):
+def _solve_dask(model, P, warm, options, ex: Dask, chunk_size):
     chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-    parts = _dask_map(scheduler, _steady_task, chunks, model.source_files(), model.name, warm, options)
+    parts = ex.map(_steady_task, chunks, model.source_files(), model.name, warm, options)
     if not parts:
         return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -158,11 +172,11 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
 
 def steady_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, options: BatchOptions = BatchOptions(),
                  workers: int | None = None, scheduler: str | None = None, factors: dict | None = None,
-                 progress=None) -> BatchResult:
+                 progress=None, chunk_size: int | None = None) -> BatchResult:
     """Steady states and readouts of the parameter sets *P*. *progress*: called with the number of sets done as
     chunks finish (a progress bar's ``update``; this machine only)."""
     Y, status, strategy = solve_batch(model, P, warm=warm, options=options, workers=workers, scheduler=scheduler,
-                                      progress=progress)
+                                      progress=progress, chunk_size=chunk_size or 2000)
     return BatchResult(model, P, Y, status, strategy, readouts_of(model, Y, P, status), dict(factors or {}))
 
 
@@ -174,7 +188,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     *Y0* (N, n_states) initial states; *Pseg* (N, n_segments, n_parameters) the parameters in force on
     [edges[s], edges[s+1]] (or (n_segments, n_parameters), shared); *t_out* sorted output times within the
     edges. Returns (Yout (N, len(t_out), n_states), status (N,), accepted steps (N,)); a failed set has NaN
-    outputs and a non-zero status (``TC_STATUS``), never an exception. *scheduler*: as ``solve_batch`` (chunks
+    outputs and a non-zero status (:class:`mgflux.results.Status`), never an exception. *scheduler*: as ``solve_batch`` (chunks
     of *chunk_size* sets as Dask tasks; identical results).
     """
     if scheduler:
@@ -184,12 +198,13 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
             Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
         chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
                   for i in range(0, Y0.shape[0], chunk_size)]
-        parts = _dask_map(scheduler, _timecourse_task, chunks, model.source_files(), model.name,
+        parts = Dask(scheduler).map(_timecourse_task, chunks, model.source_files(), model.name,
                           np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
         if not parts:
             return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     mod = compiled(model)
+    announce_compile(mod, "timecourse_chunk")
     Y0 = np.ascontiguousarray(np.atleast_2d(Y0), dtype=np.float64)
     N, n = Y0.shape
     Pseg = np.asarray(Pseg, dtype=np.float64)

@@ -81,3 +81,40 @@ def _dask_map(scheduler, fn, chunks: list, *shared) -> list:
     with _dask_client(scheduler) as client:
         futures = client.map(fn, chunks, *[[a] * len(chunks) for a in shared], pure=False)
         return client.gather(futures)
+
+
+class Threads:
+    """This machine: chunks of a GIL-free kernel on a pool of *workers* threads (default: numba's count).
+
+    ``run(kernel, N, *arrays)`` calls ``kernel(lo, hi, *arrays)`` over 0..N (the kernel writes its sets' results
+    into the arrays); ``map(fn, chunks, *shared)`` calls ``fn(chunk, *shared)`` for each chunk in this process.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
+
+    def run(self, kernel, N: int, *arrays, progress=None) -> None:
+        _workers(self.workers)
+        _run_chunks(kernel, N, *arrays, progress=progress)
+
+    def map(self, fn, chunks: list, *shared) -> list:
+        _workers(self.workers)
+        return [fn(c, *shared) for c in chunks]
+
+
+class Dask:
+    """A Dask cluster: ``map(fn, chunks, *shared)`` runs each chunk as one task (a worker rebuilds the model
+    from its text; the cache key is the generated code, so it reuses compiled kernels). *scheduler*:
+    ``"local"``, ``"tcp://HOST:PORT"`` or an open ``distributed.Client``."""
+
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+
+    def map(self, fn, chunks: list, *shared) -> list:
+        return _dask_map(self.scheduler, fn, chunks, *shared)
+
+
+def executor(scheduler=None, workers: int | None = None) -> Threads | Dask:
+    """The executor of an :class:`mgflux.Execution`'s *scheduler* and *workers*: Dask when a scheduler is
+    given, else threads on this machine. Both give identical results (every set is independent)."""
+    return Dask(scheduler) if scheduler else Threads(workers)

@@ -8,6 +8,8 @@ half-plane). Anything else raises :class:`SteadyStateError` with the residual, t
 states that drift."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import SteadyStateError
@@ -17,20 +19,38 @@ from ..options import SteadyOptions
 class PythonKernels:
     """The generated model's functions run as plain Python (numba's ``py_func``): the same code, without
     numba's start-up (~1 s to initialise its compiler and load the cache). For one steady state (~60
-    right-hand-side calls of ~20 us) this is far faster end to end; time courses always use numba."""
+    right-hand-side calls of ~20 us) this is far faster end to end. A time course on these runs scipy
+    (``RunOptions(compile="background")`` while the compiled kernels are not cached yet)."""
 
     def __init__(self, mod):
         self._mod = mod
-        self.rhs = mod.rhs.py_func
-        self.jacobian = mod.jacobian.py_func
-        self.observe = mod.observe.py_func
+        self.rhs = _plain(mod.rhs)
+        self.rhs_totals = _plain(mod.rhs_totals)
+        self.jacobian = _plain(mod.jacobian)
+        self.jacobian_totals = _plain(mod.jacobian_totals)
+        self.observe = _plain(mod.observe)
+        self.N_STATES = mod.N_STATES
         self.N_TOTALS = mod.N_TOTALS
+
+    def observe_chunk(self, lo, hi, Y, P, O):
+        for k in range(lo, hi):
+            self.observe(Y[k], P[k], O[k])
+
+
+def _plain(fn):
+    return getattr(fn, "py_func", fn)  # a numba dispatcher's Python function, or the function itself
 
 
 def kernels(mod, backend: str = "auto"):
     """The functions to evaluate: numba's (``"numba"``), plain Python (``"python"``), or ``"auto"``: numba once
-    this process has loaded it, Python before (a single steady state should not pay numba's start-up)."""
-    if backend == "numba" or (backend == "auto" and mod.rhs.signatures):
+    this process has switched the module to numba, Python before (a single steady state should not pay
+    numba's start-up)."""
+    if backend == "numba" or (backend == "auto" and mod.NUMBA):
+        if not mod.NUMBA:
+            from .codegen import _check_numba_cache
+
+            _check_numba_cache(Path(mod.__file__).parent, mod.__name__)
+            mod.to_numba()
         return mod
     if backend not in ("python", "auto", "numba"):
         raise ValueError(f"backend must be 'auto', 'numba' or 'python', not {backend!r}")
@@ -185,7 +205,7 @@ def _steady_state(mod, p, guess, state_names, opts):
         raise SteadyStateError(
             "no steady state found: tried " + ", then ".join(tried) + ". "
             + ("; ".join(log) + ". " if log else "")
-            + f"Largest scaled residuals (per day): "
+            + "Largest scaled residuals (per day): "
             + ", ".join(f"{state_names[i]} {scaled[i]:.2e}" for i in order)
             + ". Check that the perturbations keep every flux possible (e.g. some Mg intake or infusion), "
               "or start `run` from the healthy state to see where the states go.",

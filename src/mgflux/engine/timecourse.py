@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import IntegrationError
 from ..options import RunOptions
 
-
 METHODS = ("Rodas4", "LSODA", "Radau", "BDF", "RK45", "RK23", "DOP853")
 
 
@@ -58,7 +57,7 @@ def _integrate_rodas(mod, segments, y, t_out, opts, atol):
     status, nacc, nrej, t_reached = mod.timecourse_totals(y, P, edges, np.ascontiguousarray(t_out, dtype=np.float64),
                                                           opts.rtol, atol, max_steps, Yout, float(opts.max_step))
     if status != 0 or not np.all(np.isfinite(Yout)):
-        why = {1: f"the step size collapsed or the budget of {max_steps} steps ran out",
+        why = {6: f"the step size collapsed or the budget of {max_steps} steps ran out",
                3: "a state, parameter or derivative became non-finite (a division by zero?)"}.get(
             int(status), f"status {int(status)}")
         return None, None, f"Rodas4 (stopped at day {t_reached:.6g} after {nacc} steps, {nrej} rejected: {why})"

@@ -56,9 +56,9 @@ import html
 import math
 from pathlib import Path
 
+from ..errors import MgfluxError
 from ..model import units as _units
 from ..model.model import Model
-from ..errors import MgfluxError
 
 SBML_LEVEL = 3
 SBML_VERSION = 2
@@ -270,8 +270,8 @@ def to_document(scenario, *, initial=None, steady: bool = False):
         else:  # constant scenario: the all-on document, byte for byte as before
             seg = []
     if initial is None:
-        from ..run import _solve_steady
         from ..options import SteadyOptions
+        from ..run import _solve_steady
 
         _, y0, _ = _solve_steady(scenario, base_parameters(scenario), SteadyOptions())
         initial = dict(zip(model.state_names, map(float, y0)))

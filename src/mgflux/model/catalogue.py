@@ -17,10 +17,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..model import units as _units
-from ..model.model import Model, _formula_names
 from .._paths import models_dir
 from ..errors import ModelError, ScenarioError, unknown_name
+from ..model import units as _units
+from ..model.model import Model, _formula_names
 
 KINDS = ("gene", "drug", "condition", "treatment")
 MECHANISMS = {
@@ -306,7 +306,15 @@ def get_catalogue(model: Model) -> Catalogue:
     stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(d.glob("*.toml")))
     key = (str(model.path), stamp)
     if key not in _CACHE:
-        _CACHE[key] = load_catalogue(d, model)
+        from . import store
+
+        files = sorted(d.glob("*.toml"))
+        k = store.key(str(model.path), model.path.read_text(), *(f.name + f.read_text() for f in files))
+        cat = store.load("catalogue", k)
+        if cat is None:
+            cat = load_catalogue(d, model)
+            store.save("catalogue", k, cat)
+        _CACHE[key] = cat
     return _CACHE[key]
 
 

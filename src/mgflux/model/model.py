@@ -17,8 +17,8 @@ from types import MappingProxyType
 import numpy as np
 
 from .._paths import cache_dir, models_dir, scenarios_dir  # noqa: F401 (re-exported for old callers)
-from . import units as _units
 from ..errors import ModelError, unknown_name
+from . import units as _units
 
 FUNCTIONS = ("exp", "log", "sqrt")
 #: Ions a pool may hold (``ion = "..."`` of a pool state; default Mg). Body content and mass balance are per ion.
@@ -254,7 +254,7 @@ _STATE_KEYS = {"unit", "pool", "guess", "description", "rate", "ion"}
 _PARAM_KEYS = {"value", "unit", "source", "note", "range"}
 _FLUX_KEYS = {"from", "to", "rate", "description", "through"}
 _EXPR_KEYS = {"formula", "unit", "description"}
-_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets"}
+_TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets", "readouts"}
 _MODULE_KEYS = _TOP_KEYS - {"model"} | {"module"}
 _MODEL_KEYS = {"name", "title", "description", "include"}
 _TARGET_KEYS = {"range", "target", "source", "diet"}
@@ -501,18 +501,37 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
     stamp = tuple(m.stat().st_mtime_ns for m in sorted(modules.glob("*.toml"))) if modules.is_dir() else ()
     key = (str(p.resolve()), p.stat().st_mtime_ns, stamp)
     if key not in _CACHE:
-        _CACHE[key] = load_model(p)
+        from . import store  # checked once per file text, not once per process: no pint on a warm start
+
+        k = store.key(str(p.resolve()), p.read_text())
+        model = store.load("model", k)
+        if model is None:
+            model = load_model(p)
+            store.save("model", k, model)
+        _CACHE[key] = model
     return _CACHE[key]
 
 
 def model_from_text(text, name: str = "model") -> Model:
     """A model from the text of a model file (for processes on other machines, which do not share the
     client's files): written once to the cache folder under a name that hashes the text, then loaded.
-    *text* is the file's text, or :meth:`Model.source_files` (the model file first, then its modules)."""
+    *text* is the file's text (its modules then come from the shipped models folder), or
+    :meth:`Model.source_files` (the model file first, then its modules)."""
     import hashlib
     import os
 
-    files = text if isinstance(text, dict) else {f"{name}.toml": text}
+    if isinstance(text, dict):
+        files = text
+    else:  # the text of one model file: the modules it includes are the shipped ones
+        files = {f"{name}.toml": text}
+        try:
+            includes = tomllib.loads(text).get("model", {}).get("include", [])
+        except tomllib.TOMLDecodeError:
+            includes = []  # load_model reports the error with the file's name
+        for rel in includes if isinstance(includes, list) else []:
+            shipped = models_dir() / str(rel)
+            if shipped.exists():
+                files[str(rel)] = shipped.read_text()
     blob = "\0".join(f"{k}\0{v}" for k, v in files.items())
     digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
     folder = cache_dir() / "models" / f"{name}_{digest}"

@@ -23,39 +23,35 @@ from ..errors import ScenarioError, unknown_name
 from .catalogue import Entry, apply_modifiers, get_catalogue
 from .catalogue import evaluate as _catalogue_evaluate
 from .model import Model
-from .scenario import Scenario
+from .scenario import Scenario, output_times
 
 
 def base_parameters(scenario: Scenario) -> np.ndarray:
-    """Model parameters with the diet and lifelong gene variants applied."""
-    from .patient import scenario_parameter_vector
-
-    model = scenario.model
-    p = scenario_parameter_vector(scenario)  # the patient's size, age and kidney function, and the diet
-    mods = [m for a in scenario.genes for m in a.modifiers()]
-    return apply_modifiers(model, p, mods)
+    """Model parameters with the diet and lifelong gene variants applied (the start of ``run``): the batch
+    builder :func:`parameter_matrix` with one set and no factors."""
+    return parameter_matrix(scenario, [], _ONE, steady=False)[0]
 
 
 def parameters_between(scenario: Scenario, t0: float, t1: float, base: np.ndarray | None = None) -> np.ndarray:
-    """Parameters in force during [t0, t1): base plus every timed application whose window covers it."""
-    base = base_parameters(scenario) if base is None else base
-    mods = [m for a in scenario.timed if a.active(t0, t1) for m in a.modifiers()]
-    return apply_modifiers(scenario.model, base, mods)
+    """Parameters in force during [t0, t1): the genes plus every timed application whose window covers it
+    (*base* is accepted for old callers and ignored: the builder starts from the model)."""
+    return parameter_matrix(scenario, [], _ONE, steady=False, window=(t0, t1))[0]
+
+
+_ONE = np.zeros((1, 0))
 
 
 def steady_parameters(scenario: Scenario) -> tuple[np.ndarray, list[str]]:
     """Parameters with every perturbation and continuous treatment on permanently; notes on what was dropped."""
     notes = []
-    mods = []
     for a in scenario.timed:
         if a.one_off:
             notes.append(f"steady ignores the one-off infusion {a.label!r} ({a.value * (a.stop - a.start):.4g} mmol "
                          f"over {24 * (a.stop - a.start):.4g} h): it has no steady state; use `run` to see it")
             continue
-        mods.extend(a.modifiers())
     if any(not a.one_off and (a.start > 0 or math.isfinite(a.stop)) for a in scenario.timed):
         notes.append("steady applies every perturbation and treatment permanently (windows ignored)")
-    return apply_modifiers(scenario.model, base_parameters(scenario), mods), notes
+    return parameter_matrix(scenario, [], _ONE)[0], notes
 
 
 # -------------------------------------------------------------------------------------------- factors
@@ -197,15 +193,8 @@ def run_edges(scenario: Scenario, days: float | None = None) -> np.ndarray:
     return np.array(sorted(ts))
 
 
-def run_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
-    """Output grid of a run to day *days*: every ``sample_every`` and the end."""
-    end = float(scenario.duration if days is None else days)
-    step = scenario.sample_every
-    n = int(math.floor(end / step + 1e-9))
-    t = np.arange(n + 1) * step
-    if end - t[-1] > 1e-9 * max(end, 1.0):
-        t = np.append(t, end)
-    return t
+#: the output grid of a batch of time courses is the single run's (one definition: model/scenario.py)
+run_times = output_times
 
 
 def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
@@ -226,3 +215,15 @@ def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.nda
         Pseg[:, s] = parameter_matrix(scenario, [factors[j] for j in cols], values[:, cols] if cols else np.zeros((N, 0)),
                                       steady=False, window=w)
     return base, Pseg
+
+
+def parameter_sets(scenario: Scenario, factors: dict | None = None, *, steady: bool = True,
+                   window: tuple[float, float] | None = None) -> np.ndarray:
+    """The one parameter builder: parameter sets (N, n_parameters) of *scenario* with *factors* (``{name:
+    values}``, names as ``sweep --vary`` or :class:`Factor` objects; scalars broadcast) set per row. Without factors: one row, the
+    scenario itself (a single run is a batch of one). *steady* and *window* as :func:`parameter_matrix`."""
+    if not factors:
+        return parameter_matrix(scenario, [], _ONE, steady=steady, window=window)
+    facs = [f if isinstance(f, Factor) else factor(scenario, f) for f in factors]
+    cols = np.broadcast_arrays(*[np.atleast_1d(np.asarray(v, dtype=float)) for v in factors.values()])
+    return parameter_matrix(scenario, facs, np.column_stack(cols), steady=steady, window=window)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model import units as _units
 from ..model.catalogue import Catalogue, Entry, get_catalogue
 from ..model.model import Model, get_model
-from ..errors import MgfluxError, ScenarioError, unknown_name
 
 _SECTIONS = {"scenario", "diet", "patient", "perturbation", "treatment"}
 _SCENARIO_KEYS = {"name", "model", "duration", "sample_every", "description"}
@@ -267,9 +267,13 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
     return Application(entry, amount / dur, start, start + dur, one_off=True, label=entry.name)
 
 
-def output_times(scenario: Scenario) -> np.ndarray:
-    n = int(math.floor(scenario.duration / scenario.sample_every + 1e-9))
-    t = np.arange(n + 1) * scenario.sample_every
-    if scenario.duration - t[-1] > 1e-9 * scenario.duration:
-        t = np.append(t, scenario.duration)
+def output_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
+    """The output grid of a run, single or batched (one definition): every ``sample_every`` from 0 to day *days*
+    (default: the scenario's duration), and the end itself when it falls between samples."""
+    end = float(scenario.duration if days is None else days)
+    step = scenario.sample_every
+    n = int(math.floor(end / step + 1e-9))
+    t = np.arange(n + 1) * step
+    if end - t[-1] > 1e-9 * max(end, 1.0):
+        t = np.append(t, end)
     return t

@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import math
 
-import pint
-
 from .._paths import cache_dir
 from ..errors import UnitError
 
@@ -21,8 +19,11 @@ MOLAR_MASS_G_PER_MOL = {"Mg": MG_MOLAR_MASS_G_PER_MOL, "Ca": 40.078}
 
 
 @functools.cache
-def registry() -> pint.UnitRegistry:
-    # pint parses its unit definitions once and caches them on disk (about 1 s saved at every start)
+def registry():
+    """The pint UnitRegistry (imported on first use: a warm command that finds its model, catalogue and
+    quantities in the load cache, mgflux.model.store, never imports pint)."""
+    import pint  # pint parses its unit definitions once and caches them on disk (about 1 s saved at every start)
+
     folder = cache_dir() / "pint"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,11 @@ def convert(text, expected: str, *, where: str, key: str, allow_negative: bool =
     A quantity of the wrong dimension is an error naming both units. Mg mass converts to Mg amount.
     Non-finite and (unless allowed) negative values are errors.
     """
+    from . import store
+
+    hit = store.conversion(text, expected, allow_negative)
+    if hit is not None:
+        return hit
     ureg = registry()
     q = parse(text, where=where, key=key)
     target = ureg.Quantity(1.0, expected)
@@ -109,4 +115,6 @@ def convert(text, expected: str, *, where: str, key: str, allow_negative: bool =
         raise UnitError(f"{where}: {key} = {text!r} is not finite")
     if value < 0 and not allow_negative:
         raise UnitError(f"{where}: {key} = {text!r} is negative; it must be >= 0")
-    return value * to_internal(target)
+    value = value * to_internal(target)
+    store.remember_conversion(text, expected, allow_negative, value)
+    return value

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .._paths import models_dir
 from ..model.catalogue import get_catalogue
 from ..model.model import Model, get_model
-from .._paths import models_dir
 from ..model.scenario import Application, Scenario
 from ..run import steady_state
 

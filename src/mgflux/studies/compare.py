@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..model.scenario import Scenario
+from ..model.scenario import Scenario, load_scenario
 from ..results import SteadyResult
 from ..run import steady_state
-
 
 SEGMENTS = (("PT", "pt_reabsorption", "filtered_load"), ("TAL", "tal_reabsorption", "tal_delivery"),
             ("DCT", "dct_reabsorption", "dct_delivery"))
@@ -37,7 +37,11 @@ def healthy_reference(scenario: Scenario) -> Scenario:
     return dataclasses.replace(scenario, name="healthy adult (same diet)", applications=())
 
 
-def compare(scenario: Scenario) -> Comparison:
+def compare(scenario: Scenario | str | Path) -> Comparison:
+    """The scenario's steady state beside the healthy adult on the same diet: renal waterfall, gut, and which
+    segment fails and which compensates (``findings``; ``to_dict()`` is ``mgflux compare --json``)."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     healthy = steady_state(healthy_reference(scenario))
     patient = steady_state(scenario)
     h, p = healthy.observables, patient.observables

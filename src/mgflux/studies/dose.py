@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import MgfluxError, ScenarioError
 from ..model import units as _units
-from ..model.scenario import Application, Scenario
+from ..model.scenario import Application, Scenario, load_scenario
 from ..run import steady_state
-
 
 # ---------------------------------------------------------------------------------------------- dose finder
 
@@ -35,10 +35,21 @@ class DoseResult:
 UL_SUPPLEMENT_MMOL_PER_DAY = 350 / _units.MG_MOLAR_MASS_G_PER_MOL
 
 
-def find_dose(scenario: Scenario, treatment: str, target_mM: float, limit_mmol_per_day: float = 5000 / 24.305,
-              readout: str = "serum_mg_total_mM", rtol: float = 1e-3) -> DoseResult:
+def find_dose(scenario: Scenario | str | Path, treatment: str = "magnesium_citrate", target_mM: float | str = 0.7,
+              limit_mmol_per_day: float | str = 5000 / 24.305, readout: str = "serum_mg_total_mM",
+              rtol: float = 1e-3) -> DoseResult:
     """Smallest continuous daily dose of *treatment* (oral: elemental Mg; IV: rate) whose steady state brings
-    *readout* to *target_mM*; the scenario's own perturbations and treatments stay on."""
+    *readout* to *target_mM*; the scenario's own perturbations and treatments stay on.
+
+    *target_mM* and *limit_mmol_per_day* are numbers in mM and mmol/day, or quantities (``"1.7 mg/dL"``,
+    ``"5000 mg/day"``). ``to_dict()`` is ``mgflux dose-finder --json``.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if isinstance(target_mM, str):
+        target_mM = _units.convert(target_mM, "mM", where="find_dose", key="target")
+    if isinstance(limit_mmol_per_day, str):
+        limit_mmol_per_day = _units.convert(limit_mmol_per_day, "mmol/day", where="find_dose", key="limit")
     from ..model.catalogue import get_catalogue
 
     entry = get_catalogue(scenario.model).lookup(treatment, "dose-finder --treatment")
@@ -79,7 +90,7 @@ def find_dose(scenario: Scenario, treatment: str, target_mM: float, limit_mmol_p
         note += (f" This is on top of the {to_unit(given):.0f} {unit} of {entry.name} the scenario already gives "
                  f"(every treatment of the scenario stays on).")
     if entry.route == "oral" and hi > UL_SUPPLEMENT_MMOL_PER_DAY:
-        note = f" This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
+        note += " This is above the tolerable upper intake of supplemental Mg (350 mg/day, IOM 1997): expect diarrhoea."
     return DoseResult(entry.name, target_mM, hi, s, limit_mmol_per_day, s_hi,
                       f"{entry.name}: {to_unit(hi):.0f} {unit} brings {readout} from {s0:.3f} to {s:.3f} mM "
                       f"(target {target_mM:.3f} mM).{note}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-
 from ..errors import ScenarioError, unknown_name
-from ..model.scenario import Scenario, load_scenario
 from ..model.catalogue import get_catalogue
+from ..model.scenario import Scenario, load_scenario
 from .population import load_population_spec, parse_incidence, population
 
 

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.batch import nominal, readouts_of, steady_batch
 from ..errors import MgfluxError, ScenarioError, unknown_name
+from ..model.catalogue import get_catalogue
 from ..model.model import Model
 from ..model.parameters import factor, parameter_matrix
 from ..model.readouts import hypomagnesemia_grade
 from ..model.scenario import Scenario, load_scenario
-from ..model.catalogue import get_catalogue
-from ..engine.batch import readouts_of, nominal, steady_batch
-from ..options import TimecourseOptions
-from ..results import BatchResult, TC_STATUS, TimecourseResult
+from ..options import Execution, TimecourseOptions
+from ..results import BatchResult, Status, TimecourseResult
 from ..run import timecourse_batch
-
 
 # ------------------------------------------------------------------------------------------- populations
 
@@ -62,8 +61,8 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
     """Read the variability file (default ``models/population.toml``) and check it against *model*."""
     import tomllib
 
-    from ..model.model import get_model
     from .._paths import models_dir
+    from ..model.model import get_model
 
     path = Path(path) if path else models_dir() / "population.toml"
     try:
@@ -204,6 +203,14 @@ class PopulationResult:
         g = hypomagnesemia_grade(self.nadir[self.batch.ok])
         return {k: float(np.mean(g == k)) if g.size else math.nan for k in range(5)}
 
+    def to_dict(self) -> dict:
+        """What ``mgflux population --json`` prints: :meth:`summary`."""
+        return self.summary()
+
+    def dataframe(self):
+        """Tidy pandas DataFrame: one row per patient (factor values, status, readouts)."""
+        return self.batch.dataframe()
+
     def summary(self) -> dict:
         s = self.batch["serum_mg_total_mM"][self.batch.ok]
         q = np.percentile(s, [2.5, 50, 97.5]) if s.size else [math.nan] * 3
@@ -282,12 +289,14 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
 def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = None, spec: PopulationSpec | None = None,
                workers: int | None = None, scheduler: str | None = None,
                options: TimecourseOptions = TimecourseOptions(), cohort: tuple[RiskFactor, ...] = (),
-               progress=None) -> PopulationResult:
+               progress=None, execution: Execution | None = None) -> PopulationResult:
     """Virtual population of *scenario*: at steady state with every perturbation on (*days* None), or at day
     *days* of its time course (each patient from the steady state of their own diet, genes and physiology,
     drugs in their windows; batched Rodas4), with each patient's nadir over days 0-D. *cohort*: risk factors
     present in a fraction of the patients (see ``population_design``); in a time course a risk factor acts
     where the scenario applies that entry (``drug_incidence_table`` adds it for the whole run)."""
+    if execution is not None:
+        workers, scheduler, progress = execution.workers, execution.scheduler, execution.progress
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     facs, X, _ = population_design(scenario, n, seed, spec, cohort=tuple(cohort))
     model = scenario.model
@@ -306,7 +315,7 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     serum = tc.serum()
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(serum).all(axis=1)
-    status = np.where(bad & (tc.status == 0), 3, tc.status)
+    status = np.where(bad & (tc.status == Status.OK), Status.NONFINITE, tc.status)
     nadir = np.where(status == 0, np.nanmin(np.where(np.isfinite(serum), serum, np.inf), axis=1), np.nan)
     nadir_day = np.where(status == 0, tc.time_day[np.argmin(np.where(np.isfinite(serum), serum, np.inf), axis=1)], np.nan)
     seg = int(np.clip(np.searchsorted(tc.edges, days, side="right") - 1, 0, tc.edges.size - 2))
@@ -315,5 +324,5 @@ def population(scenario, n: int = 10000, seed: int = 0, *, days: float | None = 
     rd = readouts_of(model, Y_end, P_end, status)
     rd["nadir_serum_mg_total_mM"] = nadir
     rd["nadir_day"] = nadir_day
-    res = BatchResult(model, P_end, Y_end, status, np.full(status.shape, -1), rd, factors, TC_STATUS)
+    res = BatchResult(model, P_end, Y_end, status, np.full(status.shape, -1), rd, factors)
     return PopulationResult(scenario.name, res, days, nadir, nadir_day, tc)

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.batch import announce_compile, nominal, steady_batch
+from ..engine.codegen import compiled
+from ..engine.executors import _run_chunks
 from ..errors import MgfluxError, ScenarioError, unknown_name
-from ..results import STATUS_TEXT
 from ..model.model import Model
 from ..model.parameters import Factor, factor, parameter_matrix
 from ..model.readouts import _readouts
 from ..model.scenario import Scenario, load_scenario
-from ..engine.batch import nominal, steady_batch
-from ..engine.codegen import compiled
-from ..engine.executors import _run_chunks
-
+from ..options import Execution
+from ..results import STATUS_TEXT
 
 # ------------------------------------------------------------------------------------------- sensitivity
 
@@ -37,6 +37,14 @@ class LocalSensitivity:
         order = np.argsort(-np.abs(s))
         rows = [(self.parameters[i], float(s[i])) for i in order if s[i] != 0.0]
         return rows[:top] if top else rows
+
+    def to_dict(self, readout: str | None = None) -> dict:
+        """What ``mgflux sensitivity --method local --json`` prints (for *readout*, default serum total Mg)."""
+        readout = readout or "serum_mg_total_mM"
+        if readout not in self.normalised:
+            raise MgfluxError(unknown_name("readout", readout, self.normalised, "--readout"))
+        return {"scenario": self.scenario, "method": "local", "readout": readout, "value": self.readouts[readout],
+                "normalised": {k: dict(zip(self.parameters, map(float, v))) for k, v in self.normalised.items()}}
 
     def dataframe(self):
         import pandas as pd
@@ -62,6 +70,7 @@ def sensitivity_matrices(model: Model, Y: np.ndarray, P: np.ndarray):
     S = np.zeros((N, n, m))
     OS = np.zeros((N, len(model.observable_names), m))
     st = np.zeros(N, np.int64)
+    announce_compile(mod, "sensitivity_chunk")
     _run_chunks(mod.sensitivity_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), S, OS, st)
     return S, OS, st
 
@@ -77,7 +86,6 @@ def local_sensitivity(scenario, readouts=SENSITIVITY_READOUTS) -> LocalSensitivi
     if res.status[0] != 0:
         raise MgfluxError(f"no stable steady state for {scenario.name!r} ({STATUS_TEXT[int(res.status[0])]})")
     S, OS, st = sensitivity_matrices(model, res.Y, p)
-    m = p.shape[1]
     mod = compiled(model)
     obs = np.empty(len(model.observable_names))
     mod.observe(res.Y[0], p[0], obs)
@@ -111,6 +119,12 @@ class GlobalSensitivity:
     indices: dict  # name -> array over parameters (mu_star, sigma, ... or S1, ST, with _conf)
     n_evaluations: int
     failed: int
+
+    def to_dict(self) -> dict:
+        """What ``mgflux sensitivity --method sobol|morris --json`` prints."""
+        return {"scenario": self.scenario, "method": self.method, "readout": self.readout,
+                "n_evaluations": self.n_evaluations, "failed": self.failed,
+                "indices": {k: dict(zip(self.parameters, map(float, v))) for k, v in self.indices.items()}}
 
     def dataframe(self):
         import pandas as pd
@@ -170,3 +184,20 @@ def global_sensitivity(scenario, method: str = "sobol", readout: str = "serum_mg
         a = morris_a.analyze(problem, X, Yv, num_levels=4, seed=seed)
         idx = {k: np.asarray(a[k]) for k in ("mu", "mu_star", "sigma", "mu_star_conf")}
     return GlobalSensitivity(scenario.name, method, readout, tuple(problem["names"]), idx, int(P.shape[0]), failed)
+
+
+def sensitivity(scenario, method: str = "local", readout: str = "serum_mg_total_mM", *, n: int = 1024, seed: int = 0,
+                execution: Execution = Execution()) -> LocalSensitivity | GlobalSensitivity:
+    """Sensitivity of readouts to the model parameters at the scenario's steady state.
+
+    ``method="local"``: exact normalised sensitivities d ln(readout) / d ln(parameter) of every contract readout
+    to every parameter (complex step through the LU of the steady-state Jacobian; *readout* only picks the
+    default of ``ranking``). ``"sobol"`` or ``"morris"``: global indices of *readout* over the documented
+    parameter ranges with *n* base samples (needs ``mgflux[sensitivity]``: SALib).
+    """
+    if method == "local":
+        return local_sensitivity(scenario)
+    if method not in ("sobol", "morris"):
+        raise MgfluxError(unknown_name("sensitivity method", method, ["local", "sobol", "morris"], "--method"))
+    return global_sensitivity(scenario, method, readout, n, seed, workers=execution.workers,
+                              scheduler=execution.scheduler)

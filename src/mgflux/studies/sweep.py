@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.batch import nominal, steady_batch
 from ..errors import ScenarioError, unknown_name
 from ..model.parameters import factor, parameter_matrix
 from ..model.scenario import Scenario, load_scenario
-from ..engine.batch import nominal, steady_batch
-from ..options import BatchOptions
+from ..options import BatchOptions, Execution
 from ..results import BatchResult
-
 
 # ------------------------------------------------------------------------------------------------ sweeps
 
@@ -81,9 +81,21 @@ def design(varies: list[Vary], samples: int | None = None, method: str = "grid",
     return out
 
 
-def sweep(scenario, varies: list[Vary], *, samples: int | None = None, method: str = "grid", seed: int = 0,
-          workers: int | None = None, scheduler: str | None = None, options: BatchOptions = BatchOptions()) -> BatchResult:
-    """Steady states over a grid or a sample of factors (model parameters, entry doses/activities)."""
+def sweep(scenario, varies: Sequence[Vary | str], *, samples: int | None = None, method: str = "grid", seed: int = 0,
+          log: bool = False, workers: int | None = None, scheduler: str | None = None,
+          options: BatchOptions = BatchOptions(), execution: Execution | None = None) -> BatchResult:
+    """Steady states over a grid or a sample of factors (model parameters, entry doses/activities).
+
+    *varies*: ``Vary`` objects or the CLI's text ``"NAME=LO:HI[:N][:log]"`` (``"gfr=30:150:13"``,
+    ``"omeprazole.dose=0:2:21"``); *log* makes text ranges logarithmic. A full grid by default, or *samples*
+    points by ``method="lhs"`` / ``"sobol"``. Returns a :class:`~mgflux.results.BatchResult` (a status per set,
+    ``dataframe()``, ``to_dict()``, ``save()``).
+
+    >>> mgflux.sweep("scenarios/healthy.toml", ["gfr=30:150:13"])["serum_mg_total_mM"]
+    """
+    if execution is not None:
+        workers, scheduler = execution.workers, execution.scheduler
+    varies = [parse_vary(v, log) if isinstance(v, str) else v for v in varies]
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     facs = [factor(scenario, v.name) for v in varies]
     X = design(varies, samples, method, seed)

@@ -21,7 +21,8 @@ def template_source() -> str:
     """Every template's text, in order, plus the totals copy of the Rodas4 step loop."""
     parts = []
     for name in TEMPLATES:
-        text = _text(name)
+        # the imports make the file a real module for editors and linters; the generated module has its own
+        text = re.sub(r"(?m)^import (numba as nb|numpy as np)\n", "", _text(name))
         parts.append(f"# ---------------------------------------- template mgflux/engine/kernels/{name}.py\n{text}")
         if name == "rodas4_step":  # the same loop on the states plus cumulative totals (the single run)
             totals = re.sub(r"\b_tc_one\b", "_tc_one_totals", text)

@@ -9,6 +9,7 @@ therefore undefined here (ruff's F821 is off for this folder). Nothing allocates
 import numba as nb
 import numpy as np
 
+
 @nb.njit(cache=True, error_model="numpy")
 def _bt_lu(A, piv):
     """In-place LU with partial pivoting (L unit lower, U upper in A, with 1/U[k, k] on the diagonal). False if

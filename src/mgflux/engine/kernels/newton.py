@@ -8,6 +8,7 @@ therefore undefined here (ruff's F821 is off for this folder). Nothing allocates
 import numba as nb
 import numpy as np
 
+
 @nb.njit(cache=True, error_model="numpy")
 def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft):
     """Damped Newton with the exact Jacobian, reused while the steps contract fast (Shamanskii); y updated in

@@ -14,8 +14,9 @@ therefore undefined here (ruff's F821 is off for this folder). Nothing allocates
 import numba as nb
 import numpy as np
 
+# the numbers of mgflux.results.Status
 TC_OK = 0
-TC_FAILED = 1
+TC_FAILED = 6
 TC_NONFINITE = 3
 TC_NEGATIVE = 4
 

@@ -9,11 +9,13 @@ therefore undefined here (ruff's F821 is off for this folder). Nothing allocates
 import numba as nb
 import numpy as np
 
+
 @nb.njit(cache=True, error_model="numpy")
 def _bt_hurwitz_stable(A, n, H, c, cn, routh):
     """Routh-Hurwitz on the characteristic polynomial of A[:n, :n]: 1 = every eigenvalue in the open left
-    half-plane, 0 = not, -1 = undecided (a zero or rounding-level pivot). H, c, cn, routh are work arrays at
-    least that large."""
+    half-plane, -1 = not shown (a sign change, a zero or a rounding-level pivot: an eigenvalue in the right
+    half-plane or too close to tell; ``_bt_stable`` then asks LAPACK). It never returns 0: an unstable
+    verdict always comes from the eigenvalues. H, c, cn, routh are work arrays at least that large."""
     for i in range(n):
         for j in range(n):
             H[i, j] = A[i, j]

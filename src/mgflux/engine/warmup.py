@@ -1,0 +1,79 @@
+"""Compile a model's single-run kernels in a background process, so that the next `mgflux run` loads them.
+
+``mgflux run`` on an empty cache answers with scipy at once (``RunOptions(compile="background")``) and starts
+``python -m mgflux.engine.warmup MODEL.toml``, detached: it calls each single-run kernel once with the argument
+types a run uses, which writes their machine code into numba's cache. A lock file keeps two such processes from
+compiling the same model at once.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: the compiled kernels a single `steady` / `run` calls (their cache files say whether the model is compiled)
+SINGLE_RUN_KERNELS = ("timecourse_totals", "newton_one", "observe_chunk")
+_LOCK_SECONDS = 300.0
+
+
+def _lock_path(model) -> Path:
+    from .._paths import cache_dir
+
+    return cache_dir() / f"compiling-{model.name}-{abs(hash(model.path.read_text())) % 10**12}.lock"
+
+
+def start_background_compile(model) -> bool:
+    """Start the background compilation of *model*'s single-run kernels; False if one is running already
+    or it cannot be started (the next run then compiles in the foreground)."""
+    if os.environ.get("MGFLUX_NO_BACKGROUND_COMPILE"):
+        return False
+    try:
+        lock = _lock_path(model)
+        if lock.exists() and time.time() - lock.stat().st_mtime < _LOCK_SECONDS:
+            return True
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text(str(os.getpid()))
+        subprocess.Popen([sys.executable, "-m", "mgflux.engine.warmup", str(model.path), str(lock)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+        return True
+    except OSError:
+        return False
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    model_path, lock = argv[0], (Path(argv[1]) if len(argv) > 1 else None)
+    try:
+        import numpy as np
+
+        from ..model.model import get_model
+        from .codegen import compiled
+
+        model = get_model(model_path)
+        mod = compiled(model)
+        y, p = model.guess_vector().astype(np.float64), model.parameter_vector().astype(np.float64)
+        n = y.shape[0]
+        dy, J, out = np.empty(n), np.empty((n, n)), np.empty(len(model.observable_names))
+        mod.rhs(y, p, dy)  # the same argument types as engine.steady and engine.timecourse
+        mod.jacobian(y, p, J)
+        mod.observe(y, p, out)
+        mod.newton_one(y.copy(), p, 1e-6 * np.maximum(np.abs(y), 1.0), 1e-11, 1e-10, 60)
+        ext = np.concatenate([y, np.zeros(mod.N_TOTALS)])
+        Yout = np.empty((2, ext.shape[0]))
+        mod.timecourse_totals(ext, np.ascontiguousarray(p[None]), np.array([0.0, 1.0]), np.array([0.0, 1.0]), 1e-9,
+                              1e-12 * np.maximum(1.0, np.abs(ext)), 1000, Yout, float(np.inf))
+        mod.observe_chunk(0, 1, np.ascontiguousarray(y[None]), np.ascontiguousarray(p[None]), out[None].copy())
+        return 0
+    finally:
+        if lock is not None:
+            try:
+                lock.unlink()
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
