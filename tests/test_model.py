@@ -139,3 +139,18 @@ def test_readouts_are_declared_with_the_model(tmp_path):
     with pytest.raises(mgflux.ModelError, match="serum_totl.*Did you mean 'serum_total'"):
         mgflux.steady_state(mgflux.scenario_from_dict(
             {"scenario": {"name": "bad", "model": str(model_from_text(bad, name="bad_readout").path)}}, where="<t>"))
+
+
+def test_editing_a_module_loads_afresh(tmp_path, monkeypatch):
+    """The load cache (model/store.py) keys a model by its file and its modules' texts: a changed module is read."""
+    monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path / "cache"))
+    m1, p = _load(tmp_path, ADULT)
+    a = mgflux.get_model(p)
+    assert a.parameters[a.parameter_index("diet_ca_intake")].given == 25
+    import time
+
+    time.sleep(0.01)
+    (tmp_path / "modules" / "calcium.toml").write_text(
+        CALCIUM.replace("[parameters.diet_ca_intake]\nvalue = 25", "[parameters.diet_ca_intake]\nvalue = 30", 1))
+    b = mgflux.get_model(p)
+    assert b.parameters[b.parameter_index("diet_ca_intake")].given == 30

@@ -503,7 +503,10 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
     if key not in _CACHE:
         from . import store  # checked once per file text, not once per process: no pint on a warm start
 
-        k = store.key(str(p.resolve()), p.read_text())
+        # the key hashes the model file and every module file beside it (models/modules/*.toml): editing the
+        # calcium module must load afresh, although the model file's text did not change
+        mod_texts = [m.read_text() for m in sorted(modules.glob("*.toml"))] if modules.is_dir() else []
+        k = store.key(str(p.resolve()), p.read_text(), *mod_texts)
         model = store.load("model", k)
         if model is None:
             model = load_model(p)
