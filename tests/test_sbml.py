@@ -287,6 +287,8 @@ def test_roadrunner_covers_calcium():
     ca = ["ca_ecf", "ca_bone_exchangeable", "pth_gland", "hydroxylase", "calcitriol"]
     r = _runner(sc, absolute_tolerance=1e-15)
     r.timeCourseSelections = ["time", *ca, "serum_ca_total", "pth_plasma", "ca_urine_rate"]
+    from mgflux.model.scenario import output_times
+
     times = output_times(sc)
     tc = r.simulate(times=list(times))
     run = mgflux.simulate(sc)
