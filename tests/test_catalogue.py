@@ -397,7 +397,8 @@ def test_gene_rejects_dose():
 def test_casr_activity_range():
     with pytest.raises(mgflux.ScenarioError, match=r"activity = 0.1 is outside the allowed range \[0.2, 5\]"):
         _scenario([{"name": "CASR", "activity": 0.1}])
-    _scenario([{"name": "CASR", "activity": 0.8}])  # loss of function (FHH) is allowed: activity below 1
+    # below 1: loss of function (FHH), the mirror: high-normal serum Mg (Marx 1981)
+    assert steady(("CASR", "activity", 0.5))["serum_mg_total_mM"] > BASELINE_SERUM
 
 
 # ------------------------------------------------------------------------------------------ calcium phenotype

@@ -14,5 +14,10 @@ def test_generated_table_is_current(name):
 
 
 def test_every_documented_target_is_met():
+    # the second edition's known misses (tests/test_catalogue.py KNOWN_MISSES; models/README.md "Still missed") are
+    # the only rows allowed to say so, and each must still be listed there
+    from test_catalogue import KNOWN_MISSES
+
     for name, (fname, fn) in calibration.TABLES.items():
-        assert "**no**" not in fn(), f"a target in the {name} table is missed"
+        missed = {line.split("|")[1].strip() for line in fn().splitlines() if "**no**" in line}
+        assert missed <= KNOWN_MISSES, f"a target in the {name} table is missed: {sorted(missed - KNOWN_MISSES)}"

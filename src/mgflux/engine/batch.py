@@ -96,8 +96,18 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
         warm = nominal(model, P[0] if len(P) else model.parameter_vector())
     ex = executor(scheduler, workers)
     if isinstance(ex, Dask):
-        return _solve_dask(model, P, warm, options, ex, chunk_size)
-    return _solve_local(model, P, warm, options, progress, ex)
+        return _no_empty_body(model, P, *_solve_dask(model, P, warm, options, ex, chunk_size))
+    return _no_empty_body(model, P, *_solve_local(model, P, warm, options, progress, ex))
+
+
+def _no_empty_body(model, P, Y, status, strategy):
+    """An all-empty body (no Mg input: every exchangeable pool drained) is a balance, but no steady state of a
+    person: status 1, as the single solver raises (run.py)."""
+    if "ecf" in model.state_names and "ecf_volume" in model.parameter_names and len(status):
+        with np.errstate(divide="ignore", invalid="ignore"):  # bad sets carry their own status already
+            serum = Y[:, model.state_index("ecf")] / P[:, model.parameter_index("ecf_volume")]
+        status = np.where((status == 0) & ~(serum > 1e-6), 1, status)
+    return Y, status, strategy
 
 
 #: seconds numba takes to compile each family of batch kernels on a cold cache (measured on 2 busy cores:
