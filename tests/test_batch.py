@@ -10,7 +10,6 @@ from mgflux import main
 from mgflux.engine import batch as engine_batch
 from mgflux.engine.codegen import compiled
 from mgflux.studies.population import parse_incidence
-from mgflux.studies.sweep import design
 
 HEALTHY = SCENARIOS / "healthy.toml"
 AGREEMENT = [HEALTHY, SCENARIOS / "genes" / "SLC12A3.toml", SCENARIOS / "genes" / "TRPM6.toml",
@@ -234,9 +233,9 @@ def test_vary_parsing_and_designs():
         with pytest.raises(mgflux.ScenarioError):
             mgflux.parse_vary(bad)
     vs = [mgflux.parse_vary("a=0:1:3"), mgflux.parse_vary("b=10:20:2")]
-    assert design(vs).shape == (6, 2)
+    assert mgflux.design(vs).shape == (6, 2)
     for method in ("lhs", "sobol"):
-        X = design(vs, 64, method, seed=1)
+        X = mgflux.design(vs, 64, method, seed=1)
         assert X.shape == (64, 2) and X[:, 0].min() >= 0 and X[:, 1].max() <= 20
         # Latin hypercube: one point per stratum
         if method == "lhs":

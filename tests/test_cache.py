@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import mgflux
-from mgflux.engine.codegen import generate_source
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTHY = ROOT / "scenarios" / "healthy.toml"
@@ -17,16 +16,23 @@ HEALTHY = ROOT / "scenarios" / "healthy.toml"
 
 def _mgflux(args, cache, **env):
     e = dict(os.environ, MGFLUX_CACHE_DIR=str(cache), MGFLUX_NO_BACKGROUND_COMPILE="1", **env)
-    return subprocess.run([sys.executable, "-m", "mgflux.cli.main", *args], capture_output=True, text=True, env=e,
+    return subprocess.run([sys.executable, "-m", "mgflux", *args], capture_output=True, text=True, env=e,
                           timeout=600)
 
 
 def test_cache_key_is_the_generated_code_only(tmp_path):
-    text = (mgflux.models_dir() / "adult.toml").read_text()
-    a = mgflux.get_model("adult")
-    b = mgflux.model_from_text(text, name="copy_with_another_file_name")
-    assert b.path.name != a.path.name
-    assert generate_source(a) == generate_source(b)
+    """The same model text under another file name (what a Dask worker rebuilds) reuses the same generated
+    module: one module file in the cache, not two."""
+    code = ("import sys, mgflux; text = (mgflux.models_dir() / 'adult.toml').read_text(); "
+            "b = mgflux.model_from_text(text, name='copy_with_another_file_name'); "
+            "mgflux.steady_state(sys.argv[1]); "
+            "mgflux.steady_state(mgflux.scenario_from_dict({'scenario': {'name': 'b', 'model': str(b.path)}}))")
+    cache = tmp_path / "cache"
+    r = subprocess.run([sys.executable, "-c", code, str(HEALTHY)], env=dict(os.environ, MGFLUX_CACHE_DIR=str(cache)),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(list(cache.glob("models/*.toml"))) == 1  # the copy has its own file name ...
+    assert len(list(cache.glob("mgflux_model_*.py"))) == 1  # ... and shares the generated module
 
 
 @pytest.mark.slow
@@ -91,3 +97,21 @@ def test_a_warm_steady_state_imports_only_what_it_needs(tmp_path):
     assert "pint" in json.loads(first.stdout)  # the first process checks the model's units
     again = subprocess.run([sys.executable, "-c", code, str(HEALTHY)], env=env, capture_output=True, text=True)
     assert json.loads(again.stdout) == [], again.stdout
+
+
+def test_background_compile_starts_once_for_concurrent_runs(tmp_path, monkeypatch):
+    """The lock is named by a digest of the model file (the same in every process) and created atomically:
+    a second cold run while the first compile is under way starts no second compile."""
+    from mgflux.engine import warmup
+
+    monkeypatch.delenv("MGFLUX_NO_BACKGROUND_COMPILE", raising=False)
+    monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
+    model = mgflux.get_model("adult")
+    code = "import mgflux; from mgflux.engine import warmup; print(warmup._lock_path(mgflux.get_model('adult')))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=dict(os.environ, MGFLUX_CACHE_DIR=str(tmp_path)), timeout=120)
+    assert other.stdout.strip() == str(warmup._lock_path(model))  # another process finds the same lock
+    started = []
+    monkeypatch.setattr(warmup.subprocess, "Popen", lambda *a, **k: started.append(a))
+    assert warmup.start_background_compile(model) and warmup.start_background_compile(model)
+    assert len(started) == 1 and len(list(tmp_path.glob("compiling-adult-*.lock"))) == 1

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 import mgflux
-from conftest import scenario
+from conftest import SCENARIOS, scenario
+
+ROOT = SCENARIOS.parent
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +77,29 @@ def test_time_below_threshold_interpolates():
     assert low["first_day"] == pytest.approx(0.5)
     assert low["days"] == pytest.approx(0.5 + 1.0 + 0.5)
     assert r.time_below(0.5)["days"] == 0.0 and r.time_below(0.5)["first_day"] is None
+
+
+def test_every_result_has_a_tidy_dataframe_and_a_json_dict():
+    """steady_states, timecourses, compare and find_dose: dataframe() (tidy) and to_dict() (what --json
+    prints) agree with the readouts; a batched course equals the single run it batches."""
+    import json
+
+    import pandas  # noqa: F401
+
+    sc = mgflux.load_scenario(ROOT / "scenarios" / "drugs" / "omeprazole.toml")
+    many = mgflux.steady_states(sc, {"gfr": [60.0, 120.0]})
+    df = many.dataframe()
+    assert list(df["gfr"]) == [60.0, 120.0] and list(df["status"]) == ["ok", "ok"]
+    assert df["serum_mg_total_mM"].iloc[0] > df["serum_mg_total_mM"].iloc[1]  # lower GFR, higher serum Mg
+    json.dumps(many.to_dict())
+    tc = mgflux.timecourses(sc, days=30)
+    tdf = tc.dataframe(["serum_mg_total_mM", "hypomagnesemia_grade"])
+    assert len(tdf) == tc.time_day.size and set(tdf.columns) >= {"set", "time_day", "status", "serum_mg_total_mM"}
+    run = mgflux.simulate(sc)
+    n = tc.time_day.size
+    np.testing.assert_allclose(tdf["serum_mg_total_mM"], run["serum_mg_total_mM"][:n], rtol=1e-5)
+    assert json.loads(mgflux.results.to_json(tc.to_dict(["serum_mg_total_mM"])))["set_status"] == ["ok"]
+    c = mgflux.compare(sc)
+    assert set(c.dataframe().columns) == {"quantity", "unit", "healthy", "scenario", "change"}
+    d = mgflux.find_dose(ROOT / "scenarios" / "genes" / "SLC12A3.toml", "magnesium_citrate", "0.7 mM")
+    assert d.dataframe()["dose_mg_per_day"].iloc[0] == pytest.approx(d.to_dict()["dose_mg_per_day"])

@@ -323,3 +323,34 @@ class TimecourseResult:
 
     def status_counts(self) -> dict:
         return {STATUS[int(s)]: int(np.sum(self.status == s)) for s in np.unique(self.status)}
+
+    def readouts(self, names=None) -> dict:
+        """Readouts (N, n_times) by name (default: every readout of the model), each time with the parameters
+        of its segment (the later one at an edge, as :func:`mgflux.simulate`); NaN for failed sets."""
+        from .engine.batch import readouts_of
+
+        N, T, n = self.Y.shape
+        seg = np.clip(np.searchsorted(self.edges, self.time_day, side="right") - 1, 0, self.Pseg.shape[1] - 1)
+        P = self.Pseg[:, seg].reshape(N * T, -1)
+        r = readouts_of(self.model, self.Y.reshape(N * T, n), P, np.repeat(self.status, T))
+        return {k: v.reshape(N, T) for k, v in r.items() if names is None or k in names}
+
+    def dataframe(self, readouts=None):
+        """Tidy pandas DataFrame: one row per set and output time (set, factor values, status, time_day, the
+        readouts; default: every readout)."""
+        import pandas as pd
+
+        N, T = self.Y.shape[:2]
+        cols = {"set": np.repeat(np.arange(N), T)}
+        cols.update({k: np.repeat(np.asarray(v, dtype=float), T) for k, v in self.factors.items()})
+        cols["status"] = np.repeat([STATUS[int(s)] for s in self.status], T)
+        cols["time_day"] = np.tile(self.time_day, N)
+        cols.update({k: v.ravel() for k, v in self.readouts(readouts).items()})
+        return pd.DataFrame(cols)
+
+    def to_dict(self, readouts=None) -> dict:
+        """JSON-ready dict: times, status counts and per set, factor values, readouts as nested lists."""
+        return jsonable({"n": len(self), "time_day": self.time_day, "status": self.status_counts(),
+                         "set_status": [STATUS[int(s)] for s in self.status],
+                         "factors": {k: np.asarray(v, dtype=float) for k, v in self.factors.items()},
+                         "readouts": self.readouts(readouts)})

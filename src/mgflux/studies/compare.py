@@ -31,6 +31,12 @@ class Comparison:
                 "rows": [{"quantity": r[0], "unit": r[1], "healthy": r[2], "scenario": r[3], "change": r[3] - r[2]}
                          for r in self.rows]}
 
+    def dataframe(self):
+        """Tidy pandas DataFrame: one row per quantity (healthy, scenario, change)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict()["rows"])
+
 
 def healthy_reference(scenario: Scenario) -> Scenario:
     """The same model, diet and grid without any perturbation or treatment."""

@@ -25,7 +25,14 @@ class DoseResult:
     serum_at_limit_mM: float
     message: str
 
+    def dataframe(self):
+        """One-row pandas DataFrame of :meth:`to_dict`."""
+        import pandas as pd
+
+        return pd.DataFrame([self.to_dict()])
+
     def to_dict(self) -> dict:
+        """What ``mgflux dose-finder --json`` prints."""
         d = dataclasses.asdict(self)
         d["dose_mg_per_day"] = None if self.dose_mmol_per_day is None else self.dose_mmol_per_day * _units.MG_MOLAR_MASS_G_PER_MOL
         return d
