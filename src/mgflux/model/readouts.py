@@ -53,6 +53,11 @@ def hypermagnesemia_grade(serum_total_mM):
     return g if g.shape else int(g)
 
 
+def hypocalcemia_grade(serum_ca_total_mM):
+    """CTCAE v5 grade (0-4) by serum total Ca: < 2.10 (LLN), < 2.0, < 1.75, < 1.5 mM."""
+    return grade(serum_ca_total_mM, 2.10, 2.0, 1.75, 1.5)
+
+
 _FUNCTIONS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "where": np.where, "grade": grade,
               "hypermagnesemia_grade": hypermagnesemia_grade}
 _INTEGER = ("grade", "hypermagnesemia_grade")  # functions whose value is a grade (an int)
@@ -130,7 +135,13 @@ def model_readouts(model: Model) -> tuple[Readout, ...]:
         return hit[1]
     shared_path, shared = _shared()
     own = _table(model.path, tomllib.loads(model.path.read_text())) if model.path and model.path.exists() else {}
-    base = set(model.observable_names) | set(model.state_names) | {"total_pools"}
+    for rel in model.includes:  # a module's readouts (models/modules/*.toml), after the model file's own
+        mpath = model.path.parent / rel
+        for name, spec in _table(mpath, tomllib.loads(mpath.read_text())).items():
+            if name in own:
+                raise ModelError(f"{mpath}: [readouts.{name}] is already defined by the model (or an earlier module)")
+            own[name] = spec
+    base = set(model.observable_names) | set(model.state_names) | {"total_pools", "total_ca_pools"}
     out, known = [], set(base)
     for name, spec in {**shared, **own}.items():
         where = model.path if name in own else shared_path
@@ -173,7 +184,8 @@ def _readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
     """Readouts for observables *obs* (n_obs, ...) and states *y* (n_states, ...): arrays or scalars."""
     env = dict(zip(model.observable_names, obs))
     env.update(zip(model.state_names, y))
-    env["total_pools"] = sum(env[st.name] for st in model.states if st.pool)
+    env["total_pools"] = sum(env[n] for n in model.pools_of("mg"))  # body Mg (pools of other ions apart)
+    env["total_ca_pools"] = sum(env[n] for n in model.pools_of("ca")) if model.pools_of("ca") else 0.0
     env.update(_FUNCTIONS)
     out = {}
     with np.errstate(divide="ignore", invalid="ignore"):
