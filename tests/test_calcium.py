@@ -56,8 +56,8 @@ def test_ca_mass_balance_closes_over_a_year():
     assert np.max(np.abs(run.mass_balance_error())) / run.totals["cumulative_intake_mmol"][-1] < 1e-8
     # 1000 mg of Ca is 25 mmol (40.078 g/mol, not Mg's 24.305)
     t = run.time_day
-    i0, i1 = np.searchsorted(t, 100), np.searchsorted(t, 101)
-    assert run.totals["cumulative_ca_intake_mmol"][i1] - run.totals["cumulative_ca_intake_mmol"][i0] == pytest.approx(25 + 24.95, rel=0.01)
+    day_100_to_101 = np.interp([100.0, 101.0], t, run.totals["cumulative_ca_intake_mmol"])
+    assert day_100_to_101[1] - day_100_to_101[0] == pytest.approx(25 + 24.95, rel=0.01)
 
 
 def test_cldn16_hypercalciuria_at_least_twofold(base):
@@ -185,3 +185,13 @@ def test_ca_readouts_in_batches_and_csv(tmp_path):
     u = np.asarray(batch["urine_ca_mmol_per_day"])
     assert np.all(np.diff(u) < 0)  # more pore, less Ca lost (batched readouts carry the Ca module)
     assert np.all(np.asarray(batch["hypocalcemia_grade"]) >= 0)
+
+
+def test_remembered_conversions_keep_the_element_apart():
+    """The on-disk store of unit conversions keys on the element: a Mg mass remembered first must not give a
+    Ca supplement Mg's molar mass (1000 mg/day: 41.1 mmol/day of Mg, 25.0 of Ca)."""
+    from mgflux.model import units
+
+    mg = units.convert("1000 mg/day", "mmol/day", where="<test>", key="amount")
+    ca = units.convert("1000 mg/day", "mmol/day", where="<test>", key="amount", element="Ca")
+    assert mg == pytest.approx(1000 / 24.305) and ca == pytest.approx(1000 / 40.078)

@@ -81,8 +81,9 @@ def _conversions_path() -> Path:
     return _folder() / f"conversions-{_code_hash()}.json"
 
 
-def conversion(text, expected: str, allow_negative: bool):
-    """A remembered successful unit conversion of *text* to *expected* (internal units), or None."""
+def conversion(text, expected: str, allow_negative: bool, element: str = "Mg"):
+    """A remembered successful unit conversion of *text* to *expected* (internal units), or None. The element
+    is part of the key: "1000 mg/day" is 41.1 mmol/day of Mg but 25.0 mmol/day of Ca."""
     if not isinstance(text, str):
         return None
     if not _LOADED_CONVERSIONS:
@@ -91,13 +92,13 @@ def conversion(text, expected: str, allow_negative: bool):
             _CONVERSIONS.update(json.loads(_conversions_path().read_text()))
         except Exception:  # noqa: BLE001
             pass
-    return _CONVERSIONS.get(f"{text}|{expected}|{allow_negative}")
+    return _CONVERSIONS.get(f"{text}|{expected}|{allow_negative}|{element}")
 
 
-def remember_conversion(text, expected: str, allow_negative: bool, value: float) -> None:
+def remember_conversion(text, expected: str, allow_negative: bool, value: float, element: str = "Mg") -> None:
     if not isinstance(text, str):
         return
-    k = f"{text}|{expected}|{allow_negative}"
+    k = f"{text}|{expected}|{allow_negative}|{element}"
     if _CONVERSIONS.get(k) == value:
         return
     _CONVERSIONS[k] = value

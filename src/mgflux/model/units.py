@@ -120,7 +120,7 @@ def convert(text, expected: str, *, where: str, key: str, allow_negative: bool =
     """
     from . import store
 
-    hit = store.conversion(text, expected, allow_negative)
+    hit = store.conversion(text, expected, allow_negative, element)
     if hit is not None:
         return hit
     ureg = registry()
@@ -137,5 +137,5 @@ def convert(text, expected: str, *, where: str, key: str, allow_negative: bool =
     if value < 0 and not allow_negative:
         raise UnitError(f"{where}: {key} = {text!r} is negative; it must be >= 0")
     value = value * to_internal(target)
-    store.remember_conversion(text, expected, allow_negative, value)
+    store.remember_conversion(text, expected, allow_negative, value, element)
     return value
