@@ -98,9 +98,16 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
             raise MgfluxError(f"{where}: needs a source")
         by_entry[e.name] = cv
     cohorts = {}
+    shared = {}  # drug -> the drug whose treated patients it shares ([cohort.DRUG] same_as = "OTHER")
     for name, t in raw.get("cohort", {}).items():
         where = f"{path}: [cohort.{name}]"
         drug = cat.lookup(name, where)
+        if "same_as" in t:
+            if t.get("risk_factor"):
+                raise MgfluxError(f"{where}: give either same_as or risk_factor entries, not both")
+            other = cat.lookup(str(t["same_as"]), f"{where}: same_as")
+            shared[drug.name] = (other.name, where)
+            continue
         rfs = []
         for r in t.get("risk_factor", []):
             e = cat.lookup(str(r.get("name", "")), where)
@@ -111,6 +118,11 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
                 raise MgfluxError(f"{where}: risk factor {e.name} needs a source")
             rfs.append(RiskFactor(e.name, float(r.get("dose", 1.0)), prev, r["source"]))
         cohorts[drug.name] = tuple(rfs)
+    for name, (other, where) in shared.items():
+        if other not in cohorts:
+            raise MgfluxError(f"{where}: same_as = {other!r} has no [[cohort.{other}.risk_factor]] of its own; "
+                              f"drugs with risk factors: {', '.join(sorted(cohorts)) or 'none'}")
+        cohorts[name] = cohorts[other]
     return PopulationSpec(tuple(out), float(dr.get("cv", 0.0)), path, by_entry, cohorts)
 
 
