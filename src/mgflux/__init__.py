@@ -23,6 +23,7 @@ from .errors import ScenarioError as ScenarioError
 from .errors import SolverError as SolverError
 from .errors import SteadyStateError as SteadyStateError
 from .errors import UnitError as UnitError
+from .io.petab import write_petab as write_petab
 from .io.sbml import to_sbml as to_sbml
 from .io.sbml import write_sbml as write_sbml
 from .model.catalogue import Catalogue as Catalogue
@@ -56,10 +57,15 @@ from .run import simulate as simulate
 from .run import steady_state as steady_state
 from .run import steady_states as steady_states
 from .run import timecourses as timecourses
+from .studies.clinical import clinical_reading as clinical_reading
 from .studies.compare import compare as compare
+from .studies.diagnose import diagnose as diagnose
 from .studies.dose import find_dose as find_dose
+from .studies.fit import fit as fit
 from .studies.incidence import drug_incidence_table as drug_incidence_table
 from .studies.incidence import drug_scenario_file as drug_scenario_file
+from .studies.loading_test import LoadingTestResult as LoadingTestResult
+from .studies.loading_test import loading_test as loading_test
 from .studies.population import PopulationSpec as PopulationSpec
 from .studies.population import RiskFactor as RiskFactor
 from .studies.population import load_population_spec as load_population_spec
@@ -76,6 +82,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict",
     "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
+    "clinical_reading", "loading_test", "LoadingTestResult", "diagnose", "fit", "write_petab",
     "IntegrationError", "MgfluxError", "ModelError", "ScenarioError", "SolverError", "SteadyStateError",
     "UnitError", "__version__", "BatchOptions", "Execution", "TimecourseOptions", "BatchResult", "Status",
     "TimecourseResult", "steady_states", "timecourses", "sweep", "population", "sensitivity", "compare", "find_dose",

@@ -7,19 +7,37 @@ from ..errors import MgfluxError
 from .format import _UNITS_NOTE, _json, _table
 
 
+def steady_json(res, reading=None) -> dict:
+    """The object ``mgflux steady --json`` prints (the web page's ``POST /api/steady`` answers the same)."""
+    from ..studies.clinical import clinical_reading
+
+    return {**res.to_dict(), "clinical_reading": clinical_reading(res) if reading is None else reading}
+
+
+def run_json(res, reading=None) -> dict:
+    """The object ``mgflux run --json`` prints (the web page's ``POST /api/run`` answers the same)."""
+    from ..studies.clinical import clinical_reading
+
+    return {**res.to_dict(), "clinical_reading": clinical_reading(res) if reading is None else reading}
+
+
 def cmd_steady(args) -> int:
     from ..model.readouts import EXTRA_READOUTS, READOUTS
     from ..run import steady_state
+    from ..studies.clinical import clinical_reading, reading_text
 
     res = steady_state(args.scenario)
+    reading = clinical_reading(res)
     if args.json:
-        print(_json(res.to_dict()))
+        print(_json(steady_json(res, reading)))
         return 0
     rows = {k: res[k] for k in READOUTS}
     rows.update({k: res[k] for k in EXTRA_READOUTS})
     print(_table(rows, f"Steady state: {res.scenario}"))
     for n in res.notes:
         print(f"note: {n}")
+    print()
+    print(reading_text(reading))
     print(f"({_UNITS_NOTE})")
     return 0
 
@@ -28,9 +46,11 @@ def cmd_run(args) -> int:
     from ..model.readouts import READOUTS
     from ..options import RunOptions
     from ..run import simulate
+    from ..studies.clinical import clinical_reading, reading_text
 
     # no wait for the compiler: on an empty cache scipy answers now and the kernels compile in the background
     res = simulate(args.scenario, options=RunOptions(compile="background"))
+    reading = clinical_reading(res)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -41,7 +61,7 @@ def cmd_run(args) -> int:
         (out / "summary.json").write_text(_json({"scenario": res.scenario, "initial": res.initial, "final": res.final,
                                                   "notes": list(res.notes)}))
     if args.json:
-        print(_json(res.to_dict()))
+        print(_json(run_json(res, reading)))
     else:
         rows = {k: [res.initial[k], res.final[k]] for k in READOUTS}
         t_end = res.time_day[-1]
@@ -57,6 +77,8 @@ def cmd_run(args) -> int:
             print("no hypomagnesemia (serum total Mg stays >= 0.7 mM)")
         for n in res.notes:
             print(f"note: {n}")
+        print()
+        print(reading_text(reading))
         if args.out:
             print(f"wrote {out / 'timecourse.csv'} and {', '.join(p.name for p in paths)} in {out}")
         print(f"({_UNITS_NOTE})")

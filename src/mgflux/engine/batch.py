@@ -113,13 +113,18 @@ def _no_empty_body(model, P, Y, status, strategy):
 #: seconds numba takes to compile each family of batch kernels on a cold cache (measured on 2 busy cores:
 #: benchmarks/README.md); said before the wait, so that a first batch never looks hung
 COMPILE_SECONDS = {"steady_chunk": 25, "timecourse_chunk": 10, "sensitivity_chunk": 8}
+#: what each family is, in the note (single runs, batches of steady states and of time courses compile apart)
+_FAMILY = {"steady_chunk": "batch steady-state", "timecourse_chunk": "batch time-course",
+           "sensitivity_chunk": "sensitivity"}
 
 
 def announce_compile(mod, kernel: str) -> None:
-    """Say "compiling the model once (about N s)" when *kernel* is neither loaded nor cached."""
+    """Say "compiling the model once (about N s: its batch steady-state kernels)" when *kernel* is neither loaded
+    nor cached: each family of kernels compiles once, the first time a command needs it."""
     fn = getattr(mod, kernel)
     if not fn.signatures and not is_cached(mod, (kernel,)):
-        note(f"compiling the model once (about {COMPILE_SECONDS.get(kernel, 15)} s); later runs load it from "
+        note(f"compiling the model once (about {COMPILE_SECONDS.get(kernel, 15)} s: its "
+             f"{_FAMILY.get(kernel, kernel)} kernels); later runs load them from "
              f"{Path(mod.__file__).parent}")
 
 
@@ -151,7 +156,7 @@ def _chunk_task(model_text, model_name, P, warm, options):
 
 def _solve_dask(model, P, warm, options, ex: Dask, chunk_size):
     chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-    parts = ex.map(_steady_task, chunks, model.path.read_text(), model.name, warm, options)
+    parts = ex.map(_steady_task, chunks, model.source_files(), model.name, warm, options)
     if not parts:
         return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -208,7 +213,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
             Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
         chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
                   for i in range(0, Y0.shape[0], chunk_size)]
-        parts = Dask(scheduler).map(_timecourse_task, chunks, model.path.read_text(), model.name,
+        parts = Dask(scheduler).map(_timecourse_task, chunks, model.source_files(), model.name,
                           np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
         if not parts:
             return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))

@@ -1,0 +1,150 @@
+"""mgflux diagnose: the model-based differential (DESIGN.md "New commands")."""
+import json
+
+import numpy as np
+import pytest
+
+import mgflux
+from conftest import SCENARIOS
+from mgflux.cli.main import main
+from mgflux.studies import diagnose as dg
+
+
+def labs_of(**kw):
+    meds = kw.pop("medications", [])
+    return dg.load_labs({"labs": kw, "medications": meds, "name": "test"})
+
+
+def test_lab_units_convert_with_each_ion_molar_mass():
+    spec = dg._spec()
+    assert dg.convert_lab("serum_mg_total", "1.4 mg/dL", spec) == pytest.approx(14 / 24.305, rel=1e-6)
+    assert dg.convert_lab("serum_mg_total", "1.4 mEq/L", spec) == pytest.approx(0.7)
+    assert dg.convert_lab("serum_ca_total", "9 mg/dL", spec) == pytest.approx(90 / 40.078, rel=1e-6)
+    assert dg.convert_lab("pth", "40 pg/mL", spec) == pytest.approx(40 / 9.425, rel=1e-4)
+    assert dg.convert_lab("femg", 3.0, spec) == 3.0
+    with pytest.warns(UserWarning, match="outside the plausible range"):
+        assert dg.convert_lab("serum_mg_total", "8 mmol/L", spec) == 8.0  # implausible but possible: taken, warned
+    with pytest.raises(mgflux.ScenarioError, match="cannot be converted to 'mmol/L'"):
+        dg.convert_lab("serum_mg_total", "3 mmol/day", spec)
+
+
+def test_bad_labs_files_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(mgflux.ScenarioError, match="Did you mean 'serum_mg_total'"):
+        dg.load_labs({"labs": {"serum_mg_totl": "0.6 mM"}})
+    with pytest.raises(mgflux.ScenarioError, match="Did you mean 'omeprazole'"):
+        dg.load_labs({"labs": {"femg": 3}, "medications": ["omeprazol"]})
+    with pytest.raises(mgflux.ScenarioError, match="needs a \\[labs\\] table"):
+        dg.load_labs({"medications": []})
+    with pytest.raises(mgflux.UnitError, match="gfr"):
+        dg.load_labs({"labs": {"femg": 3}, "patient": {"gfr": "60 mg"}})
+    p = tmp_path / "labs.toml"
+    p.write_text('[labs]\nserum_mg_total = "0.6 mM"\n[lab]\n')
+    assert main(["diagnose", str(p)]) == 2
+    assert "unknown key 'lab'" in capsys.readouterr().err
+
+
+def test_candidates_group_identical_effects_and_include_two_hits():
+    cs = dg.causes()
+    names = [c.name for c in cs]
+    assert "TRPM6 homozygous" in names and "TRPM6 heterozygous" in names and "ppi + thiazide" in names
+    ppi = next(c for c in cs if c.name == "ppi")
+    assert "omeprazole" in ppi.members  # a class and its members with the same effect are one candidate
+    assert len(names) == len(set(names))
+    assert all(c.mechanism for c in cs)
+
+
+def test_labs_of_the_model_trpm6_patient_rank_trpm6_in_the_top_3():
+    ss = mgflux.steady_state(SCENARIOS / "genes" / "TRPM6.toml")
+    r = mgflux.diagnose(labs_of(serum_mg_total=ss["serum_mg_total_mM"], femg=ss["femg_percent"],
+                                urine_mg=f"{ss['urine_mg_mmol_per_day']} mmol/day"))
+    assert "TRPM6 homozygous" in [c["name"] for c in r.candidates[:3]]
+    assert r.candidates[0]["mechanism"] == "trpm6_uptake"
+    scores = [c["score"] for c in r.candidates]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-12
+    assert "not a clinical diagnosis" in r.caveat
+    # mechanism scores: the candidates' scores summed per mechanism class, best first, adding up to 1
+    ms = [m["score"] for m in r.mechanisms]
+    assert ms == sorted(ms, reverse=True) and abs(sum(ms) - 1) < 1e-9
+
+
+def test_renal_and_intestinal_wasting_are_told_apart():
+    renal = mgflux.diagnose(labs_of(serum_mg_total="0.55 mM", femg=8.0, urine_mg="5 mmol/day"), top=5)
+    gut = mgflux.diagnose(labs_of(serum_mg_total="0.6 mM", femg=0.5, urine_mg="0.4 mmol/day"), top=5)
+    renal_mech = {"tal_paracellular", "dct_integrity", "basolateral_extrusion", "trpm6_uptake"}
+    assert renal.candidates[0]["mechanism"] in renal_mech
+    assert all(c["predicted"]["femg_percent"] > 3 for c in renal.candidates[:3])
+    assert gut.candidates[0]["mechanism"] not in {"tal_paracellular", "dct_integrity", "basolateral_extrusion"}
+    assert all(c["predicted"]["femg_percent"] < 2 for c in gut.candidates[:3])
+
+
+def test_known_medications_condition_the_ranking():
+    r = mgflux.diagnose(labs_of(serum_mg_total="0.62 mM", femg=1.0, urine_mg="0.8 mmol/day",
+                                medications=["omeprazole"]), top=100)
+    names = [c["name"] for c in r.candidates]
+    assert "omeprazole alone (no further cause)" in names
+    assert not any(n == "ppi" or n.startswith("ppi +") for n in names)
+    assert r.to_dict()["medications"] == ["omeprazole"]
+    df = r.dataframe()
+    assert list(df["name"]) == names and "predicted_serum_mg_total_mM" in df
+
+
+def test_patient_gfr_conditions_the_simulated_patients():
+    low = dg.simulate_causes(labs_of(serum_mg_total="0.6 mM"), n=50)[1]
+    ckd = dg.simulate_causes(dg.load_labs({"labs": {"serum_mg_total": "0.6 mM"}, "patient": {"gfr": "40 mL/min"}}),
+                             n=50)[1]
+    # candidate 0 is "no cause": at a GFR of 40 mL/min its patients excrete a larger share of the filtered load
+    assert np.nanmedian(ckd["femg_percent"][0]) > np.nanmedian(low["femg_percent"][0])
+
+
+def test_ca_labs_without_a_readout_are_reported_not_used():
+    r = mgflux.diagnose(labs_of(serum_mg_total="0.5 mM", femg=6.0, urine_ca_creatinine_ratio=0.1))
+    have_ca = any("urine_ca_creatinine_ratio" in c["predicted"] for c in r.candidates)
+    assert ("urine_ca_creatinine_ratio" in r.used) == have_ca
+    assert ("urine_ca_creatinine_ratio" in r.unused) != have_ca
+
+
+def test_simulated_patients_are_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(dg, "cache_dir", lambda: tmp_path)  # only the diagnose cache (compiled kernels stay warm)
+    labs = labs_of(serum_mg_total="0.5 mM")
+    cl, sim = dg.simulate_causes(labs, n=8)
+    files = list((tmp_path / "diagnose").glob("*.npz"))
+    assert len(files) == 1
+    cl2, sim2 = dg.simulate_causes(labs, n=8)
+    assert [c.name for c in cl] == [c.name for c in cl2]
+    for k in sim:
+        np.testing.assert_array_equal(sim[k], sim2[k])
+    dg.simulate_causes(labs_of(serum_mg_total="0.5 mM", medications=["furosemide"]), n=8)
+    assert len(list((tmp_path / "diagnose").glob("*.npz"))) == 2  # medications change the key
+
+
+def test_cli_json_contract(tmp_path, capsys):
+    p = tmp_path / "labs.toml"
+    p.write_text('[labs]\nserum_mg_total = "1.2 mg/dL"\nfemg = 7.0\nurine_mg = "4 mmol/day"\n')
+    assert main(["diagnose", str(p), "--json", "--top", "3"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert len(obj["candidates"]) == 3
+    for c in obj["candidates"]:
+        assert {"name", "kind", "mechanism", "score", "predicted"} <= c.keys()
+        assert "serum_mg_total_mM" in c["predicted"]
+    assert obj["next_tests"] and "caveat" in obj
+    assert main(["diagnose", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "test that would separate them best" in out and "not a clinical diagnosis" in out
+
+
+@pytest.mark.slow
+def test_round_trip_severe_distinct_causes_rank_in_top_3():
+    rt = dg.round_trip()
+    rows = {r["entry"]: r for r in rt["rows"]}
+    # causes with a distinct lab signature (severe, and a route or binding of their own): these must round-trip
+    # (with the Mg labs of the first edition, and with the Ca labs and control of issues 10-11)
+    for name in ("TRPM6", "EGFR", "CLDN16", "CLDN19", "PLVAP", "ATP1A1", "cisplatin"):
+        assert rows[name]["passes"], (name, rows[name]["ranks"])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="TARGET NOT MET (issue 13: >= 80 % of gene and drug entries in the top 3): "
+                   "28 % with the Mg labs of the first-edition model, 49 % with the Ca labs and control of issues "
+                   "10-11 (trial merge of `calcium`; models/README.md 'Diagnosis round trip'). Do not weaken.")
+def test_round_trip_80_percent_of_entries_in_top_3():
+    assert dg.round_trip()["entry_rate"] >= 0.8
