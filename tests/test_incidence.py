@@ -127,6 +127,18 @@ def test_cohort_keeps_the_same_persons_and_draws_its_prevalence():
     assert abs(np.mean(X1[:, -1]) - 0.3) < 0.03
 
 
+def test_a_risk_factor_in_classes_draws_each_class_by_its_share():
+    spec = mgflux.load_population_spec()
+    sc = scenario_from_dict({"scenario": {"name": "ppi"}, "perturbation": [{"name": "omeprazole", "dose": 1.0}]},
+                            where="test")
+    rf = mgflux.RiskFactor("older_age", 0.5, 0.8, "test", (0.2, 1.0), (0.75, 0.25))
+    f, X, _ = mgflux.population_design(sc, 20000, 4, spec, cohort=(rf,))
+    col = X[:, -1]
+    assert set(np.unique(col)) == {0.0, 0.2, 1.0}
+    assert np.mean(col == 0) == pytest.approx(0.2, abs=0.015)
+    assert np.mean(col == 1.0) == pytest.approx(0.8 * 0.25, abs=0.015)
+
+
 def test_per_entry_exposure_cv_keeps_the_quantile():
     spec = mgflux.load_population_spec()
     sc = scenario_from_dict({"scenario": {"name": "two drugs"}, "perturbation": [
@@ -146,6 +158,11 @@ def test_per_entry_exposure_cv_keeps_the_quantile():
     ('[[cohort.digoxin.risk_factor]]\nname = "loop_diuretic"\nprevalence = 0.8\n', "source"),
     ('[drug_response.per_entry.torasemide]\ncv = 0.3\n', "source"),
     ('[cohort.omeprazole]\nsame_as = "ppi"\n', "has no"),
+    ('[[cohort.ppi.risk_factor]]\nname = "older_age"\nprevalence = 1\ndoses = [0.5, 1]\nshares = [0.5, 0.4]\n'
+     'source = "x"\n', "add up to 1"),
+    ('[[cohort.ppi.risk_factor]]\nname = "older_age"\nprevalence = 1\ndoses = [0.5, 1]\nsource = "x"\n', "together"),
+    ('[[cohort.ppi.risk_factor]]\nname = "older_age"\nprevalence = 1\ndoses = [0.5, 1]\nshares = [1]\n'
+     'source = "x"\n', "2 doses but 1 shares"),
     ('[cohort.omeprazole]\nsame_as = "pp"\n', "ppi"),
     ('[[cohort.ppi.risk_factor]]\nname = "older_age"\nprevalence = 1\nsource = "x"\n'
      '[cohort.omeprazole]\nsame_as = "ppi"\n[[cohort.omeprazole.risk_factor]]\nname = "diabetes"\nprevalence = 1\n'
@@ -192,6 +209,7 @@ def test_treated_cohorts_describe_the_patients_of_table_2():
     thz = {r.name: r for r in cohorts["thiazide"]}
     assert set(thz) == {"older_age", "diabetes", "chronic_kidney_disease"}
     assert thz["older_age"].prevalence == 1 and thz["older_age"].dose == pytest.approx((66.9 - 30) / 45, abs=0.01)
+    assert len(thz["older_age"].doses) == 5 and sum(thz["older_age"].shares) == pytest.approx(1)  # ages in quintiles
     assert thz["diabetes"].prevalence == pytest.approx(0.416) and 0.1 < thz["chronic_kidney_disease"].prevalence < 0.25
     ppi = {r.name: r for r in cohorts["ppi"]}
     assert set(ppi) == {"older_age", "diabetes"}
