@@ -56,7 +56,9 @@ def test_dose_finder_says_when_no_oral_dose_can(capsys):
     # second edition: the store-driven kidney keeps more of an oral dose, so the ceiling is searched up to 1000 mg/day
     code = main(["dose-finder", str(SCENARIOS / "genes" / "CLDN16.toml"), "--target", "0.8 mM", "--max", "1000 mg/day"])
     out = capsys.readouterr().out
-    assert code == 0 and "no dose of magnesium_citrate up to 1000 mg/day reaches 0.800 mM" in out
+    # the search stops at the dose of the highest serum (diarrhoea above it); the Ca coupling puts it near 600 mg/day
+    assert code == 0 and "no dose of magnesium_citrate up to" in out and "reaches 0.800 mM" in out
+    assert "the highest it gives is" in out
 
 
 def test_dose_finder_zero_when_already_at_target():

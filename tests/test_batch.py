@@ -353,7 +353,10 @@ def test_global_sensitivity_needs_salib_or_runs(capsys):
     gs = mgflux.sensitivity(mgflux.load_scenario(HEALTHY), "sobol", n=64)
     # over the documented ranges, intake (0-3x) and the TAL's reabsorption capacity dominate serum Mg (second
     # edition: the store signal defends the set point, so the CaSR threshold, first before, moved down the list)
-    assert gs.failed == 0 and {r[0] for r in gs.ranking()[:2]} == {"intake_factor", "tal_max_ratio"}
+    # (with the calcium module's ranged parameters in the design the store signal's baseline ranks second, the TAL
+    # capacity third)
+    top = [r[0] for r in gs.ranking()]
+    assert gs.failed == 0 and top[0] == "intake_factor" and "tal_max_ratio" in top[:3]
 
 
 @pytest.mark.slow
