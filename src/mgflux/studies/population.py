@@ -37,12 +37,24 @@ class Variability:
 @dataclass(frozen=True)
 class RiskFactor:
     """A risk factor of the patients who receive a drug (``[[cohort.DRUG.risk_factor]]``): catalogue entry
-    *name* at input *dose*, present in a fraction *prevalence* of them."""
+    *name* at input *dose*, present in a fraction *prevalence* of them. With *doses* and *shares* (a distribution
+    in classes, e.g. age groups), each patient who has it draws one of *doses* with probability *shares*; *dose* is
+    then their mean."""
 
     name: str
     dose: float
     prevalence: float
     source: str
+    doses: tuple = ()
+    shares: tuple = ()
+
+    def draw(self, rng, n: int) -> np.ndarray:
+        """Input of this risk factor for *n* patients (0 where absent)."""
+        present = rng.random(n) < self.prevalence
+        if not self.doses:
+            return np.where(present, self.dose, 0.0)
+        d = rng.choice(np.asarray(self.doses, float), size=n, p=np.asarray(self.shares, float))
+        return np.where(present, d, 0.0)
 
 
 @dataclass(frozen=True)
@@ -98,9 +110,16 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
             raise MgfluxError(f"{where}: needs a source")
         by_entry[e.name] = cv
     cohorts = {}
+    shared = {}  # drug -> the drug whose treated patients it shares ([cohort.DRUG] same_as = "OTHER")
     for name, t in raw.get("cohort", {}).items():
         where = f"{path}: [cohort.{name}]"
         drug = cat.lookup(name, where)
+        if "same_as" in t:
+            if t.get("risk_factor"):
+                raise MgfluxError(f"{where}: give either same_as or risk_factor entries, not both")
+            other = cat.lookup(str(t["same_as"]), f"{where}: same_as")
+            shared[drug.name] = (other.name, where)
+            continue
         rfs = []
         for r in t.get("risk_factor", []):
             e = cat.lookup(str(r.get("name", "")), where)
@@ -109,8 +128,33 @@ def load_population_spec(path=None, model: Model | None = None) -> PopulationSpe
                 raise MgfluxError(f"{where}: risk factor {e.name}: prevalence must be in [0, 1]")
             if not str(r.get("source", "")).strip():
                 raise MgfluxError(f"{where}: risk factor {e.name} needs a source")
-            rfs.append(RiskFactor(e.name, float(r.get("dose", 1.0)), prev, r["source"]))
+            doses, shares = r.get("doses"), r.get("shares")
+            if (doses is None) != (shares is None):
+                raise MgfluxError(f"{where}: risk factor {e.name}: give doses and shares together (one share per dose)")
+            if doses is not None:
+                try:
+                    doses, shares = tuple(float(x) for x in doses), tuple(float(x) for x in shares)
+                except (TypeError, ValueError):
+                    raise MgfluxError(f"{where}: risk factor {e.name}: doses and shares must be lists of numbers") from None
+                if len(doses) != len(shares) or not doses:
+                    raise MgfluxError(f"{where}: risk factor {e.name}: {len(doses)} doses but {len(shares)} shares")
+                if min(shares) < 0 or abs(sum(shares) - 1) > 0.02:
+                    raise MgfluxError(f"{where}: risk factor {e.name}: shares must be >= 0 and add up to 1 "
+                                      f"(they add up to {sum(shares):g})")
+                if "dose" in r:
+                    raise MgfluxError(f"{where}: risk factor {e.name}: give dose or doses/shares, not both")
+                total = sum(shares)
+                shares = tuple(x / total for x in shares)
+                rfs.append(RiskFactor(e.name, sum(d * w for d, w in zip(doses, shares)), prev, r["source"],
+                                      doses, shares))
+            else:
+                rfs.append(RiskFactor(e.name, float(r.get("dose", 1.0)), prev, r["source"]))
         cohorts[drug.name] = tuple(rfs)
+    for name, (other, where) in shared.items():
+        if other not in cohorts:
+            raise MgfluxError(f"{where}: same_as = {other!r} has no [[cohort.{other}.risk_factor]] of its own; "
+                              f"drugs with risk factors: {', '.join(sorted(cohorts)) or 'none'}")
+        cohorts[name] = cohorts[other]
     return PopulationSpec(tuple(out), float(dr.get("cv", 0.0)), path, by_entry, cohorts)
 
 
@@ -284,7 +328,7 @@ def population_design(scenario: Scenario, n: int, seed: int = 0, spec: Populatio
     for r in cohort:  # drawn last: the persons and their exposures are the same with or without a cohort
         e = get_catalogue(model).lookup(r.name, "cohort")
         facs.append(factor(scenario, f"{e.name}.{e.variable}"))
-        cols.append(np.where(rng.random(n) < r.prevalence, r.dose, 0.0))
+        cols.append(r.draw(rng, n))
     return facs, (np.column_stack(cols) if cols else np.zeros((n, 0))), exposure
 
 
