@@ -65,7 +65,9 @@ def test_each_set_its_own_parameters_and_bad_sets_get_a_status():
     n = len(model.states)
     ref = ys[:n].T
     scale = np.maximum(np.abs(ref).max(axis=0), 1e-12)
-    assert np.all(np.abs(one.Y[0] - ref) <= 1e-4 * np.abs(ref) + 1e-8 * scale)
+    # a state resting at 0 (beta_cell_shift without a beta-agonist) carries round-off far below the integrators'
+    # absolute tolerance (1e-12 x max(1, |y0|)): agreement is asked down to that tolerance, not below it
+    assert np.all(np.abs(one.Y[0] - ref) <= 1e-4 * np.abs(ref) + 1e-8 * scale + 1e-14)
     # the dose matters during the course (days 10-24) and its effect fades after it: same person, double dose
     two = mgflux.timecourses(sc, {"gfr": [100.0, 100.0], "aminoglycoside.dose": [350.0, 700.0]})
     t, d = two.time_day, two.serum()[1] - two.serum()[0]

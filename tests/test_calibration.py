@@ -18,7 +18,9 @@ def test_every_first_table_row_has_a_target():
 @pytest.mark.parametrize("name", TARGETS)
 def test_healthy_target(healthy, name):
     lo, hi = TARGETS[name]
-    assert lo <= healthy[name] <= hi, f"{name} = {healthy[name]:.4g}, target {lo}-{hi}"
+    # round-off slack only: the PT share is 20% by construction (ratio 0.25) and lands on either side of 20 by 1e-15
+    eps = 1e-9 * max(abs(lo), abs(hi), 1.0)
+    assert lo - eps <= healthy[name] <= hi + eps, f"{name} = {healthy[name]:.4g}, target {lo}-{hi}"
 
 
 def test_ionised_and_ultrafiltrable_fractions(healthy):

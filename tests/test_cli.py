@@ -39,7 +39,7 @@ def test_run_json_and_out_dir(capsys, tmp_path):
     assert len(tc["time_day"]) == len(tc["serum_mg_total_mM"]) == 61  # 60 days, daily samples
     for k in READOUTS:
         assert k in obj["final"] and k in tc
-    for f in ("timecourse.csv", "serum.png", "urine.png", "pools.png", "segments.png"):
+    for f in ("timecourse.csv", "serum.png", "urine.png", "pools.png", "segments.png", "calcium.png"):
         assert (tmp_path / f).stat().st_size > 1000, f
     header = (tmp_path / "timecourse.csv").read_text().splitlines()[0].split(",")
     assert header[0] == "time_day" and "serum_mg_total_mM" in header and "cumulative_urine_mmol" in header

@@ -1,4 +1,5 @@
-"""intake + IV = faeces + urine + change in body Mg, to 1e-8 relative over a year with dosing windows."""
+"""intake + IV = faeces + urine + change in body Mg, to 1e-8 relative over a year with dosing windows (the Ca
+balance of the calcium module: tests/test_calcium.py)."""
 import numpy as np
 
 import mgflux
@@ -50,5 +51,6 @@ def test_no_negative_amounts_and_finite():
     for st in m.states:
         arr = run.states[st.name]
         assert np.all(np.isfinite(arr)), st.name
-        # Mg pools never go negative; relative states resting at exactly 0 may carry roundoff (~1e-33)
-        assert np.all(arr >= 0) if st.pool else np.all(arr >= -1e-20), (st.name, arr.min())
+        # pools never go negative; relative states resting at exactly 0 may carry round-off (1e-33 .. 1e-19: far
+        # below the integrator's absolute tolerance of 1e-12)
+        assert np.all(arr >= 0) if st.pool else np.all(arr >= -1e-15), (st.name, arr.min())

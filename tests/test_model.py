@@ -22,7 +22,13 @@ def test_every_shipped_model_loads_and_solves(name):
     assert mgflux.simulate(sc).final["serum_mg_total_mM"] > 0
 
 
-def _load(tmp_path, text):
+def _load(tmp_path, text, module=None):
+    """Load a model text from a folder that also holds the shipped modules (or a changed calcium module)."""
+    (tmp_path / "modules").mkdir(exist_ok=True)
+    for f in (models_dir() / "modules").glob("*.toml"):
+        (tmp_path / "modules" / f.name).write_text(f.read_text())
+    if module is not None:
+        (tmp_path / "modules" / "calcium.toml").write_text(module)
     p = tmp_path / "m.toml"
     p.write_text(text)
     return mgflux.load_model(p), p
@@ -75,8 +81,8 @@ def test_model_from_text_equals_file(tmp_path, monkeypatch):
     monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
     from mgflux import model_from_text
 
-    m = model_from_text(ADULT, "adult")
     ref = mgflux.get_model()
+    m = model_from_text(ref.source_files(), "adult")  # the model file and its modules
     assert m.parameter_names == ref.parameter_names
     assert list(m.parameter_vector()) == list(ref.parameter_vector())
     assert str(m.path).startswith(str(tmp_path))
@@ -84,6 +90,37 @@ def test_model_from_text_equals_file(tmp_path, monkeypatch):
 
 def test_population_data_file_is_not_listed_as_a_model():
     assert "adult" in available_models() and "population" not in available_models()
+
+
+CALCIUM = (models_dir() / "modules" / "calcium.toml").read_text()
+
+
+def test_module_is_merged_and_pools_carry_their_ion():
+    m = mgflux.get_model()
+    assert m.includes == ("modules/calcium.toml",)
+    assert set(m.pools_of("ca")) == {"ca_ecf", "ca_bone_exchangeable"}
+    assert "ca_ecf" not in m.pools_of("mg")
+    assert "PetersonRiggs2010" in m.references and "serum_ca_total_mM" in m.targets
+
+
+@pytest.mark.parametrize("case", ["clash", "missing", "ion", "bad ion"])
+def test_module_errors(case, tmp_path):
+    text, module = ADULT, CALCIUM
+    if case == "clash":
+        module = module.replace("[parameters.diet_ca_intake]", "[parameters.gfr]", 1)
+        want = "'gfr' is already defined"
+    elif case == "missing":
+        text = text.replace('include = ["modules/calcium.toml"]', 'include = ["modules/calcum.toml"]')
+        want = "does not exist"
+    elif case == "ion":
+        module = module.replace('from = "ca_ecf"\nto = "ca_bone_exchangeable"', 'from = "ecf"\nto = "ca_bone_exchangeable"')
+        want = "hold different ions"
+    else:
+        module = module.replace('ion = "ca"', 'ion = "k"', 1)
+        want = "unknown ion 'k'"
+    with pytest.raises(mgflux.ModelError) as exc:
+        _load(tmp_path, text, module)
+    assert want in str(exc.value), str(exc.value)
 
 
 def test_readouts_are_declared_with_the_model(tmp_path):
@@ -102,3 +139,18 @@ def test_readouts_are_declared_with_the_model(tmp_path):
     with pytest.raises(mgflux.ModelError, match="serum_totl.*Did you mean 'serum_total'"):
         mgflux.steady_state(mgflux.scenario_from_dict(
             {"scenario": {"name": "bad", "model": str(model_from_text(bad, name="bad_readout").path)}}, where="<t>"))
+
+
+def test_editing_a_module_loads_afresh(tmp_path, monkeypatch):
+    """The load cache (model/store.py) keys a model by its file and its modules' texts: a changed module is read."""
+    monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path / "cache"))
+    m1, p = _load(tmp_path, ADULT)
+    a = mgflux.get_model(p)
+    assert a.parameters[a.parameter_index("diet_ca_intake")].given == 25
+    import time
+
+    time.sleep(0.01)
+    (tmp_path / "modules" / "calcium.toml").write_text(
+        CALCIUM.replace("[parameters.diet_ca_intake]\nvalue = 25", "[parameters.diet_ca_intake]\nvalue = 30", 1))
+    b = mgflux.get_model(p)
+    assert b.parameters[b.parameter_index("diet_ca_intake")].given == 30

@@ -259,6 +259,9 @@ def test_model_names_may_not_shadow_the_generated_code(tmp_path):
         "[expressions]\n", '[expressions]\nJ = { formula = "ecf / ecf_volume", unit = "mM", description = "flux" }\n', 1)
     path = tmp_path / "m.toml"
     path.write_text(text)
+    (tmp_path / "modules").mkdir()
+    for f in (models_dir() / "modules").glob("*.toml"):
+        (tmp_path / "modules" / f.name).write_text(f.read_text())
     with pytest.raises(mgflux.ModelError, match="'J' is reserved"):
         compiled(mgflux.load_model(path))
 

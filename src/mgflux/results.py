@@ -102,6 +102,15 @@ class RunResult:
         body = self.timecourse["body_mg_mmol"]
         return inflow - outflow - (body - body[0])
 
+    def ca_mass_balance_error(self) -> np.ndarray:
+        """Ca intake + net skeletal release - faeces - urine - change in ECF and exchangeable bone Ca (mmol):
+        zero up to the solver tolerance (the large skeletal store is a boundary of the model)."""
+        t = self.totals
+        inflow = t["cumulative_ca_intake_mmol"] + t["cumulative_ca_bone_release_mmol"]
+        outflow = t["cumulative_ca_faecal_mmol"] + t["cumulative_ca_urine_mmol"]
+        body = self.timecourse["body_ca_exchangeable_mmol"]
+        return inflow - outflow - (body - body[0])
+
     def to_dict(self) -> dict:
         tc = {"time_day": self.time_day.tolist()}
         for k, v in self.timecourse.items():

@@ -124,6 +124,13 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
         "cumulative_faecal_mmol": totals["faecal_excretion"] + totals["supplement_unabsorbed"],
         "cumulative_urine_mmol": totals["urinary_excretion"],
     }
+    if "ca_urinary_excretion" in totals:
+        cumulative.update({
+            "cumulative_ca_intake_mmol": totals["ca_absorption"] + totals["ca_unabsorbed"],
+            "cumulative_ca_faecal_mmol": totals["ca_unabsorbed"] + totals["ca_endogenous_secretion"],
+            "cumulative_ca_urine_mmol": totals["ca_urinary_excretion"],
+            "cumulative_ca_bone_release_mmol": totals["ca_bone_remodelling"],
+        })
     solver = dict(stats)
     solver["initial_steady_state"] = sinfo["strategies"]
     return RunResult(

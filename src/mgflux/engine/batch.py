@@ -151,7 +151,7 @@ def _chunk_task(model_text, model_name, P, warm, options):
 
 def _solve_dask(model, P, warm, options, ex: Dask, chunk_size):
     chunks = [P[i:i + chunk_size] for i in range(0, P.shape[0], chunk_size)]
-    parts = ex.map(_steady_task, chunks, model.path.read_text(), model.name, warm, options)
+    parts = ex.map(_steady_task, chunks, model.source_files(), model.name, warm, options)
     if not parts:
         return np.empty((0, len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -208,7 +208,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
             Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
         chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
                   for i in range(0, Y0.shape[0], chunk_size)]
-        parts = Dask(scheduler).map(_timecourse_task, chunks, model.path.read_text(), model.name,
+        parts = Dask(scheduler).map(_timecourse_task, chunks, model.source_files(), model.name,
                           np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
         if not parts:
             return (np.empty((0, np.size(t_out), len(model.states))), np.empty(0, np.int64), np.empty(0, np.int64))

@@ -75,7 +75,10 @@ def _jac(mod, y, p):
 
 
 def _boundary_step(y, dx, frac=0.99):
-    """Largest alpha <= 1 keeping y + alpha dx > 0 (fraction-to-boundary rule)."""
+    """Largest alpha <= 1 keeping y + alpha dx > 0 (fraction-to-boundary rule). Round-off components of *dx*
+    for a state resting at exactly its bound, or pushing one below it, are set to 0 in place (as the kernels do)."""
+    thr = 1e-12 * max(1.0, float(np.max(np.abs(dx)))) if dx.size else 0.0
+    dx[(np.abs(dx) < thr) & ((y == 0) | (y + dx < 0))] = 0.0
     neg = dx < 0
     if not np.any(neg):
         return 1.0

@@ -73,7 +73,43 @@ def plot_run(result, out_dir: str | Path) -> list[Path]:
     ax.set_title(f"{result.scenario}: where filtered Mg goes")
     ax.legend(loc="lower left")
     paths.append(_save(fig, out / "segments.png", plt))
+    if "serum_ca_total_mM" in result.timecourse:
+        paths.append(_plot_calcium(result, t, out, plt))
     return paths
+
+
+def _plot_calcium(result, t, out: Path, plt) -> Path:
+    """Ca/PTH panel: serum Ca (total, ionised) with the CTCAE hypocalcaemia limit, PTH and calcitriol, urine Ca."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    axes[0].plot(t, result["serum_ca_total_mM"], label="total")
+    axes[0].plot(t, result["serum_ca_ionized_mM"], label="ionised")
+    axes[0].axhline(2.10, color="crimson", ls="--", lw=1, label="2.10 mM (hypocalcaemia)")
+    axes[0].set_ylabel("serum Ca (mM)")
+    axes[0].set_title("serum Ca")
+    axes[0].legend()
+    axes[1].plot(t, result["pth_pg_per_mL"], label="PTH (pg/mL)")
+    axes[1].axhspan(15, 65, color="grey", alpha=0.15, label="PTH reference 15-65")
+    axes[1].set_ylabel("PTH (pg/mL)")
+    ax2 = axes[1].twinx()
+    ax2.plot(t, result["calcitriol_pM"], color="tab:orange", label="calcitriol (pM)")
+    ax2.set_ylabel("calcitriol (pM)")
+    h1, l1 = axes[1].get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    axes[1].legend(h1 + h2, l1 + l2, loc="best")
+    axes[1].set_title("PTH and calcitriol")
+    axes[2].plot(t, result["urine_ca_mmol_per_day"], label="urine Ca (mmol/day)")
+    ax3 = axes[2].twinx()
+    ax3.plot(t, result["urine_ca_creatinine_ratio"], color="grey", ls=":", label="Ca/creatinine (mmol/mmol)")
+    ax3.axhline(0.7, color="crimson", ls="--", lw=1, label="0.7 (hypercalciuria)")
+    ax3.set_ylabel("Ca/creatinine")
+    h1, l1 = axes[2].get_legend_handles_labels()
+    h2, l2 = ax3.get_legend_handles_labels()
+    axes[2].legend(h1 + h2, l1 + l2, loc="best")
+    axes[2].set_title("urinary Ca")
+    for ax in axes:
+        ax.set_xlabel("time (day)")
+    fig.suptitle(f"{result.scenario}: calcium, PTH, calcitriol")
+    return _save(fig, out / "calcium.png", plt)
 
 
 def _save(fig, path: Path, plt) -> Path:
@@ -111,7 +147,12 @@ def plot_comparison(c, path) -> None:
     import numpy as np
 
     h, p = c.healthy.observables, c.patient.observables
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [5, 3]})
+    calcium = "ca_filtered_load" in h
+    if calcium:  # Mg kidney, Ca kidney beside it, gut
+        fig, ax3 = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [5, 5, 3]})
+        axes, ax_ca = [ax3[0], ax3[2]], ax3[1]
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [5, 3]})
     labels = ["filtered", "PT", "TAL", "DCT", "urine"]
     keys = ["filtered_load", "pt_reabsorption", "tal_reabsorption", "dct_reabsorption", "urine_rate"]
     x = np.arange(len(labels))
@@ -130,7 +171,17 @@ def plot_comparison(c, path) -> None:
     axes[1].bar(xg - 0.2, gh, 0.4, label="healthy")
     axes[1].bar(xg + 0.2, gp, 0.4, label=c.scenario)
     axes[1].set_xticks(xg, glabels)
-    axes[1].set_title("gut")
+    axes[1].set_title("gut (Mg)")
+    if calcium:  # the Ca waterfall beside the Mg one (same segments, shared TAL terms)
+        axes[0].set_title("kidney Mg per segment")
+        ckeys = ["ca_filtered_load", "ca_pt_reabsorption", "ca_tal_reabsorption", "ca_dct_reabsorption", "ca_urine_rate"]
+        ax_ca.bar(x - 0.2, [h[k] for k in ckeys], 0.4, label="healthy")
+        ax_ca.bar(x + 0.2, [p[k] for k in ckeys], 0.4, label=c.scenario)
+        ax_ca.set_xticks(x, ["filtered", "PT", "TAL", "DCT/CNT", "urine"])
+        ax_ca.set_yscale("log")
+        ax_ca.set_ylabel("mmol/day (log scale)")
+        ax_ca.set_title("kidney Ca per segment")
+        ax_ca.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -30,13 +30,20 @@ MECHANISMS = {
     "basolateral_extrusion": "Na+-dependent basolateral Mg extrusion driven by the Na+/K+-ATPase",
     "intestinal": "intestinal absorption (paracellular small intestine, microbiota, luminal pH)",
     "intake": "dietary or supplemental Mg intake",
+    "calcium_pth": "calcium, PTH and vitamin D (parathyroid secretion, calcitriol, bone mineralisation, Ca intake)",
     "redistribution": "shifts between serum, cells, bone and binding (NEFA, albumin)",
     "losses": "extra losses (diarrhoea, osmotic diuresis)",
 }
 VARIABLE = {"gene": "activity", "drug": "dose", "condition": "dose", "treatment": "amount"}
 _ENTRY_KEYS = {"kind", "mechanism", "aliases", "description", "phenotype", "source", "effects", "constants",
                "route", "dose_range", "activity_range", "homozygous_activity", "heterozygous_activity",
-               "standard_dose", "incidence", "targets", "amount_unit", "inheritance", "target_dose"}
+               "standard_dose", "incidence", "targets", "amount_unit", "inheritance", "target_dose", "element",
+               "ca_phenotype"}
+#: ca_phenotype: the calcium picture the literature reports (directions against the healthy adult) and its source
+CA_PHENOTYPE_KEYS = {"urine_ca": ("high", "low", "normal"), "serum_ca": ("high", "low", "normal"),
+                     "pth": ("high", "low", "normal", "not_raised"), "source": None}
+#: elements a treatment's amount may be of (a mass converts with its molar mass; default Mg)
+ELEMENTS = {"Mg": 24.305, "Ca": 40.078}
 INHERITANCE = ("recessive", "dominant", "mitochondrial", "candidate")
 _EFFECT_KEYS = {"parameter", "multiply", "add", "organ"}
 _CONST_KEYS = {"value", "unit", "source", "note"}
@@ -74,6 +81,8 @@ class Entry:
     incidence: str = ""
     targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     file: str = ""
+    element: str = "Mg"  # oral treatments: the element the amount is of (a mass converts with its molar mass)
+    ca_phenotype: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def variable(self) -> str:
@@ -236,6 +245,22 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                     _units.registry().Quantity(1.0, t["amount_unit"])
                 except Exception:
                     raise ModelError(f"{where}: amount_unit = {t['amount_unit']!r} is not a unit pint knows") from None
+            element = t.get("element", "Mg")
+            if element not in ELEMENTS:
+                raise ModelError(unknown_name("element", str(element), ELEMENTS, where))
+            if element != "Mg" and (kind != "treatment" or t.get("route") != "oral" or "amount_unit" in t):
+                raise ModelError(f"{where}: element applies to oral treatments dosed as an amount of that element")
+            ca_ph = t.get("ca_phenotype", {})
+            if not isinstance(ca_ph, dict):
+                raise ModelError(f"{where}: ca_phenotype must be a table")
+            for k, v in ca_ph.items():
+                if k not in CA_PHENOTYPE_KEYS:
+                    raise ModelError(unknown_name("key", k, CA_PHENOTYPE_KEYS, f"{where} ca_phenotype"))
+                allowed = CA_PHENOTYPE_KEYS[k]
+                if allowed is not None and v not in allowed:
+                    raise ModelError(f"{where} ca_phenotype: {k} = {v!r}; allowed: {', '.join(allowed)}")
+            if ca_ph and not str(ca_ph.get("source", "")).strip():
+                raise ModelError(f"{where} ca_phenotype: needs a source")
             if kind == "gene" and t.get("inheritance") not in INHERITANCE:
                 raise ModelError(f"{where}: a gene needs inheritance = one of {', '.join(INHERITANCE)}")
             route = t.get("route", "")
@@ -255,7 +280,8 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                 standard_dose=t.get("standard_dose"), amount_unit=t.get("amount_unit"),
                 inheritance=t.get("inheritance", ""), target_dose=float(t.get("target_dose", 1.0)),
                 incidence=t.get("incidence", ""),
-                targets=MappingProxyType(dict(t.get("targets", {}))), file=str(path))
+                targets=MappingProxyType(dict(t.get("targets", {}))), file=str(path), element=element,
+                ca_phenotype=MappingProxyType(dict(ca_ph)))
             # every effect must evaluate to a finite, non-negative number across the documented input range
             lo, hi = entry.activity_range if kind == "gene" else entry.dose_range
             probe = [lo, hi if math.isfinite(hi) else lo + 1.0, 1.0] if kind != "treatment" else [0.0, 1.0]

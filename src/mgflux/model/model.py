@@ -21,6 +21,8 @@ from ..errors import ModelError, unknown_name
 from . import units as _units
 
 FUNCTIONS = ("exp", "log", "sqrt")
+#: Ions a pool may hold (``ion = "..."`` of a pool state; default Mg). Body content and mass balance are per ion.
+IONS = {"mg": "magnesium", "ca": "calcium"}
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
@@ -39,10 +41,11 @@ class Parameter:
 class State:
     name: str
     unit: str
-    pool: bool  # an amount of Mg (counted in body Mg and mass balance)
+    pool: bool  # an amount of an ion (counted in that ion's body content and mass balance)
     guess: float
     description: str = ""
     rate: str | None = None  # formula for non-pool states
+    ion: str = "mg"  # pools: the ion the amount is of (IONS); fluxes move one ion between pools of that ion
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Model:
     description: str = ""
     # calibration targets of the unperturbed model: readout -> {"range": (lo, hi), "target": text, "source": text}
     targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    includes: tuple[str, ...] = ()  # module files merged into the model ([model] include), relative paths
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -114,6 +118,25 @@ class Model:
 
     def pool_mask(self) -> np.ndarray:
         return np.array([s.pool for s in self.states])
+
+    def pools_of(self, ion: str = "mg") -> tuple[str, ...]:
+        """Names of the pool states holding *ion* (body content of that ion is their sum)."""
+        return tuple(s.name for s in self.states if s.pool and s.ion == ion)
+
+    def flux_ion(self, flux: Flux) -> str:
+        """The ion a flux moves (that of the pool it leaves or enters; a 'through' flux: from its name)."""
+        side = flux.source or flux.target
+        if side is not None:
+            return next(s for s in self.states if s.name == side).ion
+        return "ca" if flux.name.startswith("ca_") else "mg"
+
+    def source_files(self) -> dict[str, str]:
+        """The text of the model file and of every module it includes, by path relative to the model file
+        (what a process on another machine needs to rebuild the model: :func:`model_from_text`)."""
+        files = {self.path.name: self.path.read_text()}
+        for rel in self.includes:
+            files[rel] = (self.path.parent / rel).read_text()
+        return files
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -227,11 +250,13 @@ def _require(table: dict, key: str, where: str, kinds=(str,)):
     return v
 
 
-_STATE_KEYS = {"unit", "pool", "guess", "description", "rate"}
+_STATE_KEYS = {"unit", "pool", "guess", "description", "rate", "ion"}
 _PARAM_KEYS = {"value", "unit", "source", "note", "range"}
 _FLUX_KEYS = {"from", "to", "rate", "description", "through"}
 _EXPR_KEYS = {"formula", "unit", "description"}
 _TOP_KEYS = {"model", "states", "parameters", "expressions", "fluxes", "references", "targets", "readouts"}
+_MODULE_KEYS = _TOP_KEYS - {"model"} | {"module"}
+_MODEL_KEYS = {"name", "title", "description", "include"}
 _TARGET_KEYS = {"range", "target", "source", "diet"}
 
 
@@ -253,7 +278,13 @@ def load_model(path: str | Path) -> Model:
     f = str(path)
     _check_keys(raw, _TOP_KEYS, f)
     meta = raw.get("model", {})
+    _check_keys(meta, _MODEL_KEYS, f"{f}: [model]")
     name = meta.get("name", path.stem)
+    includes = meta.get("include", [])
+    if not (isinstance(includes, list) and all(isinstance(x, str) for x in includes)):
+        raise ModelError(f"{f}: [model] include must be a list of module file paths (relative to the model file)")
+    for rel in includes:
+        _merge_module(raw, path, rel)
 
     states = []
     for sname, s in raw.get("states", {}).items():
@@ -265,8 +296,13 @@ def load_model(path: str | Path) -> Model:
         rate = s.get("rate")
         if pool == (rate is not None):
             raise ModelError(f"{where}: a state is either a pool (pool = true, changed by fluxes) or has a rate formula")
+        ion = s.get("ion", "mg")
+        if ion not in IONS:
+            raise ModelError(unknown_name("ion", str(ion), IONS, where))
+        if ion != "mg" and not pool:
+            raise ModelError(f"{where}: only a pool holds an ion (ion = {ion!r} needs pool = true)")
         guess = float(s.get("guess", 1.0))
-        states.append(State(sname, unit, pool, guess, s.get("description", ""), rate))
+        states.append(State(sname, unit, pool, guess, s.get("description", ""), rate, ion))
     if not states:
         raise ModelError(f"{f}: no [states]")
 
@@ -309,6 +345,10 @@ def load_model(path: str | Path) -> Model:
                 raise ModelError(unknown_name("state", side, state_names, where))
             if side is not None and not next(s for s in states if s.name == side).pool:
                 raise ModelError(f"{where}: state {side!r} is not a pool; fluxes move Mg between pools")
+        if src is not None and dst is not None:
+            ions = {next(s for s in states if s.name == side).ion for side in (src, dst)}
+            if len(ions) > 1:
+                raise ModelError(f"{where}: a flux moves one ion; {src!r} and {dst!r} hold different ions ({sorted(ions)})")
         through = bool(fl.get("through", False))
         if through and (src or dst):
             raise ModelError(f"{where}: a 'through' flux has neither from nor to")
@@ -339,9 +379,34 @@ def load_model(path: str | Path) -> Model:
         references=MappingProxyType(dict(raw.get("references", {}))),
         description=meta.get("description", ""),
         targets=MappingProxyType(targets),
+        includes=tuple(includes),
     )
     _check_names_and_units(model)
     return model
+
+
+def _merge_module(raw: dict, path: Path, rel: str) -> None:
+    """Merge the module file *rel* (relative to the model file *path*) into the model's tables *raw*.
+
+    A module (``models/modules/*.toml``) has the tables of a model file except [model] (it has [module] with a
+    title and description); its names must not repeat the model's. Merging keeps each part's text in its own
+    file: the calcium module and the Mg model change independently (and merge independently in git)."""
+    mpath = path.parent / rel
+    where = f"{path}: [model] include {rel!r}"
+    try:
+        mod = tomllib.loads(mpath.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{where}: module file {mpath} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{mpath}: not valid TOML: {exc}") from None
+    _check_keys(mod, _MODULE_KEYS, str(mpath))
+    for table in _TOP_KEYS - {"model"}:
+        part = mod.get(table, {})
+        into = raw.setdefault(table, {})
+        for k, v in part.items():
+            if k in into:
+                raise ModelError(f"{mpath}: [{table}] {k!r} is already defined by the model (or an earlier module)")
+            into[k] = v
 
 
 def _order_expressions(exprs, states, params, f):
@@ -432,11 +497,16 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
         p = models_dir() / f"{name_or_path}.toml"
         if not p.exists():
             raise ModelError(unknown_name("model", str(name_or_path), available_models(), str(models_dir())))
-    key = (str(p.resolve()), p.stat().st_mtime_ns)
+    modules = p.parent / "modules"
+    stamp = tuple(m.stat().st_mtime_ns for m in sorted(modules.glob("*.toml"))) if modules.is_dir() else ()
+    key = (str(p.resolve()), p.stat().st_mtime_ns, stamp)
     if key not in _CACHE:
         from . import store  # checked once per file text, not once per process: no pint on a warm start
 
-        k = store.key(str(p.resolve()), p.read_text())
+        # the key hashes the model file and every module file beside it (models/modules/*.toml): editing the
+        # calcium module must load afresh, although the model file's text did not change
+        mod_texts = [m.read_text() for m in sorted(modules.glob("*.toml"))] if modules.is_dir() else []
+        k = store.key(str(p.resolve()), p.read_text(), *mod_texts)
         model = store.load("model", k)
         if model is None:
             model = load_model(p)
@@ -445,18 +515,37 @@ def get_model(name_or_path: str | Path = "adult") -> Model:
     return _CACHE[key]
 
 
-def model_from_text(text: str, name: str = "model") -> Model:
+def model_from_text(text, name: str = "model") -> Model:
     """A model from the text of a model file (for processes on other machines, which do not share the
-    client's files): written once to the cache folder under a name that hashes the text, then loaded."""
+    client's files): written once to the cache folder under a name that hashes the text, then loaded.
+    *text* is the file's text (its modules then come from the shipped models folder), or
+    :meth:`Model.source_files` (the model file first, then its modules)."""
     import hashlib
+    import os
 
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    folder = cache_dir() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}_{digest}.toml"
+    if isinstance(text, dict):
+        files = text
+    else:  # the text of one model file: the modules it includes are the shipped ones
+        files = {f"{name}.toml": text}
+        try:
+            includes = tomllib.loads(text).get("model", {}).get("include", [])
+        except tomllib.TOMLDecodeError:
+            includes = []  # load_model reports the error with the file's name
+        for rel in includes if isinstance(includes, list) else []:
+            shipped = models_dir() / str(rel)
+            if shipped.exists():
+                files[str(rel)] = shipped.read_text()
+    blob = "\0".join(f"{k}\0{v}" for k, v in files.items())
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    folder = cache_dir() / "models" / f"{name}_{digest}"
+    main = next(iter(files))
+    path = folder / main
     if not path.exists():
-        tmp = path.with_suffix(f".tmp{__import__('os').getpid()}")
-        tmp.write_text(text)
-        tmp.replace(path)
+        for rel, body in list(files.items())[::-1]:  # the main file last: its presence means complete
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+            tmp.write_text(body)
+            tmp.replace(target)
     return get_model(path)
 

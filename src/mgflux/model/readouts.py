@@ -39,6 +39,19 @@ def hypomagnesemia_grade(serum_total_mM):
     return grade(serum_total_mM, *GRADE_THRESHOLDS_MM)
 
 
+def hypermagnesemia_grade(serum_total_mM):
+    """CTCAE v5 grade by serum total Mg: > 1.05 (ULN) grade 1, > 1.23 grade 3, > 3.30 grade 4 (CTCAE has no
+    grade 2): the formula of readouts.toml's hypermagnesemia_grade."""
+    s = np.asarray(serum_total_mM, dtype=float)
+    g = np.where(s > 3.30, 4, np.where(s > 1.23, 3, np.where(s > 1.05, 1, 0))).astype(np.int64)
+    return g if g.shape else int(g)
+
+
+def hypocalcemia_grade(serum_ca_total_mM):
+    """CTCAE v5 grade (0-4) by serum total Ca: < 2.10 (LLN), < 2.0, < 1.75, < 1.5 mM."""
+    return grade(serum_ca_total_mM, 2.10, 2.0, 1.75, 1.5)
+
+
 _FUNCTIONS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "where": np.where, "grade": grade}
 _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant, ast.Compare,
           ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -114,7 +127,13 @@ def model_readouts(model: Model) -> tuple[Readout, ...]:
         return hit[1]
     shared_path, shared = _shared()
     own = _table(model.path, tomllib.loads(model.path.read_text())) if model.path and model.path.exists() else {}
-    base = set(model.observable_names) | set(model.state_names) | {"total_pools"}
+    for rel in model.includes:  # a module's readouts (models/modules/*.toml), after the model file's own
+        mpath = model.path.parent / rel
+        for name, spec in _table(mpath, tomllib.loads(mpath.read_text())).items():
+            if name in own:
+                raise ModelError(f"{mpath}: [readouts.{name}] is already defined by the model (or an earlier module)")
+            own[name] = spec
+    base = set(model.observable_names) | set(model.state_names) | {"total_pools", "total_ca_pools"}
     out, known = [], set(base)
     for name, spec in {**shared, **own}.items():
         where = model.path if name in own else shared_path
@@ -157,7 +176,8 @@ def _readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
     """Readouts for observables *obs* (n_obs, ...) and states *y* (n_states, ...): arrays or scalars."""
     env = dict(zip(model.observable_names, obs))
     env.update(zip(model.state_names, y))
-    env["total_pools"] = sum(env[st.name] for st in model.states if st.pool)
+    env["total_pools"] = sum(env[n] for n in model.pools_of("mg"))  # body Mg (pools of other ions apart)
+    env["total_ca_pools"] = sum(env[n] for n in model.pools_of("ca")) if model.pools_of("ca") else 0.0
     env.update(_FUNCTIONS)
     out = {}
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -171,3 +191,29 @@ def _observe(mod, model: Model, y: np.ndarray, p: np.ndarray) -> np.ndarray:
     out = np.empty(len(model.observable_names))
     mod.observe(y, p, out)
     return out
+
+
+def _ca_readouts(model: Model, o: dict, s: dict) -> dict:
+    filtered = o["ca_filtered_load"]
+    creatinine = o["creatinine_excretion"]  # adult.toml: scales with the [patient]
+    return {
+        "serum_ca_total_mM": o["serum_ca_total"],
+        "serum_ca_ionized_mM": o["serum_ca_ionized"],
+        "pth_pM": o["pth_plasma"] * PM_PER_MM,
+        "pth_pg_per_mL": o["pth_plasma"] * PM_PER_MM * PTH_PG_ML_PER_PM,
+        "calcitriol_pM": o["calcitriol_plasma"] * PM_PER_MM,
+        "urine_ca_mmol_per_day": o["ca_urine_rate"],
+        "feca_percent": 100.0 * o["ca_urine_rate"] / filtered,
+        "urine_ca_creatinine_ratio": o["ca_urine_rate"] / creatinine,
+        "reabsorbed_ca_pt_percent": 100.0 * o["ca_pt_reabsorption"] / filtered,
+        "reabsorbed_ca_tal_percent": 100.0 * o["ca_tal_reabsorption"] / filtered,
+        "reabsorbed_ca_dct_percent": 100.0 * o["ca_dct_reabsorption"] / filtered,
+        "hypocalcemia_grade": hypocalcemia_grade(o["serum_ca_total"]),
+        "serum_ca_total_mg_dL": o["serum_ca_total"] * CA_MG_DL_PER_MM,
+        "ca_filtered_load_mmol_per_day": filtered,
+        "ca_absorbed_mmol_per_day": o["ca_absorption"] - o["flux_ca_endogenous_secretion"],
+        "ca_bone_balance_mmol_per_day": -o["flux_ca_bone_remodelling"],
+        "body_ca_exchangeable_mmol": sum(s[n] for n in model.pools_of("ca")),
+        "pth_gland_relative": s["pth_gland"],
+        "pth_responsiveness_relative": o["pth_responsiveness"],
+    }

@@ -245,9 +245,10 @@ def _application(entry: Entry, item: dict, w: str, catalogue: Catalogue, duratio
             if not math.isfinite(value) or value < 0:
                 raise _err(w, f"amount = {item['amount']!r} must be finite and >= 0")
             return Application(entry, value, start, stop, label=entry.name)
+        element = getattr(entry, "element", "Mg")
         if "amount" not in item:
-            raise _err(w, "needs amount = \"... mg/day\" (elemental Mg per day)")
-        value = _units.convert(item["amount"], "mmol/day", where=w, key="amount")
+            raise _err(w, f"needs amount = \"... mg/day\" (elemental {element} per day)")
+        value = _units.convert(item["amount"], "mmol/day", where=w, key="amount", element=element)
         return Application(entry, value, start, stop, label=entry.name)
     # iv
     if "rate" in item:

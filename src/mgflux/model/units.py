@@ -14,6 +14,8 @@ from ..errors import UnitError
 
 #: Molar mass of magnesium, g/mol (IUPAC standard atomic weight, 24.304-24.307; conventional 24.305).
 MG_MOLAR_MASS_G_PER_MOL = 24.305
+#: Molar masses of the elements an amount may be given as a mass of (Ca supplements: 40.078 g/mol).
+MOLAR_MASS_G_PER_MOL = {"Mg": MG_MOLAR_MASS_G_PER_MOL, "Ca": 40.078}
 
 
 @functools.cache
@@ -60,12 +62,12 @@ def internal_unit(q) -> str:
     return " * ".join(parts) if parts else "dimensionless"
 
 
-def to_internal(q) -> float:
-    """Magnitude of *q* in internal units (mmol, L, day); a mass of Mg becomes an amount."""
+def to_internal(q, element: str = "Mg") -> float:
+    """Magnitude of *q* in internal units (mmol, L, day); a mass of Mg (or of *element*) becomes an amount."""
     dims = _dims(q)
     mass = dims.get("[mass]", 0)
     if mass:
-        mm = registry().Quantity(MG_MOLAR_MASS_G_PER_MOL, "g/mol")
+        mm = registry().Quantity(MOLAR_MASS_G_PER_MOL[element], "g/mol")
         q = q / mm**mass
     value = q.to(internal_unit(q)).magnitude
     return float(value)
@@ -89,7 +91,7 @@ def parse(text, *, where: str, key: str):
     return q
 
 
-def convert(text, expected: str, *, where: str, key: str, allow_negative: bool = False) -> float:
+def convert(text, expected: str, *, where: str, key: str, allow_negative: bool = False, element: str = "Mg") -> float:
     """Parse *text* and return its magnitude in the internal unit of *expected* ("mmol/day", "day", ...).
 
     A quantity of the wrong dimension is an error naming both units. Mg mass converts to Mg amount.
@@ -108,7 +110,7 @@ def convert(text, expected: str, *, where: str, key: str, allow_negative: bool =
             f"{where}: {key} = {text!r} has unit '{q.units:~}' ({q.dimensionality}), "
             f"which cannot be converted to '{expected}' ({target.dimensionality})"
         )
-    value = to_internal(q) / to_internal(target)
+    value = to_internal(q, element) / to_internal(target)
     if not math.isfinite(value):
         raise UnitError(f"{where}: {key} = {text!r} is not finite")
     if value < 0 and not allow_negative:

@@ -19,6 +19,35 @@ from ..run import steady_state
 _SHOWN = ("serum_mg_total_mM", "serum_mg_ionized_mM", "femg_percent")
 
 
+PTH_UPPER_PM = 6.9  # 65 pg/mL, upper reference limit of intact PTH (physiology.md)
+
+
+def ca_direction(ss, ref, key: str) -> str:
+    """The model's direction of a Ca readout against the healthy adult, in ca_phenotype words."""
+    if key == "urine_ca":
+        r = ss["urine_ca_mmol_per_day"] / ref["urine_ca_mmol_per_day"]
+        return "high" if r > 1.2 else "low" if r < 0.8 else "normal"
+    if key == "serum_ca":
+        d = ss["serum_ca_total_mM"] - ref["serum_ca_total_mM"]
+        return "high" if d > 0.05 else "low" if d < -0.05 else "normal"
+    r = ss["pth_pM"] / ref["pth_pM"]
+    return "high" if r > 1.2 else "low" if r < 0.9 else "normal"
+
+
+def ca_phenotype_met(ss, ref, want: dict) -> dict:
+    """{key: (literature, model, met)} for each direction an entry's ca_phenotype gives."""
+    out = {}
+    for k, v in want.items():
+        if k == "source":
+            continue
+        got = ca_direction(ss, ref, k)
+        if v == "not_raised":  # "inappropriately normal": not above the reference range (65 pg/mL = 6.9 pM)
+            got = "not_raised" if ss["pth_pM"] <= PTH_UPPER_PM else "high"
+        ok = got == v
+        out[k] = (v, got, ok)
+    return out
+
+
 def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
@@ -35,7 +64,7 @@ def healthy_table(model: Model | None = None) -> str:
         lo, hi = t["range"]
         v = ss[name]
         rows.append(f"| `{name}` | {t['target']} (tested {lo:g}-{hi:g}) | {t['source']} | {_fmt(v)} | "
-                    f"{'yes' if lo <= v <= hi else '**no**'} |")
+                    f"{'yes' if lo - 1e-9 * max(abs(hi), 1.0) <= v <= hi + 1e-9 * max(abs(hi), 1.0) else '**no**'} |")
     return "\n".join(rows)
 
 
@@ -48,13 +77,19 @@ def _input_text(e) -> str:
 def catalogue_table(model: Model | None = None) -> str:
     model = model or get_model()
     cat = get_catalogue(model)
-    rows = ["| entry | kind | mechanism | input | target | model (serum total, ionised mM; FEMg %) | met |",
-            "|---|---|---|---|---|---|---|"]
+    ref = steady_state(_reference(model))
+    rows = ["| entry | kind | mechanism | input | target | model (serum total, ionised mM; FEMg %) | met | "
+            "Ca phenotype: literature / model (serum Ca mM, PTH pM, urine Ca x healthy) |",
+            "|---|---|---|---|---|---|---|---|"]
     for kind in ("gene", "drug", "condition", "treatment"):
         for e in sorted(cat.by_kind(kind), key=lambda x: x.name.lower()):
             if e.kind == "treatment":
                 app = Application(e, 400 / 24.305 if not e.amount_unit else 20.0, label=e.name)
                 inp = "400 mg/day" if not e.amount_unit else f"20 {e.amount_unit}"
+                if e.element == "Ca":
+                    app, inp = Application(e, 1000 / 40.078, label=e.name), "1000 mg/day Ca"
+                elif e.amount_unit == "ug/day":
+                    app, inp = Application(e, 1.0, label=e.name), "1 ug/day"
                 if e.route == "iv":
                     app = Application(e, 20.0, label=e.name)
                     inp = "20 mmol/day"
@@ -70,7 +105,12 @@ def catalogue_table(model: Model | None = None) -> str:
                 met_s = "yes" if met else "**no**"
             else:
                 target, met_s = "direction only", "-"
-            rows.append(f"| {e.name} | {e.kind} | {e.mechanism} | {inp} | {target} | {value} | {met_s} |")
+            ca = f"{_fmt(ss['serum_ca_total_mM'])}, {_fmt(ss['pth_pM'])}, {ss['urine_ca_mmol_per_day'] / ref['urine_ca_mmol_per_day']:.2f}x"
+            if e.ca_phenotype:
+                parts = [f"{k} {v}/{g}{'' if ok else ' **miss**'}" for k, (v, g, ok) in
+                         ca_phenotype_met(ss, ref, e.ca_phenotype).items()]
+                ca = "; ".join(parts) + f" ({ca})"
+            rows.append(f"| {e.name} | {e.kind} | {e.mechanism} | {inp} | {target} | {value} | {met_s} | {ca} |")
     return "\n".join(rows)
 
 

@@ -72,6 +72,24 @@ def compare(scenario: Scenario | str | Path) -> Comparison:
         ("DCT mass", "relative", healthy["dct_mass_relative"], patient["dct_mass_relative"]),
         ("body Mg", "mmol", healthy["body_mg_mmol"], patient["body_mg_mmol"]),
     ]
+    if "ca_filtered_load" in h:  # the Ca waterfall beside the Mg one
+        rows += [
+            ("serum total Ca", "mM", healthy["serum_ca_total_mM"], patient["serum_ca_total_mM"]),
+            ("serum ionised Ca", "mM", healthy["serum_ca_ionized_mM"], patient["serum_ca_ionized_mM"]),
+            ("PTH", "pM", healthy["pth_pM"], patient["pth_pM"]),
+            ("calcitriol", "pM", healthy["calcitriol_pM"], patient["calcitriol_pM"]),
+            ("Ca filtered load", "mmol/day", h["ca_filtered_load"], p["ca_filtered_load"]),
+            ("Ca PT reabsorbed", "mmol/day", h["ca_pt_reabsorption"], p["ca_pt_reabsorption"]),
+            ("Ca TAL reabsorbed", "mmol/day", h["ca_tal_reabsorption"], p["ca_tal_reabsorption"]),
+            ("Ca DCT/CNT reabsorbed", "mmol/day", h["ca_dct_reabsorption"], p["ca_dct_reabsorption"]),
+            ("urine Ca", "mmol/day", h["ca_urine_rate"], p["ca_urine_rate"]),
+            ("FECa", "%", healthy["feca_percent"], patient["feca_percent"]),
+            ("urine Ca/creatinine", "mmol/mmol", healthy["urine_ca_creatinine_ratio"],
+             patient["urine_ca_creatinine_ratio"]),
+            ("Ca absorbed (net)", "mmol/day", healthy["ca_absorbed_mmol_per_day"], patient["ca_absorbed_mmol_per_day"]),
+            ("net skeletal Ca uptake", "mmol/day", healthy["ca_bone_balance_mmol_per_day"],
+             patient["ca_bone_balance_mmol_per_day"]),
+        ]
     return Comparison(scenario.name, healthy, patient, tuple(rows), tuple(_findings(healthy, patient)))
 
 
@@ -97,12 +115,33 @@ def _findings(healthy: SteadyResult, patient: SteadyResult) -> list[str]:
         out.append(f"the gut compensates: fractional absorption {fa_p:.1f}% (healthy {fa_h:.1f}%)")
     elif fa_h - fa_p > 0.5:
         out.append(f"the gut absorbs less: fractional absorption {fa_p:.1f}% (healthy {fa_h:.1f}%)")
+    if "ca_filtered_load" in h:
+        out += _ca_findings(healthy, patient)
     fe = patient["femg_percent"]
     if ds < -0.02:
         kind = "renal wasting (FEMg inappropriately high for the serum level)" if fe > 4 else \
             "renal conservation (low FEMg): the loss is extrarenal or intake is low" if fe < 2 else \
             "FEMg in the normal range"
         out.append(f"FEMg {fe:.1f}%: {kind}")
+    return out
+
+
+CA_SEGMENTS = (("PT", "ca_pt_reabsorption", "ca_filtered_load"), ("TAL", "ca_tal_reabsorption", "ca_tal_delivery"),
+               ("DCT/CNT", "ca_dct_reabsorption", "ca_dct_delivery"))
+
+
+def _ca_findings(healthy: SteadyResult, patient: SteadyResult) -> list[str]:
+    h, p = healthy.observables, patient.observables
+    out = [f"serum total Ca {patient['serum_ca_total_mM']:.2f} mM (healthy {healthy['serum_ca_total_mM']:.2f}; "
+           f"hypocalcaemia grade {patient['hypocalcemia_grade']}), PTH {patient['pth_pg_per_mL']:.0f} pg/mL "
+           f"(healthy {healthy['pth_pg_per_mL']:.0f}), urine Ca {patient['urine_ca_mmol_per_day']:.2f} mmol/day "
+           f"({patient['urine_ca_mmol_per_day'] / healthy['urine_ca_mmol_per_day']:.2f}x healthy; "
+           f"Ca/creatinine {patient['urine_ca_creatinine_ratio']:.2f})"]
+    for name, reab, delivered in CA_SEGMENTS:
+        fh, fp = h[reab] / h[delivered], p[reab] / p[delivered]
+        if abs(fp - fh) > 0.01:
+            word = "reabsorbs more Ca" if fp > fh else "reabsorbs less Ca"
+            out.append(f"{name} {word}: {100 * fp:.1f}% of what reaches it (healthy {100 * fh:.1f}%)")
     return out
 
 

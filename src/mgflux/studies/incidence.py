@@ -49,7 +49,9 @@ def drug_incidence_table(n: int = 2000, seed: int = 0, intake: str = "300 mg/day
     spec = spec or load_population_spec(model=model)
     rows = []
     only = None if drugs is None else set(drugs)
-    drugs = sorted((e for e in cat.entries.values() if e.kind == "drug" and (only is None or e.name in only)),
+    # Table 2's drugs: the calcium module's drugs (cinacalcet, mechanism calcium_pth) are not causes of hypomagnesemia
+    drugs = sorted((e for e in cat.entries.values() if e.kind == "drug" and e.mechanism != "calcium_pth"
+                    and (only is None or e.name in only)),
                    key=lambda e: e.name)
     it = progress(drugs) if progress else drugs
     for e in it:

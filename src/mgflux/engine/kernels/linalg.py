@@ -86,9 +86,18 @@ def _bt_scaled_norm(v, y, floor):
 
 @nb.njit(cache=True, error_model="numpy")
 def _bt_boundary(y, dx, frac):
-    """Largest alpha <= 1 keeping y + alpha dx > 0 (fraction-to-boundary)."""
+    """Largest alpha <= 1 keeping y + alpha dx > 0 (fraction-to-boundary). Round-off components of *dx* for a
+    state resting at its bound (exactly 0, e.g. no drug damage), or pushing one below it, are set to 0 in place:
+    they would otherwise stop the step altogether (or leave 1e-18 where the state is exactly 0)."""
     a = 1.0
+    big = 1.0
     for i in range(y.shape[0]):
+        if abs(dx[i]) > big:
+            big = abs(dx[i])
+    thr = 1e-12 * big
+    for i in range(y.shape[0]):
+        if abs(dx[i]) < thr and (y[i] == 0.0 or y[i] + dx[i] < 0.0):
+            dx[i] = 0.0
         if dx[i] < 0.0:
             c = -frac * y[i] / dx[i]
             if c < a:
