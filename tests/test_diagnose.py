@@ -103,6 +103,29 @@ def test_ca_labs_without_a_readout_are_reported_not_used():
     assert ("urine_ca_creatinine_ratio" in r.unused) != have_ca
 
 
+def test_urine_ca_splits_tal_from_dct_wasting():
+    # the nephrologist's first step: the same renal Mg wasting with hypercalciuria (TAL: FHHNC) or
+    # hypocalciuria (DCT: Gitelman and its group)
+    mg = {"serum_mg_total": "0.5 mM", "femg": 7.0, "urine_mg": "4.3 mmol/day"}
+    high = mgflux.diagnose(labs_of(**mg, urine_ca_creatinine_ratio=1.3), top=3, loading_test=False)
+    low = mgflux.diagnose(labs_of(**mg, urine_ca_creatinine_ratio=0.08), top=3, loading_test=False)
+    assert high.candidates[0]["mechanism"] == "tal_paracellular"
+    assert high.candidates[0]["predicted"]["urine_ca_creatinine_ratio"] > 0.6
+    assert all(c["mechanism"] != "tal_paracellular" for c in low.candidates)
+    assert all(c["predicted"]["urine_ca_creatinine_ratio"] < 0.2 for c in low.candidates)
+
+
+def test_likelihood_respects_correlations_between_labs():
+    # two labs perfectly correlated within a cause: a patient on the cause's line is likelier than one off it,
+    # although both are equally far from the cause's marginal medians
+    spec = {"labs": {"a": {"readout": "ra", "cv": 0.02}, "b": {"readout": "rb", "cv": 0.02}}}
+    u = np.random.default_rng(0).lognormal(0.0, 0.3, size=(1, 500))
+    sim = {"ra": u, "rb": u.copy()}
+    on = dg._loglik(sim, spec, {"a": 1.3, "b": 1.3}, ["a", "b"])
+    off = dg._loglik(sim, spec, {"a": 1.3, "b": 1 / 1.3}, ["a", "b"])
+    assert on[0] > off[0] + 5
+
+
 def test_simulated_patients_are_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(dg, "cache_dir", lambda: tmp_path)  # only the diagnose cache (compiled kernels stay warm)
     labs = labs_of(serum_mg_total="0.5 mM")
@@ -140,6 +163,11 @@ def test_round_trip_severe_distinct_causes_rank_in_top_3():
     # (with the Mg labs of the first edition, and with the Ca labs and control of issues 10-11)
     for name in ("TRPM6", "EGFR", "CLDN16", "CLDN19", "PLVAP", "ATP1A1", "cisplatin"):
         assert rows[name]["passes"], (name, rows[name]["ranks"])
+    # with the Ca labs, the hypercalciuric TAL causes and the DCT causes round-trip too
+    for name in ("CASR", "SLC12A3", "KCNJ10", "amikacin", "aminoglycoside"):
+        assert rows[name]["passes"], (name, rows[name]["ranks"])
+    # members of a class with the same model effect count as their grouped candidate
+    assert rows["omeprazole"]["cause"] == "ppi" and rows["gentamicin"]["cause"] == "aminoglycoside"
 
 
 @pytest.mark.slow
