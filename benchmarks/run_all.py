@@ -16,8 +16,9 @@ What is compared (benchmarks/README.md has the why):
 Every comparison first checks that the three engines agree (steady states 1e-6, time courses 1e-5 relative, on
 every state at every output time); a disagreement stops the run before any time is reported. Times are the
 best of several repeats with warm caches; compile time is its own row (fresh process, empty caches).
-Rows from ``bench_core.py`` (the lead's core timings) and ``bench_batch.py`` (batched steady states and
-populations) are included when those files are present.
+Rows from ``bench_core.py`` (the lead's core timings), ``bench_batch.py`` (batched steady states and
+populations) and ``bench_web.py`` (the web page's answer to a steady-state change) are included when those files
+are present.
 """
 from __future__ import annotations
 
@@ -463,7 +464,7 @@ def main(argv=None) -> int:
         print(f"ENGINES DISAGREE, no times reported: {exc}", file=sys.stderr)
         return 1
 
-    for prefix in ("bench_core", "bench_batch"):
+    for prefix in ("bench_core", "bench_batch", "bench_web"):
         mod = _import_optional(prefix)
         if mod is None:
             print(f"note: benchmarks/{prefix}.py not present; its rows are skipped", file=sys.stderr)

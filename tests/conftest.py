@@ -1,9 +1,14 @@
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import mgflux
+
+# A cold `mgflux run` in a test must not start a detached background compile that outlives pytest and competes
+# with the suite for the CPU; tests/test_cache.py tests that path on its own (subprocesses inherit this too).
+os.environ.setdefault("MGFLUX_NO_BACKGROUND_COMPILE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -97,3 +97,21 @@ def test_a_warm_steady_state_imports_only_what_it_needs(tmp_path):
     assert "pint" in json.loads(first.stdout)  # the first process checks the model's units
     again = subprocess.run([sys.executable, "-c", code, str(HEALTHY)], env=env, capture_output=True, text=True)
     assert json.loads(again.stdout) == [], again.stdout
+
+
+def test_background_compile_starts_once_for_concurrent_runs(tmp_path, monkeypatch):
+    """The lock is named by a digest of the model file (the same in every process) and created atomically:
+    a second cold run while the first compile is under way starts no second compile."""
+    from mgflux.engine import warmup
+
+    monkeypatch.delenv("MGFLUX_NO_BACKGROUND_COMPILE", raising=False)
+    monkeypatch.setenv("MGFLUX_CACHE_DIR", str(tmp_path))
+    model = mgflux.get_model("adult")
+    code = "import mgflux; from mgflux.engine import warmup; print(warmup._lock_path(mgflux.get_model('adult')))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=dict(os.environ, MGFLUX_CACHE_DIR=str(tmp_path)), timeout=120)
+    assert other.stdout.strip() == str(warmup._lock_path(model))  # another process finds the same lock
+    started = []
+    monkeypatch.setattr(warmup.subprocess, "Popen", lambda *a, **k: started.append(a))
+    assert warmup.start_background_compile(model) and warmup.start_background_compile(model)
+    assert len(started) == 1 and len(list(tmp_path.glob("compiling-adult-*.lock"))) == 1

@@ -1,6 +1,5 @@
 """`[patient]` (issue 10; DESIGN.md "Scenario additions"): age, sex, size and kidney function, with sourced scaling,
 checked like every other key; children, infants and patient populations."""
-import math
 import tomllib
 
 import numpy as np

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ..errors import MgfluxError
-from . import analysis, batch, clinic, export, single
+from . import analysis, batch, clinic, export, single, web
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     # the explicit command list: each family module adds its commands (parsing and printing only)
-    for family in (single, analysis, batch, export, clinic):
+    for family in (single, analysis, batch, export, clinic, web):
         family.register(sub)
     return p
 

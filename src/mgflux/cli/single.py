@@ -7,6 +7,20 @@ from ..errors import MgfluxError
 from .format import _UNITS_NOTE, _json, _table
 
 
+def steady_json(res, reading=None) -> dict:
+    """The object ``mgflux steady --json`` prints (the web page's ``POST /api/steady`` answers the same)."""
+    from ..studies.clinical import clinical_reading
+
+    return {**res.to_dict(), "clinical_reading": clinical_reading(res) if reading is None else reading}
+
+
+def run_json(res, reading=None) -> dict:
+    """The object ``mgflux run --json`` prints (the web page's ``POST /api/run`` answers the same)."""
+    from ..studies.clinical import clinical_reading
+
+    return {**res.to_dict(), "clinical_reading": clinical_reading(res) if reading is None else reading}
+
+
 def cmd_steady(args) -> int:
     from ..model.readouts import EXTRA_READOUTS, READOUTS
     from ..run import steady_state
@@ -15,7 +29,7 @@ def cmd_steady(args) -> int:
     res = steady_state(args.scenario)
     reading = clinical_reading(res)
     if args.json:
-        print(_json({**res.to_dict(), "clinical_reading": reading}))
+        print(_json(steady_json(res, reading)))
         return 0
     rows = {k: res[k] for k in READOUTS}
     rows.update({k: res[k] for k in EXTRA_READOUTS})
@@ -47,7 +61,7 @@ def cmd_run(args) -> int:
         (out / "summary.json").write_text(_json({"scenario": res.scenario, "initial": res.initial, "final": res.final,
                                                   "notes": list(res.notes)}))
     if args.json:
-        print(_json({**res.to_dict(), "clinical_reading": reading}))
+        print(_json(run_json(res, reading)))
     else:
         rows = {k: [res.initial[k], res.final[k]] for k in READOUTS}
         t_end = res.time_day[-1]

@@ -113,13 +113,18 @@ def _no_empty_body(model, P, Y, status, strategy):
 #: seconds numba takes to compile each family of batch kernels on a cold cache (measured on 2 busy cores:
 #: benchmarks/README.md); said before the wait, so that a first batch never looks hung
 COMPILE_SECONDS = {"steady_chunk": 25, "timecourse_chunk": 10, "sensitivity_chunk": 8}
+#: what each family is, in the note (single runs, batches of steady states and of time courses compile apart)
+_FAMILY = {"steady_chunk": "batch steady-state", "timecourse_chunk": "batch time-course",
+           "sensitivity_chunk": "sensitivity"}
 
 
 def announce_compile(mod, kernel: str) -> None:
-    """Say "compiling the model once (about N s)" when *kernel* is neither loaded nor cached."""
+    """Say "compiling the model once (about N s: its batch steady-state kernels)" when *kernel* is neither loaded
+    nor cached: each family of kernels compiles once, the first time a command needs it."""
     fn = getattr(mod, kernel)
     if not fn.signatures and not is_cached(mod, (kernel,)):
-        note(f"compiling the model once (about {COMPILE_SECONDS.get(kernel, 15)} s); later runs load it from "
+        note(f"compiling the model once (about {COMPILE_SECONDS.get(kernel, 15)} s: its "
+             f"{_FAMILY.get(kernel, kernel)} kernels); later runs load them from "
              f"{Path(mod.__file__).parent}")
 
 

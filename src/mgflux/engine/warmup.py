@@ -7,6 +7,7 @@ compiling the same model at once.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -21,7 +22,9 @@ _LOCK_SECONDS = 300.0
 def _lock_path(model) -> Path:
     from .._paths import cache_dir
 
-    return cache_dir() / f"compiling-{model.name}-{abs(hash(model.path.read_text())) % 10**12}.lock"
+    # a digest, not hash(): str hashes are salted per process, so every process would name another lock
+    digest = hashlib.sha256(model.path.read_bytes()).hexdigest()[:16]
+    return cache_dir() / f"compiling-{model.name}-{digest}.lock"
 
 
 def start_background_compile(model) -> bool:
@@ -31,10 +34,15 @@ def start_background_compile(model) -> bool:
         return False
     try:
         lock = _lock_path(model)
-        if lock.exists() and time.time() - lock.stat().st_mtime < _LOCK_SECONDS:
-            return True
         lock.parent.mkdir(parents=True, exist_ok=True)
-        lock.write_text(str(os.getpid()))
+        if lock.exists() and time.time() - lock.stat().st_mtime >= _LOCK_SECONDS:
+            lock.unlink(missing_ok=True)  # a stale lock: its compile died
+        try:  # atomic: of two processes starting at once, one creates the lock and the other sees it
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return True
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
         subprocess.Popen([sys.executable, "-m", "mgflux.engine.warmup", str(model.path), str(lock)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
@@ -45,6 +53,9 @@ def start_background_compile(model) -> bool:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print("usage: python -m mgflux.engine.warmup MODEL.toml [LOCK]", file=sys.stderr)
+        return 2
     model_path, lock = argv[0], (Path(argv[1]) if len(argv) > 1 else None)
     try:
         import numpy as np

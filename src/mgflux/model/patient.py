@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units as _units
 from ..errors import ScenarioError, unknown_name
+from . import units as _units
 
 PATIENT_KEYS = ("age", "sex", "weight", "height", "gfr", "serum_creatinine")
 SEXES = ("female", "male")

@@ -1,0 +1,1 @@
+"""The local web page (mgflux serve) and its JSON API."""
