@@ -115,6 +115,23 @@ def test_urine_ca_splits_tal_from_dct_wasting():
     assert all(c["predicted"]["urine_ca_creatinine_ratio"] < 0.2 for c in low.candidates)
 
 
+def test_effect_classes_group_strengths_of_one_mechanism():
+    cs = {c.name: c for c in dg.causes()}
+    cat = dg.get_catalogue(dg.get_model())
+    cls = {n: dg.effect_class(cs[n], cat) for n in ("thiazide", "chlorthalidone", "loop_diuretic", "egfr_antibody",
+                                                      "panitumumab")}
+    assert cls["thiazide"] == cls["chlorthalidone"] and cls["egfr_antibody"] == cls["panitumumab"]
+    assert cls["thiazide"] != cls["loop_diuretic"]
+
+
+def test_next_test_is_not_the_same_quantity_again():
+    r = mgflux.diagnose(labs_of(serum_mg_total="0.55 mM", femg=6.0, urine_mg="5 mmol/day",
+                                urine_ca_creatinine_ratio=0.05))
+    names = [t["test"] for t in r.next_tests]
+    assert "urine_ca" not in names  # the 24-h urine Ca measures what the spot Ca/creatinine gave
+    assert "pth" in names and "iv_loading_test" in names
+
+
 def test_likelihood_respects_correlations_between_labs():
     # two labs perfectly correlated within a cause: a patient on the cause's line is likelier than one off it,
     # although both are equally far from the cause's marginal medians
