@@ -19,7 +19,7 @@ import pytest
 
 import mgflux
 from conftest import ROOT, SCENARIOS
-from mgflux.cli.main import main
+from mgflux import main
 
 HEALTHY = str(SCENARIOS / "healthy.toml")
 HEAD = '[scenario]\nname = "bad"\nduration = "30 day"\n[diet]\nmg_intake = "300 mg/day"\n'
@@ -292,7 +292,7 @@ DICT_ERRORS = {
 
 @pytest.mark.parametrize("case", DICT_ERRORS)
 def test_dict_scenario_error(case):
-    from mgflux.model.validate import validate_scenario
+    from mgflux import validate_scenario
 
     raw, fragments = DICT_ERRORS[case]
     with pytest.raises(mgflux.ScenarioError) as exc:
@@ -303,7 +303,7 @@ def test_dict_scenario_error(case):
 
 
 def test_dict_and_file_give_the_same_message(tmp_path):
-    from mgflux.model.validate import validate_scenario
+    from mgflux import validate_scenario
 
     text = '[diet]\nmg_intake = "300 g/day"\n'
     path = write(tmp_path, text)
@@ -315,7 +315,7 @@ def test_dict_and_file_give_the_same_message(tmp_path):
 
 
 def test_dict_warnings_reach_the_result():
-    from mgflux.model.validate import validate_scenario
+    from mgflux import validate_scenario
 
     sc = validate_scenario({"diet": {"mg_intake": "1200 mg/day"}})
     assert sc.warnings and any("above 1000" in w for w in mgflux.steady_state(sc).warnings)
@@ -572,7 +572,7 @@ def test_validation_report_for_a_form():
 
 
 def test_sweep_api_factor_checks_are_the_cli_s():
-    from mgflux.model.parameters import factor
+    from mgflux import factor
     from mgflux.model.validate import check_factor
 
     sc = mgflux.load_scenario(HEALTHY)
@@ -586,7 +586,7 @@ def test_sweep_api_factor_checks_are_the_cli_s():
 
 def test_population_keeps_the_scenario_s_own_intake():
     from conftest import scenario
-    from mgflux.studies.population import population_design
+    from mgflux import population_design
 
     facs, X, _ = population_design(scenario(mg_intake="1500 mg/day"), 4000, seed=1)
     j = [f.name for f in facs].index("diet_mg_intake")
@@ -809,7 +809,7 @@ def test_run_text_reports_the_dense_extremes_and_the_fine_sampling(tmp_path, cap
 
 
 def test_hypermagnesemia_grade_ctcae():
-    from mgflux.model.readouts import hypermagnesemia_grade
+    from mgflux import hypermagnesemia_grade
 
     assert list(hypermagnesemia_grade(np.array([0.85, 1.05, 1.1, 1.23, 1.3, 3.3, 3.4]))) == [0, 0, 1, 1, 3, 3, 4]
     assert hypermagnesemia_grade(2.0) == 3
@@ -954,7 +954,7 @@ def test_end_to_end_no_traceback(argv, fragment):
 # 13. property: random scenarios built from the catalogue either solve or fail with a message
 
 def _catalogue():
-    from mgflux.model.catalogue import get_catalogue
+    from mgflux import get_catalogue
 
     return get_catalogue(mgflux.get_model("adult"))
 
@@ -964,7 +964,7 @@ def test_random_catalogue_scenarios_solve_or_fail_with_a_message():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from mgflux.model.validate import validate_scenario
+    from mgflux import validate_scenario
 
     cat = _catalogue()
     entries = [cat.entries[n] for n in cat.names()]

@@ -159,7 +159,7 @@ def test_grades():
 
 
 def test_compare_puts_the_ca_waterfall_beside_the_mg_one():
-    from mgflux.studies.compare import compare
+    from mgflux import compare
 
     c = compare(scenario(_gene("CLDN16")))
     rows = {r[0]: r for r in c.rows}
@@ -179,7 +179,7 @@ def test_ca_readouts_in_batches_and_csv(tmp_path):
     header = path.read_text().splitlines()[0].split(",")
     for k in ("serum_ca_total_mM", "pth_pM", "urine_ca_creatinine_ratio", "hypocalcemia_grade", "cumulative_ca_urine_mmol"):
         assert k in header
-    from mgflux.studies.sweep import Vary, sweep
+    from mgflux import Vary, sweep
 
     batch = sweep(scenario(""), [Vary("claudin_permeability", 0.05, 1.0, 3)])
     u = np.asarray(batch["urine_ca_mmol_per_day"])

@@ -5,8 +5,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux.cli.main import main
-from mgflux.model.readouts import hypomagnesemia_grade
+from mgflux import hypomagnesemia_grade, main
 from mgflux.studies.clinical import clinical_reading, reading_data
 
 

@@ -167,7 +167,7 @@ def test_beta_agonist_dip_without_rebound_and_chronic_use_neutral():
 @pytest.mark.parametrize("name", ["FXYD2", "ATP1A1", "KCNJ10"])
 def test_dct_lesion_genes_carry_no_tal_loss(name):
     """Hypocalciuric DCT lesions (Meij 2000; Bockenhauer 2009): their Mg loss comes from the DCT, not the TAL."""
-    from mgflux.model.catalogue import get_catalogue
+    from mgflux import get_catalogue
 
     e = get_catalogue(mgflux.get_model()).lookup(name)
     assert not any(x.parameter in ("tal_voltage_relative", "claudin_permeability", "casr_activity") for x in e.effects)
@@ -198,7 +198,7 @@ def test_mild_single_hit_compensated_lesion_of_compensator_severe():
 
 @pytest.fixture(scope="module")
 def population_means():
-    from mgflux.studies.population import population
+    from mgflux import population
 
     n = 1000
     out = {"none": population(scenario(), n, 0).batch["serum_mg_total_mM"]}

@@ -6,7 +6,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS
-from mgflux.cli.main import main
+from mgflux import main
 from mgflux.studies import diagnose as dg
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux.cli.main import main
+from mgflux import main
 from mgflux.studies import loading_test as lt
 
 MG_FREE = '[[perturbation]]\nname = "mg_free_diet"\ndose = 1.0\n'

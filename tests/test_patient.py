@@ -114,7 +114,7 @@ def test_four_week_old_with_trpm6_deficiency():
 
 
 def test_population_of_children_centres_on_the_patient():
-    from mgflux.studies.population import population
+    from mgflux import population
 
     pr = population(_patient_scenario('age = "8 year"\nsex = "female"'), 300, 0)
     ecf = pr.batch.factors["ecf_volume"]

@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # newer Starlette prefers httpx2 for its TestCl
 
 import mgflux  # noqa: E402
 from conftest import SCENARIOS  # noqa: E402
-from mgflux.cli.main import main  # noqa: E402
+from mgflux import main  # noqa: E402
 from mgflux.web import _backend  # noqa: E402
 from mgflux.web.app import MAX_BODY_BYTES, STATIC, create_app  # noqa: E402
 
