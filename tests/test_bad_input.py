@@ -1068,3 +1068,11 @@ def test_random_command_lines_end_in_an_answer_or_a_clear_error(tmp_path):
             (args, err.getvalue()[-500:])
 
     check()
+
+
+@pytest.mark.parametrize("value", ["99999", "0", "-1", "http"])
+def test_serve_port_out_of_range_is_refused_before_binding(capsys, value):
+    code = main(["serve", "--port", value, "--no-browser"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "--port" in err
+    assert "1-65535" in err

@@ -29,6 +29,14 @@ def positive_int(text: str) -> int:
     return v
 
 
+def port(text: str) -> int:
+    """argparse type: a TCP port, 1-65535."""
+    v = _int(text, "a port 1-65535")
+    if not 1 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"{v} is not a port: must be 1-65535")
+    return v
+
+
 def nonneg_int(text: str) -> int:
     """argparse type: a whole number >= 0 (seeds)."""
     v = _int(text, "must be >= 0")
