@@ -12,7 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .model.model import Model
-from .model.readouts import _number
+from .model.readouts import as_number
 
 
 def _freeze(a):
@@ -39,7 +39,7 @@ class SteadyResult:
 
     def to_dict(self) -> dict:
         """Readouts at the top level (DESIGN.md), plus scenario, notes and solver statistics."""
-        d = {k: _number(v) for k, v in self.readouts.items()}
+        d = {k: as_number(v) for k, v in self.readouts.items()}
         d["scenario"] = self.scenario
         d["notes"] = list(self.notes)
         d["warnings"] = list(self.warnings)
@@ -74,11 +74,11 @@ class RunResult:
 
     @property
     def final(self) -> dict:
-        return {k: _number(v[-1]) for k, v in self.timecourse.items()}
+        return {k: as_number(v[-1]) for k, v in self.timecourse.items()}
 
     @property
     def initial(self) -> dict:
-        return {k: _number(v[0]) for k, v in self.timecourse.items()}
+        return {k: as_number(v[0]) for k, v in self.timecourse.items()}
 
     def time_below(self, threshold_mM: float = 0.7, readout: str = "serum_mg_total_mM") -> dict:
         """Days the readout spends below *threshold_mM* (on the output grid, linear between samples) and the

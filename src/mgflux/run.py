@@ -30,7 +30,7 @@ from .model.parameters import (
     segment_parameters,
     steady_parameters,
 )
-from .model.readouts import _number, _observe, _readouts
+from .model.readouts import as_number, evaluate_readouts, observe
 from .model.scenario import Scenario, fine_sampling_notes, load_scenario, output_times
 from .model.validate import domain_warnings
 from .options import BatchOptions, Execution, RunOptions, SteadyOptions, TimecourseOptions
@@ -69,11 +69,11 @@ def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> Stead
     model = scenario.model
     p, notes = steady_parameters(scenario)
     mod, y, info = _solve_steady(scenario, p, options)
-    obs = _observe(_solve.kernels(mod, options.backend), model, y, p)
-    r = _readouts(model, obs, y)
+    obs = observe(_solve.kernels(mod, options.backend), model, y, p)
+    r = evaluate_readouts(model, obs, y)
     return SteadyResult(
         scenario=scenario.name,
-        readouts=MappingProxyType({k: _number(v) for k, v in r.items()}),
+        readouts=MappingProxyType({k: as_number(v) for k, v in r.items()}),
         states=MappingProxyType(dict(zip(model.state_names, map(float, y)))),
         parameters=MappingProxyType(dict(zip(model.parameter_names, map(float, p)))),
         notes=tuple(scenario.notes) + tuple(notes), solver=MappingProxyType(info),
@@ -116,15 +116,15 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
     ys_dense, stats = _timecourse.integrate(mod, segments, y0, t_dense, options, model.state_names)
     n = len(model.states)
 
-    def observe(t, ys):
+    def readouts_at(t, ys):
         # observables at each time with the parameters in force there (the later segment at an edge)
         seg_of = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(segments) - 1)
         P_out = np.array([p for _, _, p in segments])[seg_of]
         obs = np.empty((t.shape[0], len(model.observable_names)))
         mod.observe_chunk(0, t.shape[0], np.ascontiguousarray(ys[:n].T), P_out, obs)
-        return _readouts(model, obs.T, ys[:n])
+        return evaluate_readouts(model, obs.T, ys[:n])
 
-    r_dense = observe(t_dense, ys_dense)
+    r_dense = readouts_at(t_dense, ys_dense)
     pick = np.searchsorted(t_dense, t_out)
     ys = ys_dense[:, pick]
     r = {key: np.asarray(v)[pick] for key, v in r_dense.items()}

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import MgfluxError
 from ..model.model import Model
-from ..model.readouts import _readouts
+from ..model.readouts import evaluate_readouts
 from ..options import BatchOptions, SteadyOptions, TimecourseOptions
 from ..results import BatchResult
 from . import steady as _solve
@@ -174,7 +174,7 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
     if N:
         _run_chunks(mod.observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
     with np.errstate(all="ignore"):
-        r = _readouts(model, O.T, Y.T)
+        r = evaluate_readouts(model, O.T, Y.T)
     out = {}
     bad = None if status is None else status != 0
     for k, v in r.items():

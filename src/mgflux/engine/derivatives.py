@@ -1,7 +1,8 @@
 """Symbolic forward-mode differentiation of the model's formulas, for the generated Jacobians.
 
 The formulas of a model file are smooth arithmetic: ``+ - * / **``, unary minus, numbers, names and
-``exp``/``log``/``sqrt`` of one argument (:func:`mgflux.model.model._formula_names` enforces it). For each state
+``exp``/``log``/``sqrt`` of one argument (:func:`mgflux.model.formula.check` enforces it when the model is
+loaded; the trees here are :func:`mgflux.model.formula.parse`'s). For each state
 ``y_j`` the chain rule is applied expression by expression, in the order the model evaluates them: the
 derivative of a formula is written in terms of the derivatives of the names it uses, which are themselves
 generated variables (``_d<j>_<name>``). A derivative that is identically zero is ``None`` and never written, so
@@ -13,9 +14,12 @@ complex arithmetic and no complex ``**`` (the Hill terms), and only the non-zero
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Callable
 
-_FUNCS = {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt"}
+from ..model.formula import FUNCTIONS, parse
+
+_FUNCS = {f: f"np.{f}" for f in FUNCTIONS}  # numpy's exp, log, sqrt in the generated code
 
 
 class _Rewrite(ast.NodeTransformer):
@@ -32,7 +36,7 @@ class _Rewrite(ast.NodeTransformer):
 
 def py(formula: str) -> str:
     """A model formula as generated code (numbers as floats, functions as numpy's)."""
-    tree = _Rewrite().visit(ast.parse(formula, mode="eval"))
+    tree = _Rewrite().visit(copy.deepcopy(parse(formula)))  # the parsed trees are shared: rewrite a copy
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
@@ -125,9 +129,9 @@ def jacobian_columns(model) -> list:
 
 def _columns(model):
     states = model.state_names
-    exprs = [(e.name, ast.parse(e.formula, mode="eval")) for e in model.expressions]
-    fluxes = [(f"flux_{fl.name}", ast.parse(fl.rate, mode="eval")) for fl in model.fluxes]
-    rates = {s.name: ast.parse(s.rate, mode="eval") for s in model.states if not s.pool}
+    exprs = [(e.name, parse(e.formula)) for e in model.expressions]
+    fluxes = [(f"flux_{fl.name}", parse(fl.rate)) for fl in model.fluxes]
+    rates = {s.name: parse(s.rate) for s in model.states if not s.pool}
     n = len(states)
     for j, x in enumerate(states):
         known: dict[str, str] = {x: "1.0"}

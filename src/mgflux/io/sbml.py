@@ -58,14 +58,15 @@ from pathlib import Path
 
 from ..errors import MgfluxError
 from ..model import units as _units
+from ..model.formula import BINOPS, parse
 from ..model.model import Model
 
 SBML_LEVEL = 3
 SBML_VERSION = 2
 COMPARTMENT = "body"
 
-_FUNCTIONS = {"exp": "exp", "log": "ln", "sqrt": "sqrt"}
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}
+_FUNCTIONS = {"exp": "exp", "log": "ln", "sqrt": "sqrt"}  # the formula functions (model.formula.FUNCTIONS) in L3
+_OPS = {**BINOPS, ast.Pow: "^"}  # the formula operators in L3
 # Names the L3 formula parser reads as constants, functions or operators (case-insensitive).
 _RESERVED = {"time", "avogadro", "pi", "exponentiale", "true", "false", "inf", "infinity", "nan", "notanumber",
              "e", "and", "or", "not", "xor", "piecewise", "rateof", "delay", "quotient", "rem", "implies",
@@ -107,7 +108,11 @@ def l3_formula(formula: str) -> str:
             return f"({pr(node.left)} {_OPS[type(node.op)]} {pr(node.right)})"
         raise SbmlError(f"cannot export {ast.dump(node)} in formula {formula!r}")
 
-    return pr(ast.parse(formula, mode="eval"))
+    try:
+        tree = parse(formula)
+    except SyntaxError as exc:
+        raise SbmlError(f"cannot export formula {formula!r}: {exc.msg}") from None
+    return pr(tree)
 
 
 def _math(libsbml, formula: str, where: str):

@@ -7,8 +7,6 @@ multiplier of a parameter is applied, then every addition.
 """
 from __future__ import annotations
 
-import ast
-import functools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -20,7 +18,9 @@ import numpy as np
 from .._paths import models_dir
 from ..errors import ModelError, ScenarioError, unknown_name
 from ..model import units as _units
-from ..model.model import Model, _formula_names
+from ..model.model import Model
+from .formula import check as _check_formula
+from .formula import evaluate
 
 KINDS = ("gene", "drug", "condition", "treatment")
 MECHANISMS = {
@@ -114,44 +114,6 @@ class Entry:
         return out
 
 
-def evaluate(formula: str, env: dict):
-    """A catalogue formula (numbers, names, + - * / **, exp/log/sqrt; validated at load) evaluated with the
-    values in *env*: floats give a float, numpy arrays an array (sweeps evaluate many inputs at once)."""
-    fn = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return env[node.id]
-        if isinstance(node, ast.UnaryOp):
-            v = ev(node.operand)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            return fn[node.func.id](ev(node.args[0]))
-        a, b = ev(node.left), ev(node.right)
-        op = node.op
-        if isinstance(op, ast.Add):
-            return a + b
-        if isinstance(op, ast.Sub):
-            return a - b
-        if isinstance(op, ast.Mult):
-            return a * b
-        if isinstance(op, ast.Div):
-            return a / b
-        return a**b
-
-    return ev(_parsed(formula))
-
-
-@functools.lru_cache(maxsize=None)
-def _parsed(formula: str) -> ast.Expression:
-    """Each formula is parsed once (the trees are only read)."""
-    return ast.parse(formula, mode="eval")
-
-
 @dataclass(frozen=True)
 class Catalogue:
     entries: MappingProxyType  # name -> Entry
@@ -230,7 +192,7 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                     model.parameter_index(e["parameter"], ew)
                 for key in ("multiply", "add"):
                     if key in e:
-                        used = _formula_names(e[key], f"{ew} {key}")
+                        used = _check_formula(e[key], f"{ew} {key}")
                         allowed = set(consts) | {variable}
                         for n in used:
                             if n not in allowed:

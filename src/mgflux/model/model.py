@@ -7,7 +7,6 @@ dimension compared with the declared one. What leaves this module is plain float
 """
 from __future__ import annotations
 
-import ast
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -18,12 +17,11 @@ import numpy as np
 
 from .._paths import cache_dir, models_dir, scenarios_dir  # noqa: F401 (re-exported for old callers)
 from ..errors import ModelError, unknown_name
+from . import formula as _formula
 from . import units as _units
 
-FUNCTIONS = ("exp", "log", "sqrt")
 #: Ions a pool may hold (``ion = "..."`` of a pool state; default Mg). Body content and mass balance are per ion.
 IONS = {"mg": "magnesium", "ca": "calcium"}
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
 @dataclass(frozen=True)
@@ -140,93 +138,6 @@ class Model:
 
 
 # ----------------------------------------------------------------------------------------------- reading
-
-
-def _formula_names(formula: str, where: str) -> set[str]:
-    """Parse and validate a formula; return the names it uses."""
-    try:
-        tree = ast.parse(formula, mode="eval")
-    except SyntaxError as exc:
-        raise ModelError(f"{where}: cannot parse formula {formula!r}: {exc.msg}") from None
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS) or len(node.args) != 1 or node.keywords:
-                raise ModelError(f"{where}: only {', '.join(FUNCTIONS)} of one argument may be called, in {formula!r}")
-        elif isinstance(node, ast.Name):
-            if node.id not in FUNCTIONS:
-                names.add(node.id)
-        elif isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ModelError(f"{where}: constant {node.value!r} is not a number, in {formula!r}")
-        elif isinstance(node, ast.BinOp):
-            if not isinstance(node.op, _BINOPS):
-                raise ModelError(f"{where}: operator {type(node.op).__name__} is not allowed in {formula!r} (use + - * / **)")
-        elif isinstance(node, ast.UnaryOp):
-            if not isinstance(node.op, (ast.USub, ast.UAdd)):
-                raise ModelError(f"{where}: operator {type(node.op).__name__} is not allowed in {formula!r}")
-        elif not isinstance(node, (ast.Expression, ast.Load, ast.operator, ast.unaryop)):
-            raise ModelError(f"{where}: {type(node).__name__} is not allowed in a formula ({formula!r}); "
-                             "formulas must be smooth arithmetic")
-    return names
-
-
-def _evaluate_units(formula: str, env: dict, where: str):
-    """Evaluate *formula* with pint quantities in *env*; raise a ModelError naming the offending part."""
-    ureg = _units.registry()
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant):
-            return ureg.Quantity(float(node.value), "dimensionless")
-        if isinstance(node, ast.Name):
-            return env[node.id]
-        if isinstance(node, ast.UnaryOp):
-            v = ev(node.operand)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            arg = ev(node.args[0])
-            fn = node.func.id
-            if fn in ("exp", "log"):
-                if not arg.dimensionless:
-                    raise ModelError(f"{where}: {fn}() needs a dimensionless argument, got '{arg.units:~}' "
-                                     f"in {ast.unparse(node)!r}")
-                m = float(arg.to("dimensionless").magnitude)
-                return ureg.Quantity(math.exp(m) if fn == "exp" else math.log(max(m, 1e-300)), "dimensionless")
-            return arg**0.5
-        if isinstance(node, ast.BinOp):
-            a, b = ev(node.left), ev(node.right)
-            op = node.op
-            try:
-                if isinstance(op, ast.Add):
-                    return a + b
-                if isinstance(op, ast.Sub):
-                    return a - b
-                if isinstance(op, ast.Mult):
-                    return a * b
-                if isinstance(op, ast.Div):
-                    if b.magnitude == 0:  # a parameter at 0 (a value, not a unit, problem): keep checking units
-                        return ureg.Quantity(math.inf, a.units / b.units)
-                    return a / b
-            except Exception as exc:  # pint DimensionalityError
-                raise ModelError(f"{where}: units do not match in {ast.unparse(node)!r}: "
-                                 f"'{a.units:~}' and '{b.units:~}' ({exc})") from None
-            # power: exponent dimensionless; a dimensional base only with a literal integer exponent
-            if not b.dimensionless:
-                raise ModelError(f"{where}: exponent must be dimensionless in {ast.unparse(node)!r}")
-            e = float(b.to("dimensionless").magnitude)
-            literal_int = isinstance(node.right, ast.Constant) and float(node.right.value).is_integer()
-            if not a.dimensionless and not literal_int:
-                raise ModelError(f"{where}: base '{a.units:~}' of {ast.unparse(node)!r} must be dimensionless "
-                                 "(a Hill term needs a ratio such as x / K)")
-            if a.dimensionless:
-                base = float(a.to("dimensionless").magnitude)
-                return ureg.Quantity(abs(base) ** e, "dimensionless")
-            return a**e
-        raise ModelError(f"{where}: cannot evaluate {ast.dump(node)}")
-
-    return ev(ast.parse(formula, mode="eval"))
 
 
 def _quantity(value: float, unit: str, where: str):
@@ -417,7 +328,7 @@ def _order_expressions(exprs, states, params, f):
         if e.name in known or e.name in by_name:
             raise ModelError(f"{f}: expression {e.name!r} reuses a name already defined")
         by_name[e.name] = e
-    deps = {e.name: _formula_names(e.formula, f"{f}: [expressions] {e.name}") for e in exprs}
+    deps = {e.name: _formula.check(e.formula, f"{f}: [expressions] {e.name}") for e in exprs}
     ordered, done, visiting = [], set(), set()
 
     def visit(n, chain):
@@ -450,10 +361,10 @@ def _check_names_and_units(model: Model) -> None:
     known = set(env)
     for e in model.expressions:
         where = f"{f}: [expressions] {e.name}"
-        for n in _formula_names(e.formula, where):
+        for n in _formula.check(e.formula, where):
             if n not in known:
                 raise ModelError(unknown_name("name", n, known, where))
-        q = _evaluate_units(e.formula, env, where)
+        q = _formula.evaluate_units(e.formula, env, where)
         want = _quantity(1.0, e.unit, where)
         if not _same_dims(q, want):
             raise ModelError(f"{where}: formula has unit '{q.units:~}' ({q.dimensionality}) "
@@ -463,20 +374,20 @@ def _check_names_and_units(model: Model) -> None:
     rate_unit = ureg.Quantity(1.0, "mmol/day")
     for fl in model.fluxes:
         where = f"{f}: [fluxes.{fl.name}]"
-        for n in _formula_names(fl.rate, where):
+        for n in _formula.check(fl.rate, where):
             if n not in known:
                 raise ModelError(unknown_name("name", n, known, where))
-        q = _evaluate_units(fl.rate, env, where)
+        q = _formula.evaluate_units(fl.rate, env, where)
         if not _same_dims(q, rate_unit):
             raise ModelError(f"{where}: rate has unit '{q.units:~}' but a flux must be an amount per time (mmol/day)")
     for s in model.states:
         if s.rate is None:
             continue
         where = f"{f}: [states.{s.name}] rate"
-        for n in _formula_names(s.rate, where):
+        for n in _formula.check(s.rate, where):
             if n not in known:
                 raise ModelError(unknown_name("name", n, known, where))
-        q = _evaluate_units(s.rate, env, where)
+        q = _formula.evaluate_units(s.rate, env, where)
         want = _quantity(1.0, s.unit, where) / ureg.Quantity(1.0, "day")
         if not _same_dims(q, want):
             raise ModelError(f"{where}: has unit '{q.units:~}', expected '{s.unit}' per time")

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ScenarioError, unknown_name
 from .catalogue import Entry, apply_modifiers, get_catalogue
-from .catalogue import evaluate as _catalogue_evaluate
+from .formula import evaluate as _evaluate_formula
 from .model import Model
 from .scenario import Scenario, output_times
 
@@ -127,9 +127,9 @@ def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.nd
             for e in entry.effects:
                 i = model.parameter_index(e.parameter)
                 if e.multiply:
-                    M[:, i] *= _catalogue_evaluate(e.multiply, env)
+                    M[:, i] *= _evaluate_formula(e.multiply, env)
                 if e.add:
-                    A[:, i] += _catalogue_evaluate(e.add, env)
+                    A[:, i] += _evaluate_formula(e.add, env)
         for u in {0, U // 2, U - 1} if U else ():
             Mu, Au = _affine(model, entry.modifiers(float(values[u])))
             if not (np.allclose(Mu, M[u], rtol=1e-13, atol=0, equal_nan=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._paths import models_dir
 from ..errors import ModelError, unknown_name
+from . import formula as _formula
 from .model import Model
 
 MG_DL_PER_MM = 2.4305  # 1 mM = 24.305 mg/L = 2.43 mg/dL
@@ -61,8 +62,6 @@ def hypocalcemia_grade(serum_ca_total_mM):
 _FUNCTIONS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "where": np.where, "grade": grade,
               "hypermagnesemia_grade": hypermagnesemia_grade}
 _INTEGER = ("grade", "hypermagnesemia_grade")  # functions whose value is a grade (an int)
-_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant, ast.Compare,
-          ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 
 @dataclass(frozen=True)
@@ -75,24 +74,17 @@ class Readout:
     contract: bool = False
     description: str = ""
     integer: bool = False  # a grade: an int, not a float
-    code: object = None
 
 
 def _compile(name: str, formula: str, known: set, where: str) -> Readout:
-    try:
-        tree = ast.parse(formula, mode="eval")
-    except SyntaxError as exc:
-        raise ModelError(f"{where}: readout {name!r}: formula {formula!r} is not an expression ({exc.msg})") from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _NODES):
-            raise ModelError(f"{where}: readout {name!r}: {type(node).__name__} is not allowed in a formula "
-                             f"(numbers, + - * / **, comparisons, {', '.join(_FUNCTIONS)})")
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
-            raise ModelError(f"{where}: readout {name!r}: only {', '.join(_FUNCTIONS)} can be called")
-        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in known:
-            raise ModelError(f"{where}: readout {name!r}: " + unknown_name("name", node.id, known))
-    integer = isinstance(tree.body, ast.Call) and tree.body.func.id in _INTEGER
-    return Readout(name, formula, "", integer=integer, code=compile(tree, f"<readout {name}>", "eval"))
+    names = _formula.check(formula, f"{where}: readout {name!r}", functions=tuple(_FUNCTIONS), one_argument=False,
+                           comparisons=True)
+    for n in sorted(names):
+        if n not in known:
+            raise ModelError(f"{where}: readout {name!r}: " + unknown_name("name", n, known))
+    body = _formula.parse(formula).body
+    integer = isinstance(body, ast.Call) and body.func.id in _INTEGER
+    return Readout(name, formula, "", integer=integer)
 
 
 def _table(path: Path, raw: dict) -> dict:
@@ -152,7 +144,7 @@ def model_readouts(model: Model) -> tuple[Readout, ...]:
                 raise
             continue  # a shared readout this model cannot compute (it lacks the names): not offered
         out.append(Readout(name, spec["formula"], spec.get("unit", ""), bool(spec.get("contract", False)),
-                           spec.get("description", ""), r.integer, r.code))
+                           spec.get("description", ""), r.integer))
         known.add(name)
     result = tuple(out)
     _BY_MODEL[id(model)] = (model, result)
@@ -170,32 +162,26 @@ READOUTS = _units_from_shared(True)
 EXTRA_READOUTS = _units_from_shared(False)
 
 
-def _number(v):
+def as_number(v):
     """A readout value as a Python number: int for grades (integer arrays), float otherwise."""
     return int(v) if np.issubdtype(np.asarray(v).dtype, np.integer) else float(v)
 
 
-def readout_units(model: Model) -> dict:
-    """Every readout of *model* with its unit."""
-    return {r.name: r.unit for r in model_readouts(model)}
-
-
-def _readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
+def evaluate_readouts(model: Model, obs: np.ndarray, y: np.ndarray) -> dict:
     """Readouts for observables *obs* (n_obs, ...) and states *y* (n_states, ...): arrays or scalars."""
     env = dict(zip(model.observable_names, obs))
     env.update(zip(model.state_names, y))
     env["total_pools"] = sum(env[n] for n in model.pools_of("mg"))  # body Mg (pools of other ions apart)
     env["total_ca_pools"] = sum(env[n] for n in model.pools_of("ca")) if model.pools_of("ca") else 0.0
-    env.update(_FUNCTIONS)
     out = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         for r in model_readouts(model):
-            v = eval(r.code, {"__builtins__": {}}, env)  # noqa: S307 - compiled from checked formulas only
-            env[r.name] = out[r.name] = v
+            env[r.name] = out[r.name] = _formula.evaluate(r.formula, env, _FUNCTIONS, floats=False)
     return out
 
 
-def _observe(mod, model: Model, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+def observe(mod, model: Model, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The observables (expressions and flux rates) of the generated module *mod* at state *y*, parameters *p*."""
     out = np.empty(len(model.observable_names))
     mod.observe(y, p, out)
     return out

@@ -13,7 +13,7 @@ from ..engine.executors import _run_chunks
 from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model.model import Model
 from ..model.parameters import Factor, factor, parameter_matrix
-from ..model.readouts import _readouts
+from ..model.readouts import evaluate_readouts
 from ..model.scenario import Scenario, load_scenario
 from ..options import Execution
 from ..results import STATUS_TEXT
@@ -95,7 +95,7 @@ def local_sensitivity(scenario, readouts=SENSITIVITY_READOUTS) -> LocalSensitivi
     Yc = res.Y[0][:, None] + 1j * h * S[0]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        rc = _readouts(model, Oc, Yc)
+        rc = evaluate_readouts(model, Oc, Yc)
     norm, absd, vals = {}, {}, {}
     for r in readouts:
         v = np.asarray(rc[r])
