@@ -492,25 +492,32 @@ def test_every_command_refuses_an_impossible_scenario(cmd, tmp_path, capsys):
     assert code == 2 and out == "" and "mg_intake" in err and "impossible" in err and str(path) in err, err
 
 
-def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
-    import mgflux.run
+class _BrokenStdout:
+    """A stdout whose write fails with an error mgflux cannot foresee (not an OSError it names)."""
 
-    def broken(*a, **k):
+    def write(self, text):
         raise RuntimeError("something unforeseen")
 
-    monkeypatch.setattr(mgflux.run, "steady_state", broken)
-    code, out, err = cli(["steady", HEALTHY], capsys)
+    def flush(self):
+        pass
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", _BrokenStdout())
+    code = main(["catalogue"])
+    err = capsys.readouterr().err
     assert code == 3 and "internal error" in err and "something unforeseen" in err and "MGFLUX_DEBUG" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     monkeypatch.setenv("MGFLUX_DEBUG", "1")
     with pytest.raises(RuntimeError):
-        main(["steady", HEALTHY])
+        main(["catalogue"])
 
 
 @pytest.mark.parametrize("address", ["local", "tcp://10.0.0.5:8786", "tcp://[::1]:8786", "host:8786", "tls://h.org:8786"])
-def test_good_scheduler_addresses_pass(address):
-    from mgflux.cli.checks import scheduler_address
-
-    assert scheduler_address(address) == address
+def test_good_scheduler_addresses_pass(address, capsys):
+    # --help after the flag: argparse has checked the address (a bad one exits with 2) and then prints the usage
+    code, out, err = cli(["sweep", HEALTHY, "--vary", "gfr=60:120:2", "--scheduler", address, "--help"], capsys)
+    assert code == 0 and "--scheduler" in out and err == "", err
 
 
 def test_calibration_bad_choice(capsys):
@@ -519,29 +526,25 @@ def test_calibration_bad_choice(capsys):
 
 
 API_ERRORS = {
-    "sweep negative gfr": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=-5:100:3"]), "outside the allowed range"),
-    "sweep twice": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=60:100:3", "gfr=70:80:2"]), "varied twice"),
-    "sweep samples 0": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=60:100:3"], samples=0, method="lhs"), "samples = 0"),
-    "sweep seed -1": (lambda sc: mgflux.studies.sweep.sweep(sc, ["gfr=60:100:3"], seed=-1), "seed = -1"),
-    "population n 0": (lambda sc: mgflux.studies.population.population(sc, 0), "n = 0 must be a whole number >= 1"),
-    "population n float": (lambda sc: mgflux.studies.population.population(sc, 10.5), "n = 10.5"),
-    "population seed -3": (lambda sc: mgflux.studies.population.population(sc, 10, seed=-3), "seed = -3"),
+    "sweep negative gfr": (lambda sc: mgflux.sweep(sc, ["gfr=-5:100:3"]), "outside the allowed range"),
+    "sweep twice": (lambda sc: mgflux.sweep(sc, ["gfr=60:100:3", "gfr=70:80:2"]), "varied twice"),
+    "sweep samples 0": (lambda sc: mgflux.sweep(sc, ["gfr=60:100:3"], samples=0, method="lhs"), "samples = 0"),
+    "sweep seed -1": (lambda sc: mgflux.sweep(sc, ["gfr=60:100:3"], seed=-1), "seed = -1"),
+    "population n 0": (lambda sc: mgflux.population(sc, 0), "n = 0 must be a whole number >= 1"),
+    "population n float": (lambda sc: mgflux.population(sc, 10.5), "n = 10.5"),
+    "population seed -3": (lambda sc: mgflux.population(sc, 10, seed=-3), "seed = -3"),
     "steady_states alias twice": (lambda sc: mgflux.steady_states(sc, {"ppi.dose": 1, "PPI.dose": 2}), "varied twice"),
-    "population days 1e6": (lambda sc: mgflux.studies.population.population(sc, 10, days=1e6), "150 years"),
+    "population days 1e6": (lambda sc: mgflux.population(sc, 10, days=1e6), "150 years"),
     "find_dose target 50 mM": (lambda sc: mgflux.find_dose(sc, "magnesium_citrate", "50 mM"), "0.1-3.0 mM"),
     "find_dose limit 0": (lambda sc: mgflux.find_dose(sc, "magnesium_citrate", 0.7, 0.0), "must be > 0"),
     "find_dose a drug": (lambda sc: mgflux.find_dose(sc, "omeprazole", 0.7), "not a Mg treatment"),
-    "morris n 1": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "morris", n=1), "n = 1 must be a whole number >= 2"),
-    "sobol n 2": (lambda sc: mgflux.studies.sensitivity.global_sensitivity(sc, "sobol", n=2), ">= 8"),
+    "morris n 1": (lambda sc: mgflux.sensitivity(sc, "morris", n=1), "n = 1 must be a whole number >= 2"),
+    "sobol n 2": (lambda sc: mgflux.sensitivity(sc, "sobol", n=2), ">= 8"),
 }
 
 
 @pytest.mark.parametrize("case", API_ERRORS)
 def test_python_api_refuses_what_the_cli_refuses(case):
-    import mgflux.studies.population
-    import mgflux.studies.sensitivity
-    import mgflux.studies.sweep
-
     call, fragment = API_ERRORS[case]
     with pytest.raises(mgflux.ScenarioError) as exc:
         call(mgflux.load_scenario(HEALTHY))
@@ -549,10 +552,8 @@ def test_python_api_refuses_what_the_cli_refuses(case):
 
 
 def test_python_api_sweep_warns():
-    import mgflux.studies.sweep
-
     with pytest.warns(mgflux.MgfluxWarning, match="documented physiological range"):
-        mgflux.studies.sweep.sweep(mgflux.load_scenario(HEALTHY), ["gfr=30:60:2"])
+        mgflux.sweep(mgflux.load_scenario(HEALTHY), ["gfr=30:60:2"])
 
 
 def test_compare_and_dose_results_carry_the_warnings(tmp_path):
@@ -562,23 +563,24 @@ def test_compare_and_dose_results_carry_the_warnings(tmp_path):
 
 
 def test_validation_report_for_a_form():
-    from mgflux.model.validate import validation_report
-
-    assert validation_report({"diet": {"mg_intake": "300 mg/day"}}) == {"ok": True, "error": None, "warnings": []}
-    bad = validation_report({"diet": {"mg_intake": "300 g/day"}}, "form")
+    assert mgflux.validation_report({"diet": {"mg_intake": "300 mg/day"}}) == {"ok": True, "error": None, "warnings": []}
+    bad = mgflux.validation_report({"diet": {"mg_intake": "300 g/day"}}, "form")
     assert bad["ok"] is False and "outside the allowed range" in bad["error"]
-    odd = validation_report({"diet": {"mg_intake": "1200 mg/day"}})
+    odd = mgflux.validation_report({"diet": {"mg_intake": "1200 mg/day"}})
     assert odd["ok"] and "above 1000 mg/day" in odd["warnings"][0]
 
 
-def test_sweep_api_factor_checks_are_the_cli_s():
-    from mgflux import factor
-    from mgflux.model.validate import check_factor
+def test_sweep_api_factor_checks_are_the_cli_s(capsys):
+    import warnings
 
     sc = mgflux.load_scenario(HEALTHY)
     with pytest.raises(mgflux.ScenarioError, match="outside the allowed range"):
-        check_factor(sc, factor(sc, "gfr"), np.array([-1.0, 100.0]))
-    assert check_factor(sc, factor(sc, "gfr"), np.array([60.0, 120.0])) == []
+        mgflux.sweep(sc, [mgflux.Vary("gfr", -1.0, 100.0, 2)])
+    code, out, err = cli(["sweep", HEALTHY, "--vary", "gfr=-1:100:2"], capsys)
+    assert code == 2 and "outside the allowed range" in err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mgflux.MgfluxWarning)  # a plausible range: no warning either way
+        assert len(mgflux.sweep(sc, [mgflux.Vary("gfr", 60.0, 120.0, 2)])["serum_mg_total_mM"]) == 2
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -744,10 +746,10 @@ OPTION_ERRORS = {
     "SteadyOptions backend": (lambda: mgflux.SteadyOptions(backend="gpu"), "allowed: auto, numba, python"),
     "SteadyOptions max_newton -1": (lambda: mgflux.SteadyOptions(max_newton=-1), "max_newton must be a whole number >= 0"),
     "SteadyOptions integrate_days 0": (lambda: mgflux.SteadyOptions(integrate_days=0), "integrate_days must be positive"),
-    "TimecourseOptions rtol nan": (lambda: mgflux.options.TimecourseOptions(rtol=math.nan), "rtol must be a number between"),
-    "TimecourseOptions max_steps 0": (lambda: mgflux.options.TimecourseOptions(max_steps=0), "max_steps must be a whole number"),
-    "BatchOptions eig_tol negative": (lambda: mgflux.options.BatchOptions(eig_tol=-1.0), "eig_tol must be positive"),
-    "BatchOptions max_chord -1": (lambda: mgflux.options.BatchOptions(max_chord=-1), "max_chord must be a whole number"),
+    "TimecourseOptions rtol nan": (lambda: mgflux.TimecourseOptions(rtol=math.nan), "rtol must be a number between"),
+    "TimecourseOptions max_steps 0": (lambda: mgflux.TimecourseOptions(max_steps=0), "max_steps must be a whole number"),
+    "BatchOptions eig_tol negative": (lambda: mgflux.BatchOptions(eig_tol=-1.0), "eig_tol must be positive"),
+    "BatchOptions max_chord -1": (lambda: mgflux.BatchOptions(max_chord=-1), "max_chord must be a whole number"),
 }
 
 
@@ -833,18 +835,16 @@ def test_high_iv_rate_is_graded_and_flagged(tmp_path, capsys):
     ({"serum_mg_total_mM": math.nan}, "not finite"),
 ])
 def test_domain_warnings(readouts, fragment):
-    from mgflux.model.validate import domain_warnings
-
-    w = domain_warnings(readouts, "test")
+    w = mgflux.domain_warnings(readouts, "test")
     assert w and fragment in "\n".join(w)
-    assert domain_warnings({"serum_mg_total_mM": 0.85, "femg_percent": 3.0}) == []
+    assert mgflux.domain_warnings({"serum_mg_total_mM": 0.85, "femg_percent": 3.0}) == []
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 11. wording a clinician reads correctly
 
 def test_compare_never_says_compensates_beside_a_fall_in_amount():
-    c = mgflux.studies.compare.compare(mgflux.load_scenario(SCENARIOS / "genes" / "SLC12A3.toml"))
+    c = mgflux.compare(mgflux.load_scenario(SCENARIOS / "genes" / "SLC12A3.toml"))
     for f in c.findings:
         if "compensates" in f:
             assert "more in absolute amount" in f, f
@@ -853,7 +853,7 @@ def test_compare_never_says_compensates_beside_a_fall_in_amount():
 def test_compare_speaks_of_amount_and_fraction_when_intake_doubles():
     from conftest import scenario
 
-    c = mgflux.studies.compare.compare(scenario(T('name = "magnesium_citrate"\namount = "300 mg/day"\n')))
+    c = mgflux.compare(scenario(T('name = "magnesium_citrate"\namount = "300 mg/day"\n')))
     gut = [f for f in c.findings if f.startswith("the gut")]
     assert gut and "smaller fraction" in gut[0] and "more in absolute amount" in gut[0], c.findings
     assert "absorbs less" not in gut[0]
@@ -891,10 +891,8 @@ def _mgflux(args, env_extra, timeout=300):
 def test_corrupted_pint_cache_is_rebuilt(tmp_path):
     import shutil
 
-    from mgflux._paths import cache_dir
-
     cache = tmp_path / "cache"
-    shutil.copytree(cache_dir(), cache, ignore=shutil.ignore_patterns("*.tmp*"))
+    shutil.copytree(mgflux.cache_dir(), cache, ignore=shutil.ignore_patterns("*.tmp*"))
     for f in (cache / "pint").glob("*"):
         f.write_text("garbage")
     sc = write(tmp_path, '[diet]\nmg_intake = "313.5 mg/day"\n')  # a quantity not in the load cache: pint is needed
@@ -909,10 +907,8 @@ def test_corrupted_pint_cache_is_rebuilt(tmp_path):
 def test_corrupted_numba_cache_is_rebuilt(tmp_path):
     import shutil
 
-    from mgflux._paths import cache_dir
-
     cache = tmp_path / "cache"
-    shutil.copytree(cache_dir(), cache, ignore=shutil.ignore_patterns("*.tmp*"))
+    shutil.copytree(mgflux.cache_dir(), cache, ignore=shutil.ignore_patterns("*.tmp*"))
     damaged = list((cache / "__pycache__").glob("*.nbi"))
     assert damaged
     for f in damaged:
@@ -924,11 +920,11 @@ def test_corrupted_numba_cache_is_rebuilt(tmp_path):
     assert p.returncode == 0 and "corrupted" not in p.stderr
 
 
-def test_unwritable_cache_falls_back_to_a_temporary_one():
-    from mgflux._paths import _usable_cache_dir
-
-    with pytest.warns(mgflux.errors.MgfluxWarning, match="cannot write the cache folder"):
-        d = _usable_cache_dir("/proc/mgflux-cache-test")
+def test_unwritable_cache_falls_back_to_a_temporary_one(monkeypatch):
+    monkeypatch.setenv("MGFLUX_CACHE_DIR", "/proc/mgflux-cache-test")
+    assert str(mgflux.cache_dir()) == "/proc/mgflux-cache-test"  # what was asked for ...
+    with pytest.warns(mgflux.MgfluxWarning, match="cannot write the cache folder"):
+        d = mgflux.writable_cache_dir()  # ... and where the caches go
     assert d.is_dir() and str(d) != "/proc/mgflux-cache-test"
 
 

@@ -7,9 +7,7 @@ import pytest
 import mgflux
 from conftest import SCENARIOS, scenario
 from mgflux import main
-from mgflux.engine import batch as engine_batch
-from mgflux.engine.codegen import compiled
-from mgflux.studies.population import parse_incidence
+from mgflux.engine import batch, codegen  # the batch kernels themselves (internal)
 
 HEALTHY = SCENARIOS / "healthy.toml"
 AGREEMENT = [HEALTHY, SCENARIOS / "genes" / "SLC12A3.toml", SCENARIOS / "genes" / "TRPM6.toml",
@@ -35,7 +33,7 @@ def test_batch_agrees_with_single_steady_state_to_1e9():
     scs = [mgflux.load_scenario(p) for p in AGREEMENT]
     model = scs[0].model
     P = np.vstack([_p(sc) for sc in scs])
-    res = engine_batch.steady_batch(model, P, warm=engine_batch.nominal(model, P[0]))
+    res = batch.steady_batch(model, P, warm=batch.nominal(model, P[0]))
     assert (res.status == 0).all(), res.status
     for k, sc in enumerate(scs):
         ss = mgflux.steady_state(sc)
@@ -50,13 +48,13 @@ def test_no_steady_state_is_a_status_where_the_single_solver_raises():
     sc = mgflux.load_scenario(SCENARIOS / "conditions" / "starvation.toml")  # no intake: Mg drains forever
     with pytest.raises(mgflux.SteadyStateError):
         mgflux.steady_state(sc)
-    res = engine_batch.steady_batch(sc.model, np.vstack([_p(mgflux.load_scenario(HEALTHY)), _p(sc)]))
+    res = batch.steady_batch(sc.model, np.vstack([_p(mgflux.load_scenario(HEALTHY)), _p(sc)]))
     assert list(res.status) == [0, 1]
     assert np.isnan(res["serum_mg_total_mM"][1])
 
 
 def test_lu_and_hurwitz_kernels_against_numpy():
-    mod = compiled(mgflux.get_model())
+    mod = codegen.compiled(mgflux.get_model())
     rng = np.random.default_rng(3)
     n = 10
     decided = {}
@@ -92,7 +90,7 @@ def test_stability_by_diagonal_blocks_against_eigenvalues():
     the blocks' eigenvalues are the Jacobian's, and the verdict is numpy's, on Jacobians of random states and
     parameters shifted across the stability boundary."""
     model = mgflux.get_model()
-    mod = compiled(model)
+    mod = codegen.compiled(model)
     idx, bounds = mod.STAB_INDEX, mod.STAB_BOUNDS
     assert sorted(idx) == list(range(len(model.states))) and bounds[-1] == len(model.states)
     assert len(bounds) > 2  # this model has decoupled states (dct_mass, egfr_blockade, tubular_damage)
@@ -121,7 +119,7 @@ def test_stability_by_diagonal_blocks_against_eigenvalues():
     sc = mgflux.load_scenario(HEALTHY)
     facs, X, _ = mgflux.population_design(sc, 200, seed=3)
     P = mgflux.parameter_sets(sc, dict(zip(facs, X.T)))
-    res = engine_batch.steady_batch(model, P)
+    res = batch.steady_batch(model, P)
     big = max((idx[bounds[b]:bounds[b + 1]] for b in range(len(bounds) - 1)), key=len)
     decided = 0
     for k in np.flatnonzero(res.ok):
@@ -138,7 +136,7 @@ def test_bad_sets_carry_a_status_not_an_exception():
     P = np.repeat(_p(sc), 4, axis=0)
     P[1, model.parameter_index("gfr")] = np.nan
     P[2, model.parameter_index("ecf_volume")] = np.inf
-    res = engine_batch.steady_batch(model, P)
+    res = batch.steady_batch(model, P)
     assert res.status[0] == 0 and res.status[3] == 0
     assert res.status[1] == 3 and res.status[2] == 3
     assert np.isnan(res["serum_mg_total_mM"][1]) and np.isfinite(res["serum_mg_total_mM"][0])
@@ -148,7 +146,7 @@ def test_bad_sets_carry_a_status_not_an_exception():
     P[1] = P[2] = P[0]
     P[1, model.parameter_index("ecf_volume")] = 0.0
     P[2, model.parameter_index("si_transit_time")] = 0.0
-    res = engine_batch.steady_batch(model, P)
+    res = batch.steady_batch(model, P)
     assert res.status[0] == 0 and res.status[3] == 0 and res.status[1] != 0 and res.status[2] != 0
     assert np.isnan(res["serum_mg_total_mM"][[1, 2]]).all()
 
@@ -163,18 +161,18 @@ def test_random_sets_over_documented_ranges_converge_or_say_why():
     rng = np.random.default_rng(2024)
     X = np.column_stack([rng.uniform(*f.documented_range, 100_000) for f in facs])
     P = mgflux.parameter_sets(sc, dict(zip(facs, X.T)))
-    res = engine_batch.steady_batch(model, P, warm=engine_batch.nominal(model, _p(sc)[0]))
+    res = batch.steady_batch(model, P, warm=batch.nominal(model, _p(sc)[0]))
     ok = res.ok
     assert set(np.unique(res.status)) <= set(map(int, mgflux.Status))
     assert ok.mean() > 0.99, res.status_counts()
     for r in mgflux.READOUTS:
         assert np.all(np.isfinite(res[r][ok])), r
         assert np.all(np.isnan(res[r][~ok])), r
-    mod = compiled(model)
+    mod = codegen.compiled(model)
     F = np.empty_like(res.Y)
     for k in range(len(res)):  # the residual, recomputed one set at a time by the model's rhs
         mod.rhs(res.Y[k], P[k], F[k])
-    scale = np.maximum(np.abs(res.Y), engine_batch._floor(model))
+    scale = np.maximum(np.abs(res.Y), batch._floor(model))
     assert np.max(np.abs(F[ok]) / scale[ok]) < 1e-11
     assert np.all(res.Y[ok] >= 0)
     eig = np.empty(2000)  # stability by LAPACK eigenvalues, against the kernel's block-wise Routh-Hurwitz
@@ -198,8 +196,8 @@ def test_local_sensitivities_match_finite_differences():
         for s in (+1, -1):
             p = p0.copy()
             p[i] += s * h
-            y = engine_batch.solve_batch(model, p[None])[0][0]
-            vals.append(engine_batch.readouts_of(model, y[None], p[None])["serum_mg_total_mM"][0])
+            y = batch.solve_batch(model, p[None])[0][0]
+            vals.append(batch.readouts_of(model, y[None], p[None])["serum_mg_total_mM"][0])
         fd = (vals[0] - vals[1]) / (2 * h)
         assert ls.absolute["serum_mg_total_mM"][i] == pytest.approx(fd, rel=1e-5, abs=1e-12), name
     # the TAL set point raises serum Mg, the receptor's activity lowers it; since the calcium module the activity also
@@ -243,12 +241,12 @@ def test_vary_parsing_and_designs():
 
 
 def test_incidence_strings():
-    assert parse_incidence("10-15% (review Table 2)") == (10, 15)
-    assert parse_incidence("< 30% (review Table 2)") == (0, 30)
-    assert parse_incidence("~30% (review Table 2)") == pytest.approx((20, 40))
-    assert parse_incidence("10-50% (cyclosporine), 50-98% (tacrolimus) (review Table 2)", "tacrolimus") == (50, 98)
-    assert parse_incidence("10-50% (cyclosporine), 50-98% (tacrolimus)", "calcineurin_inhibitor") == (10, 98)
-    assert parse_incidence("only with additional risk factors") is None
+    assert mgflux.parse_incidence("10-15% (review Table 2)") == (10, 15)
+    assert mgflux.parse_incidence("< 30% (review Table 2)") == (0, 30)
+    assert mgflux.parse_incidence("~30% (review Table 2)") == pytest.approx((20, 40))
+    assert mgflux.parse_incidence("10-50% (cyclosporine), 50-98% (tacrolimus) (review Table 2)", "tacrolimus") == (50, 98)
+    assert mgflux.parse_incidence("10-50% (cyclosporine), 50-98% (tacrolimus)", "calcineurin_inhibitor") == (10, 98)
+    assert mgflux.parse_incidence("only with additional risk factors") is None
 
 
 def test_population_is_reproducible_and_healthy_incidence_is_low():
@@ -366,8 +364,8 @@ def test_dask_backend_gives_identical_results():
     facs = [mgflux.factor(sc, "gfr")]
     X = np.linspace(60, 150, 30)[:, None]
     P = mgflux.parameter_sets(sc, dict(zip(facs, X.T)))
-    local = engine_batch.solve_batch(sc.model, P)
-    remote = engine_batch.solve_batch(sc.model, P, scheduler="local", chunk_size=7)
+    local = batch.solve_batch(sc.model, P)
+    remote = batch.solve_batch(sc.model, P, scheduler="local", chunk_size=7)
     for a, b in zip(local, remote):
         np.testing.assert_array_equal(a, b)
 
@@ -381,7 +379,7 @@ def test_dask_backend_runs_population_time_courses_identically():
             dd.Client(cluster) as client:
         there = mgflux.population(ppi, 40, seed=2, days=60.0, scheduler=client)
         tc = here.timecourse
-        chunked = engine_batch.integrate_batch(tc.model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day, scheduler=client,
+        chunked = batch.integrate_batch(tc.model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day, scheduler=client,
                                          chunk_size=7)
     np.testing.assert_array_equal(here.batch["serum_mg_total_mM"], there.batch["serum_mg_total_mM"])
     np.testing.assert_array_equal(here.nadir, there.nadir)
@@ -415,13 +413,13 @@ def test_tangent_warm_start_predicts_the_steady_state_to_first_order():
     sc = mgflux.load_scenario(HEALTHY)
     model = sc.model
     p0 = _p(sc)[0]
-    warm = engine_batch.nominal(model, p0)
+    warm = batch.nominal(model, p0)
     assert warm.S.shape == (len(model.states), len(model.parameters)) and np.all(np.isfinite(warm.S))
     for name in ("gfr", "casr_ec50", "diet_mg_intake"):
         i = model.parameter_index(name)
         P = np.repeat(p0[None], 2, axis=0)
         P[:, i] *= [1.01, 1.1]
-        Y, st, _ = engine_batch.solve_batch(model, P, warm=warm)
+        Y, st, _ = batch.solve_batch(model, P, warm=warm)
         assert (st == 0).all()
         err = [np.max(np.abs(warm.y + warm.S @ (P[k] - p0) - Y[k]) / np.maximum(Y[k], 1e-6)) for k in range(2)]
         drift = [np.max(np.abs(warm.y - Y[k]) / np.maximum(Y[k], 1e-6)) for k in range(2)]
@@ -433,7 +431,7 @@ def test_csv_table_round_trips_and_leaves_failed_readouts_empty(tmp_path):
     model = sc.model
     f = mgflux.factor(sc, "gfr")
     X = np.array([[80.0], [120.0], [np.nan], [150.0]])
-    res = engine_batch.steady_batch(model, mgflux.parameter_sets(sc, {f: X[:, 0]}), factors={"gfr": X[:, 0]})
+    res = batch.steady_batch(model, mgflux.parameter_sets(sc, {f: X[:, 0]}), factors={"gfr": X[:, 0]})
     path = res.to_csv(tmp_path / "t.csv", ["serum_mg_total_mM", "femg_percent"])
     lines = path.read_text().splitlines()
     assert lines[0] == "gfr,status,serum_mg_total_mM,femg_percent" and len(lines) == 5

@@ -6,9 +6,7 @@ import pytest
 
 import mgflux
 from mgflux import simulate
-from mgflux.engine import batch as engine_batch
-from mgflux.engine import timecourse as engine_timecourse
-from mgflux.engine.codegen import compiled
+from mgflux.engine import batch, codegen, timecourse  # the kernels themselves (internal)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").rglob("*.toml"))
@@ -59,9 +57,9 @@ def test_each_set_its_own_parameters_and_bad_sets_get_a_status():
     one = mgflux.timecourses(sc, {"gfr": vals[1:2, 0], "aminoglycoside.dose": vals[1:2, 1]})
     np.testing.assert_allclose(one.Y[0], tc.Y[1], rtol=1e-8)  # initial steady states agree to ~1e-10
     segs = [(a, b, one.Pseg[0, k]) for k, (a, b) in enumerate(zip(one.edges[:-1], one.edges[1:]))]
-    mod = compiled(model)
+    mod = codegen.compiled(model)
     radau = mgflux.RunOptions(method="Radau", fallback=None, rtol=1e-10)
-    ys, _ = engine_timecourse.integrate(mod, segs, one.Y[0, 0], one.time_day, radau, model.state_names)
+    ys, _ = timecourse.integrate(mod, segs, one.Y[0, 0], one.time_day, radau, model.state_names)
     n = len(model.states)
     ref = ys[:n].T
     scale = np.maximum(np.abs(ref).max(axis=0), 1e-12)
@@ -85,15 +83,15 @@ def test_integrator_failure_is_a_status_not_an_exception():
     Y0 = np.vstack([y0, y0, np.full_like(y0, np.nan)])
     P = np.repeat(p[None, None, :], 3, axis=0)
     P[1, 0, model.parameter_index("gfr")] = np.inf
-    Y, st, _ = engine_batch.integrate_batch(model, Y0, P, [0.0, 30.0], np.linspace(0, 30, 7))
+    Y, st, _ = batch.integrate_batch(model, Y0, P, [0.0, 30.0], np.linspace(0, 30, 7))
     assert st[0] == mgflux.Status.OK and st[1] == mgflux.Status.NONFINITE and st[2] == mgflux.Status.NONFINITE
     assert np.isfinite(Y[0]).all() and np.isnan(Y[1:]).all()
     # a step budget too small: failed status, NaN outputs
-    Y, st, _ = engine_batch.integrate_batch(model, Y0[:1] * 0.5, P[:1], [0.0, 30.0], np.linspace(0, 30, 7),
+    Y, st, _ = batch.integrate_batch(model, Y0[:1] * 0.5, P[:1], [0.0, 30.0], np.linspace(0, 30, 7),
                                       options=mgflux.TimecourseOptions(max_steps=3))
     assert st[0] == mgflux.Status.INTEGRATION_FAILED and np.isnan(Y).all()
     with pytest.raises(mgflux.MgfluxError):
-        engine_batch.integrate_batch(model, Y0[:1], P[:1], [0.0, 30.0], [40.0])
+        batch.integrate_batch(model, Y0[:1], P[:1], [0.0, 30.0], [40.0])
 
 
 def test_drug_table_uses_the_course_nadir_for_time_limited_drugs():

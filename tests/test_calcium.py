@@ -152,10 +152,8 @@ def test_ca_salt_amount_uses_ca_molar_mass():
 
 
 def test_grades():
-    from mgflux.model.readouts import hypermagnesemia_grade, hypocalcemia_grade
-
-    assert list(hypermagnesemia_grade(np.array([1.0, 1.1, 1.3, 3.5]))) == [0, 1, 3, 4]
-    assert list(hypocalcemia_grade(np.array([2.2, 2.05, 1.9, 1.6, 1.4]))) == [0, 1, 2, 3, 4]
+    assert list(mgflux.hypermagnesemia_grade(np.array([1.0, 1.1, 1.3, 3.5]))) == [0, 1, 3, 4]
+    assert list(mgflux.hypocalcemia_grade(np.array([2.2, 2.05, 1.9, 1.6, 1.4]))) == [0, 1, 2, 3, 4]
 
 
 def test_compare_puts_the_ca_waterfall_beside_the_mg_one():
@@ -190,8 +188,7 @@ def test_ca_readouts_in_batches_and_csv(tmp_path):
 def test_remembered_conversions_keep_the_element_apart():
     """The on-disk store of unit conversions keys on the element: a Mg mass remembered first must not give a
     Ca supplement Mg's molar mass (1000 mg/day: 41.1 mmol/day of Mg, 25.0 of Ca)."""
-    from mgflux.model import units
-
-    mg = units.convert("1000 mg/day", "mmol/day", where="<test>", key="amount")
-    ca = units.convert("1000 mg/day", "mmol/day", where="<test>", key="amount", element="Ca")
-    assert mg == pytest.approx(1000 / 24.305) and ca == pytest.approx(1000 / 40.078)
+    for first, second in (("magnesium_citrate", "calcium_citrate"), ("calcium_carbonate", "magnesium_oxide")):
+        a, b = (scenario(f'[[treatment]]\nname = "{n}"\namount = "1000 mg/day"\n').applications[0] for n in (first, second))
+        mg, ca = (a.value, b.value) if a.entry.element != "Ca" else (b.value, a.value)
+        assert mg == pytest.approx(1000 / 24.305) and ca == pytest.approx(1000 / 40.078), (first, second)

@@ -430,12 +430,10 @@ def test_every_central_entry_has_a_ca_phenotype():
 
 @pytest.mark.parametrize("name", CA_PHENOTYPE_ENTRIES)
 def test_ca_phenotype(name, baseline):
-    from mgflux.studies.calibration import ca_phenotype_met
-
     e = CAT.entries[name]
     item, amount = _ca_input(e)
     s = steady(treatment=name, amount=amount) if item is None else steady(item)
-    for key, (want, got, ok) in ca_phenotype_met(s, baseline, e.ca_phenotype).items():
+    for key, (want, got, ok) in mgflux.ca_phenotype_met(s, baseline, e.ca_phenotype).items():
         if (name, key) in KNOWN_CA_MISSES:
             assert not ok, f"{name}: {key} now {got} as the literature says: remove it from KNOWN_CA_MISSES"
         else:

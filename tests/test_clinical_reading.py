@@ -5,8 +5,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux import hypomagnesemia_grade, main
-from mgflux.studies.clinical import clinical_reading, reading_data
+from mgflux import clinical_reading, hypomagnesemia_grade, main
 
 
 @pytest.mark.parametrize("serum, hypo, hyper", [
@@ -68,7 +67,7 @@ def test_disturbances_use_model_readouts_when_present():
 
 
 def test_every_statement_has_source_and_evidence():
-    data = reading_data()
+    data = mgflux.clinical_reading_data()
     for kind in ("symptom", "disturbance", "association"):
         assert data[kind]
         for s in data[kind]:

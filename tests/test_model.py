@@ -49,6 +49,9 @@ BROKEN = {
     "missing source": ('source = "Degen1996"', 'source = ""', ["source is empty"]),
     "bad unit": ('unit = "mL/min"', 'unit = "mL/minn"', ["mL/minn"]),
     "forbidden function": ('log(2)', 'max(2)', ["only exp, log, sqrt"]),
+    "conditional": ('formula = "ecf / ecf_volume"', 'formula = "ecf / ecf_volume if ecf else 0"',
+                    ["serum_total", "IfExp is not allowed", "smooth arithmetic"]),
+    "not a formula": ('formula = "ecf / ecf_volume"', 'formula = "ecf / "', ["serum_total", "cannot parse formula"]),
     "flux to a non-pool": ('to = "intracellular_fast"', 'to = "trpm6"', ["not a pool"]),
 }
 

@@ -7,7 +7,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux.model.patient import Patient, parse_patient
+from mgflux import Patient, parse_patient
 
 
 def _patient_scenario(patient: str, extra: str = "", diet: bool = False):

@@ -98,7 +98,7 @@ def test_every_result_has_a_tidy_dataframe_and_a_json_dict():
     run = mgflux.simulate(sc)
     n = tc.time_day.size
     np.testing.assert_allclose(tdf["serum_mg_total_mM"], run["serum_mg_total_mM"][:n], rtol=1e-5)
-    assert json.loads(mgflux.results.to_json(tc.to_dict(["serum_mg_total_mM"])))["set_status"] == ["ok"]
+    assert json.loads(mgflux.to_json(tc.to_dict(["serum_mg_total_mM"])))["set_status"] == ["ok"]
     c = mgflux.compare(sc)
     assert set(c.dataframe().columns) == {"quantity", "unit", "healthy", "scenario", "change"}
     d = mgflux.find_dose(ROOT / "scenarios" / "genes" / "SLC12A3.toml", "magnesium_citrate", "0.7 mM")

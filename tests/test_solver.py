@@ -6,9 +6,7 @@ import pytest
 
 import mgflux
 from mgflux import models_dir
-from mgflux.engine import steady as engine_steady
-from mgflux.engine import timecourse as engine_timecourse
-from mgflux.engine.codegen import compiled
+from mgflux.engine import codegen, derivatives, steady, timecourse  # the solvers themselves (internal)
 
 # A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
 # Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
@@ -66,12 +64,12 @@ def reduced(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "reduced.toml"
     path.write_text(REDUCED)
     m = mgflux.load_model(path)
-    return m, compiled(m)
+    return m, codegen.compiled(m)
 
 
 def test_steady_state_closed_form(reduced):
     m, mod = reduced
-    y, info = engine_steady.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
+    y, info = steady.steady_state(mod, m.parameter_vector(), np.array([100.0, 0.01]), m.state_names)
     gut = 10 / (2 + 3)
     serum = 2 * gut / (5 / 14)
     assert y == pytest.approx([gut, serum], rel=1e-12)
@@ -83,7 +81,7 @@ def test_time_course_closed_form(reduced):
     m, mod = reduced
     p = m.parameter_vector()
     t = np.linspace(0, 3, 31)
-    ys, _ = engine_timecourse.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
+    ys, _ = timecourse.integrate(mod, [(0.0, 3.0, p)], np.array([0.0, 0.0]), t)
     gut = 10 / 5 * (1 - np.exp(-5 * t))
     assert ys[0] == pytest.approx(gut, rel=1e-7, abs=1e-10)
     # totals: cumulative intake is exactly intake * t
@@ -99,7 +97,7 @@ def test_jacobian_is_exact(reduced):
 
 def test_adult_jacobian_matches_finite_differences():
     m = mgflux.get_model()
-    mod = compiled(m)
+    mod = codegen.compiled(m)
     p = m.parameter_vector()
     y = mgflux.steady_state(mgflux.load_scenario(__import__("conftest").SCENARIOS / "healthy.toml"))
     y = np.array(list(y.states.values())) * 1.05 + 0.01
@@ -134,7 +132,7 @@ def _complex_step_jacobian(rhs, y, p):
 def test_symbolic_jacobian_equals_complex_step_on_random_points(totals):
     # the generated Jacobian is differentiated symbolically; complex step differentiates the rhs code itself
     m = mgflux.get_model()
-    mod = compiled(m)
+    mod = codegen.compiled(m)
     rhs = (mod.rhs_totals if totals else mod.rhs).py_func
     jac = mod.jacobian_totals if totals else mod.jacobian
     rng = np.random.default_rng(7)
@@ -155,10 +153,8 @@ def test_symbolic_jacobian_equals_complex_step_on_random_points(totals):
 def test_symbolic_derivative_rules():
     import ast
 
-    from mgflux.engine.derivatives import derivative
-
     def d(formula, x=1.3, b=0.7):
-        code = derivative(ast.parse(formula, mode="eval"), lambda name: "1.0" if name == "x" else None)
+        code = derivatives.derivative(ast.parse(formula, mode="eval"), lambda name: "1.0" if name == "x" else None)
         return None if code is None else eval(code, {"np": np, "x": x, "b": b})
 
     x, b = 1.3, 0.7
@@ -179,7 +175,7 @@ def test_no_steady_state_is_loud(tmp_path):
     path.write_text(REDUCED.replace('rate = "clearance * conc"', 'rate = "clearance * conc * 0"'))
     m = mgflux.load_model(path)
     with pytest.raises(mgflux.SteadyStateError) as exc:
-        engine_steady.steady_state(compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
+        steady.steady_state(codegen.compiled(m), m.parameter_vector(), m.guess_vector(), m.state_names)
     msg = str(exc.value)
     assert "damped Newton" in msg and "pseudo-transient" in msg and "serum" in msg
     assert exc.value.drifting[0] == "serum"
@@ -194,13 +190,13 @@ def test_integration_failure_names_segment(tmp_path):
     m = mgflux.load_model(path)
     p = m.parameter_vector()
     with pytest.raises(mgflux.IntegrationError, match="segment 2 .*day 1 to 5") as exc:
-        engine_timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+        timecourse.integrate(codegen.compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
                          mgflux.RunOptions(max_evaluations=5000), state_names=m.state_names)
     assert "serum=" in str(exc.value)
     msg = str(exc.value)
     assert "tried Rodas4 (stopped at day" in msg and "then LSODA" in msg and "then Radau" in msg, msg
     with pytest.raises(mgflux.IntegrationError, match="Rodas4 .*no fallback was allowed"):
-        engine_timecourse.integrate(compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
+        timecourse.integrate(codegen.compiled(m), [(0.0, 1.0, p), (1.0, 5.0, p)], np.array([2.0, 3.0]), np.array([0.0, 5.0]),
                          mgflux.RunOptions(fallback=None), state_names=m.state_names)
 
 
@@ -220,7 +216,7 @@ def test_python_and_numba_backends_agree(name):
 
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
-        engine_steady.kernels(None, "gpu")
+        steady.kernels(None, "gpu")
 
 
 def test_max_step_bounds_the_rodas4_steps():
@@ -246,9 +242,9 @@ def test_division_by_zero_is_a_solver_error_that_says_what_was_tried(tmp_path):
     assert m.parameter_vector()[m.parameter_index("volume")] == 0
     p = m.parameter_vector()
     with pytest.raises(mgflux.SteadyStateError, match="no steady state found"):
-        engine_steady.steady_state(compiled(m), p, m.guess_vector(), m.state_names)
+        steady.steady_state(codegen.compiled(m), p, m.guess_vector(), m.state_names)
     with pytest.raises(mgflux.IntegrationError) as exc:
-        engine_timecourse.integrate(compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
+        timecourse.integrate(codegen.compiled(m), [(0.0, 1.0, p)], np.array([2.0, 3.0]), np.array([0.0, 1.0]),
                          state_names=m.state_names)
     msg = str(exc.value)
     assert "Rodas4 (stopped at day 0" in msg and "non-finite" in msg and "LSODA" in msg and "Radau" in msg, msg
@@ -263,7 +259,7 @@ def test_model_names_may_not_shadow_the_generated_code(tmp_path):
     for f in (models_dir() / "modules").glob("*.toml"):
         (tmp_path / "modules" / f.name).write_text(f.read_text())
     with pytest.raises(mgflux.ModelError, match="'J' is reserved"):
-        compiled(mgflux.load_model(path))
+        codegen.compiled(mgflux.load_model(path))
 
 
 def test_unknown_integration_method_names_the_choices():

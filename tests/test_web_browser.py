@@ -44,12 +44,11 @@ def _free_port() -> int:
 def page_url():
     pytest.importorskip("starlette", reason="the web extra is not installed: pip install \"mgflux[web]\"")
     uvicorn = pytest.importorskip("uvicorn", reason="the web extra is not installed: pip install \"mgflux[web]\"")
-    from mgflux.web import _backend
-    from mgflux.web.app import create_app
+    from mgflux import web
 
-    _backend.warm()  # what `mgflux serve` does before it listens
+    web.warm()  # what `mgflux serve` does before it listens
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(web.create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     t0 = time.monotonic()

@@ -72,18 +72,19 @@ def cmd_dose_finder(args) -> int:
 
 
 def cmd_calibration(args) -> int:
-    from ..studies import calibration as _report
+    from ..studies.calibration import calibration_tables, write_calibration_tables
 
     if args.write:
-        paths = _report.write()
+        paths = write_calibration_tables()
         print("updated " + ", ".join(str(p) for p in paths) if paths else "calibration tables already up to date")
         return 0
-    if args.what in ("healthy", "all"):
+    tables = calibration_tables(args.what)
+    if "healthy" in tables:
         print("Healthy adult at 300 mg/day\n")
-        print(_report.healthy_table())
-    if args.what in ("catalogue", "all"):
+        print(tables["healthy"])
+    if "catalogue" in tables:
         print("\nCatalogue entries at their target input (steady state, 300 mg/day)\n")
-        print(_report.catalogue_table())
+        print(tables["catalogue"])
     return 0
 
 

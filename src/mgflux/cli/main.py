@@ -25,7 +25,9 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"mgflux: warning: {message}", file=sys.stderr)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The ``mgflux`` command line with *argv* (default ``sys.argv[1:]``); returns the exit code: 0 done, 2 a
+    bad input (one line naming the file, key and allowed values on stderr), 3 an internal error."""
     import warnings
 
     warnings.showwarning = _warning_line  # one readable line, never a traceback-like source excerpt

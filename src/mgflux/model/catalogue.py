@@ -264,6 +264,8 @@ _CACHE: dict = {}
 
 
 def get_catalogue(model: Model) -> Catalogue:
+    """The catalogue (``models/catalogue/*.toml``: genes, drugs, conditions, treatments) checked against
+    *model*'s parameters; loaded once per model and catalogue files."""
     d = models_dir() / "catalogue"
     stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(d.glob("*.toml")))
     key = (str(model.path), stamp)

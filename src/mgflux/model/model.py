@@ -394,6 +394,7 @@ def _check_names_and_units(model: Model) -> None:
 
 
 def available_models() -> list[str]:
+    """The names of the shipped models (``mgflux.get_model(name)``), e.g. ``["adult", ...]``."""
     # models/ also holds data files used by models (population.toml): a model file has states
     return sorted(p.stem for p in models_dir().glob("*.toml") if "[states." in p.read_text())
 

@@ -35,7 +35,7 @@ def grade(x, *thresholds):
     return g if g.shape else int(g)
 
 
-def hypomagnesemia_grade(serum_total_mM):
+def hypomagnesemia_grade(serum_total_mM: float | np.ndarray) -> int | np.ndarray:
     """CTCAE v5 grade (0-4) by serum total Mg: < 0.7, < 0.5, < 0.4, < 0.3 mM."""
     return grade(serum_total_mM, *GRADE_THRESHOLDS_MM)
 
@@ -45,7 +45,7 @@ def hypomagnesemia_grade(serum_total_mM):
 HYPER_GRADE_THRESHOLDS_MM = ((1.05, 1), (1.23, 3), (3.30, 4))
 
 
-def hypermagnesemia_grade(serum_total_mM):
+def hypermagnesemia_grade(serum_total_mM: float | np.ndarray) -> int | np.ndarray:
     """CTCAE v5 grade (0, 1, 3 or 4; there is no grade 2) by serum total Mg: > 1.05, > 1.23, > 3.30 mM."""
     s = np.asarray(serum_total_mM, dtype=float)
     g = np.zeros(s.shape, dtype=np.int64)
@@ -54,7 +54,7 @@ def hypermagnesemia_grade(serum_total_mM):
     return g if g.shape else int(g)
 
 
-def hypocalcemia_grade(serum_ca_total_mM):
+def hypocalcemia_grade(serum_ca_total_mM: float | np.ndarray) -> int | np.ndarray:
     """CTCAE v5 grade (0-4) by serum total Ca: < 2.10 (LLN), < 2.0, < 1.75, < 1.5 mM."""
     return grade(serum_ca_total_mM, 2.10, 2.0, 1.75, 1.5)
 

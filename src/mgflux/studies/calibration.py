@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from .._paths import models_dir
+from ..errors import MgfluxError
 from ..model.catalogue import get_catalogue
 from ..model.model import Model, get_model
 from ..model.scenario import Application, Scenario
@@ -127,7 +128,29 @@ def generated_blocks(text: str) -> dict[str, str]:
     return {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
 
 
-def write(directory: Path | None = None) -> list[Path]:
+def calibration_tables(what: str = "all", model: Model | None = None) -> dict[str, str]:
+    """``mgflux calibration [healthy|catalogue|all]``: ``{name: Markdown table}`` computed from the model now
+    (target, source, model value, met). *what* is one of ``healthy``, ``catalogue``, ``all``."""
+    if what not in (*TABLES, "all"):
+        raise MgfluxError(f"calibration table {what!r}: choose one of {', '.join((*TABLES, 'all'))}")
+    return {name: fn(model) for name, (_, fn) in TABLES.items() if what in (name, "all")}
+
+
+def committed_calibration_tables(directory: str | Path | None = None) -> dict[str, str]:
+    """``{name: table}`` as written in the documents (``models/README.md``, ``models/CATALOGUE.md`` in
+    *directory*, default the model folder), between the generated-block markers; a missing block is absent."""
+    d = Path(directory) if directory else models_dir()
+    out = {}
+    for name, (fname, _) in TABLES.items():
+        block = generated_blocks((d / fname).read_text()).get(name)
+        if block is not None:
+            out[name] = block
+    return out
+
+
+def write_calibration_tables(directory: str | Path | None = None) -> list[Path]:
+    """``mgflux calibration --write``: refresh the generated tables in *directory* (default the model folder);
+    the documents that changed."""
     d = Path(directory) if directory else models_dir()
     written = []
     for name, (fname, fn) in TABLES.items():
