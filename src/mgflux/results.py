@@ -8,14 +8,17 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Protocol
 
 import numpy as np
 
+from .errors import MgfluxError
 from .model.model import Model
 from .model.readouts import as_number
 
 
-def _freeze(a):
+def freeze(a) -> np.ndarray:
+    """A read-only copy of *a* (results are frozen)."""
     a = np.array(a)
     a.setflags(write=False)
     return a
@@ -298,10 +301,21 @@ class BatchResult:
 
 # ----------------------------------------------------------------------------------- batched time courses
 
+class Observer(Protocol):
+    """What a :class:`TimecourseResult` asks of the engine that made it (``mgflux.engine.batch.OBSERVER``), so
+    that results never import the engine: observables and readouts of stored states."""
+
+    def observe_series(self, model: Model, Y: np.ndarray, Pseg: np.ndarray, edges: np.ndarray, t_out: np.ndarray,
+                       names: list[str]) -> dict: ...
+
+    def readouts_of(self, model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray | None = None) -> dict: ...
+
+
 @dataclass(frozen=True)
 class TimecourseResult:
     """Time courses of many parameter sets of one scenario: states ``Y`` (N, n_times, n_states) at ``time_day``,
-    ``status`` per set (:class:`Status`; NO_INITIAL_STEADY_STATE when the initial steady state failed), the segment parameters."""
+    ``status`` per set (:class:`Status`; NO_INITIAL_STEADY_STATE when the initial steady state failed), the segment
+    parameters; *observer* computes observables and readouts from them on demand (the engine that ran them)."""
 
     model: Model
     time_day: np.ndarray
@@ -311,19 +325,23 @@ class TimecourseResult:
     status: np.ndarray
     steps: np.ndarray
     factors: dict = field(default_factory=dict)
+    observer: Observer | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> np.ndarray:
         return self.status == 0
+
+    def _observer(self) -> Observer:
+        if self.observer is None:
+            raise MgfluxError("this TimecourseResult was built without an observer (mgflux.timecourses gives one)")
+        return self.observer
 
     def __len__(self):
         return self.status.shape[0]
 
     def observables(self, names) -> dict:
         """Model observables (N, n_times) by name; NaN for failed sets."""
-        from .engine.batch import observe_series
-
-        return observe_series(self.model, self.Y, self.Pseg, self.edges, self.time_day, list(names))
+        return self._observer().observe_series(self.model, self.Y, self.Pseg, self.edges, self.time_day, list(names))
 
     def serum(self) -> np.ndarray:
         return self.observables(["serum_total"])["serum_total"]
@@ -334,12 +352,10 @@ class TimecourseResult:
     def readouts(self, names=None) -> dict:
         """Readouts (N, n_times) by name (default: every readout of the model), each time with the parameters
         of its segment (the later one at an edge, as :func:`mgflux.simulate`); NaN for failed sets."""
-        from .engine.batch import readouts_of
-
         N, T, n = self.Y.shape
         seg = np.clip(np.searchsorted(self.edges, self.time_day, side="right") - 1, 0, self.Pseg.shape[1] - 1)
         P = self.Pseg[:, seg].reshape(N * T, -1)
-        r = readouts_of(self.model, self.Y.reshape(N * T, n), P, np.repeat(self.status, T))
+        r = self._observer().readouts_of(self.model, self.Y.reshape(N * T, n), P, np.repeat(self.status, T))
         return {k: v.reshape(N, T) for k, v in r.items() if names is None or k in names}
 
     def dataframe(self, readouts=None):

@@ -15,9 +15,9 @@ import numpy as np
 
 from .engine import steady as _solve
 from .engine import timecourse as _timecourse
-from .engine.batch import integrate_batch, nominal, solve_batch, steady_batch
+from .engine.batch import OBSERVER, integrate_batch, nominal, solve_batch, steady_batch
 from .engine.codegen import compiled, is_cached, note
-from .engine.executors import _dask_client
+from .engine.executors import dask_client
 from .engine.warmup import SINGLE_RUN_KERNELS, start_background_compile
 from .model.parameters import (
     Factor,
@@ -34,7 +34,7 @@ from .model.readouts import as_number, evaluate_readouts, observe
 from .model.scenario import Scenario, fine_sampling_notes, load_scenario, output_times
 from .model.validate import domain_warnings
 from .options import BatchOptions, Execution, RunOptions, SteadyOptions, TimecourseOptions
-from .results import BatchResult, RunResult, Status, SteadyResult, TimecourseResult, _freeze
+from .results import BatchResult, RunResult, Status, SteadyResult, TimecourseResult, freeze
 
 
 def _as_scenario(scenario) -> Scenario:
@@ -58,6 +58,14 @@ def _solve_steady(scenario: Scenario, p: np.ndarray, options: SteadyOptions):
                 "Give some Mg intake or an infusion, or use `run` to follow the depletion over time.",
                 residual=np.zeros(len(y)), strategies=list(info["strategies"]), drifting=["ecf"])
     return mod, y, info
+
+
+def initial_state(scenario, options: SteadyOptions = SteadyOptions()) -> dict[str, float]:
+    """The state ``mgflux run`` starts from, by state name (internal units): the steady state with the diet,
+    the patient and the gene variants, before any windowed drug or treatment (the SBML export's initial values)."""
+    scenario = _as_scenario(scenario)
+    _, y, _ = _solve_steady(scenario, base_parameters(scenario), options)
+    return dict(zip(scenario.model.state_names, map(float, y)))
 
 
 def steady_state(scenario, *, options: SteadyOptions = SteadyOptions()) -> SteadyResult:
@@ -155,10 +163,10 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
     warnings = list(scenario.warnings) + domain_warnings(r_dense, "run")
     return RunResult(
         scenario=scenario.name,
-        time_day=_freeze(t_out),
-        timecourse=MappingProxyType({k: _freeze(v) for k, v in r.items()}),
-        states=MappingProxyType({s: _freeze(ys[i]) for i, s in enumerate(model.state_names)}),
-        totals=MappingProxyType({k: _freeze(v) for k, v in cumulative.items()}),
+        time_day=freeze(t_out),
+        timecourse=MappingProxyType({k: freeze(v) for k, v in r.items()}),
+        states=MappingProxyType({s: freeze(ys[i]) for i, s in enumerate(model.state_names)}),
+        totals=MappingProxyType({k: freeze(v) for k, v in cumulative.items()}),
         notes=tuple(notes) + tuple(fine_sampling_notes(scenario)), solver=MappingProxyType(solver),
         warnings=tuple(warnings), extremes=MappingProxyType(extremes))
 
@@ -204,14 +212,14 @@ def timecourse_batch(scenario, factors: list[Factor] | None = None, values: np.n
     p0 = parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0]
     with contextlib.ExitStack() as stack:
         if scheduler:  # one cluster for the initial steady states and the courses
-            scheduler = stack.enter_context(_dask_client(scheduler))
+            scheduler = stack.enter_context(dask_client(scheduler))
         Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0), workers=workers, scheduler=scheduler)
         Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
         Yout, status, steps = integrate_batch(model, Y0, Pseg, edges, t_out, options=options, workers=workers,
                                               progress=None if scheduler else progress, scheduler=scheduler)
     status = np.where(st0 == Status.OK, status, Status.NO_INITIAL_STEADY_STATE)
     return TimecourseResult(model, t_out, edges, Yout, Pseg, status, steps,
-                            {f.name: values[:, j] for j, f in enumerate(factors)})
+                            {f.name: values[:, j] for j, f in enumerate(factors)}, observer=OBSERVER)
 
 
 ScenarioLike = Scenario | str | Path

@@ -18,7 +18,7 @@ from ..options import BatchOptions, SteadyOptions, TimecourseOptions
 from ..results import BatchResult
 from . import steady as _solve
 from .codegen import compiled, is_cached, note
-from .executors import Dask, Threads, _run_chunks, _workers, executor
+from .executors import Dask, Threads, executor, run_chunks, set_workers
 
 # ------------------------------------------------------------------------------------------ the engine
 
@@ -172,7 +172,7 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
     N = Y.shape[0]
     O = np.empty((N, len(model.observable_names)))
     if N:
-        _run_chunks(mod.observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+        run_chunks(mod.observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
     with np.errstate(all="ignore"):
         r = evaluate_readouts(model, O.T, Y.T)
     out = {}
@@ -238,9 +238,9 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     Yout = np.empty((N, t_out.size, n))
     status = np.empty(N, np.int64)
     steps = np.empty(N, np.int64)
-    _workers(workers)
+    set_workers(workers)
     if N:
-        _run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
+        run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
                     int(options.max_steps), Yout, status, steps, min_chunk=8, progress=progress)
     return Yout, status, steps
 
@@ -266,6 +266,20 @@ def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
         Pseg = np.broadcast_to(Pseg[None], (Yout.shape[0],) + Pseg.shape)
     O = np.empty((Yout.shape[0], t_out.size, idx.size))
     if Yout.shape[0]:
-        _run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg),
+        run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg),
                     seg_of, idx, O)
     return {k: O[:, :, q] for q, k in enumerate(names)}
+
+
+class _Observer:
+    """The engine's side of :class:`mgflux.results.Observer`: a TimecourseResult computes its observables and
+    readouts through this object, so results.py never imports the engine (arrows point down)."""
+
+    observe_series = staticmethod(observe_series)
+    readouts_of = staticmethod(readouts_of)
+
+    def __reduce__(self):  # one object: unpickled (a result sent between processes) as the module's own
+        return "OBSERVER"
+
+
+OBSERVER = _Observer()

@@ -9,14 +9,15 @@ import numpy as np
 from ..errors import MgfluxError
 
 
-def _workers(workers: int | None):
+def set_workers(workers: int | None) -> None:
+    """Use *workers* numba threads (at most numba's thread count); None or 0 keeps the current number."""
     import numba as nb
 
     if workers:
         nb.set_num_threads(max(1, min(int(workers), nb.config.NUMBA_NUM_THREADS)))
 
 
-def _run_chunks(fn, N: int, *args, min_chunk: int = 64, progress=None) -> None:
+def run_chunks(fn, N: int, *args, min_chunk: int = 64, progress=None) -> None:
     """fn(lo, hi, *args) over 0..N in chunks on a pool of threads, as many as numba's thread count (the
     kernels release the GIL). Same results as numba's prange (every set is independent), without its parallel
     lowering, which costs ~10 s of compilation per kernel on a cold cache. The first set runs alone first (it
@@ -52,7 +53,7 @@ def _run_chunks(fn, N: int, *args, min_chunk: int = 64, progress=None) -> None:
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler):
+def dask_client(scheduler):
     """A dask.distributed Client for *scheduler*: ``"local"`` (a LocalCluster on this machine, closed after),
     ``"tcp://HOST:PORT"``, or a Client already open (used as it is, left open)."""
     try:
@@ -78,7 +79,7 @@ def _dask_client(scheduler):
 
 def _dask_map(scheduler, fn, chunks: list, *shared) -> list:
     """fn(chunk, *shared) for every chunk, as tasks on the cluster; the results in order."""
-    with _dask_client(scheduler) as client:
+    with dask_client(scheduler) as client:
         futures = client.map(fn, chunks, *[[a] * len(chunks) for a in shared], pure=False)
         return client.gather(futures)
 
@@ -94,11 +95,11 @@ class Threads:
         self.workers = workers
 
     def run(self, kernel, N: int, *arrays, progress=None) -> None:
-        _workers(self.workers)
-        _run_chunks(kernel, N, *arrays, progress=progress)
+        set_workers(self.workers)
+        run_chunks(kernel, N, *arrays, progress=progress)
 
     def map(self, fn, chunks: list, *shared) -> list:
-        _workers(self.workers)
+        set_workers(self.workers)
         return [fn(c, *shared) for c in chunks]
 
 

@@ -261,7 +261,7 @@ def to_document(scenario, *, initial=None, steady: bool = False):
     """
     libsbml = _libsbml()
     from .. import __version__
-    from ..model.parameters import base_parameters, steady_parameters
+    from ..model.parameters import steady_parameters
 
     model: Model = scenario.model
     _check_ids(model)
@@ -275,11 +275,9 @@ def to_document(scenario, *, initial=None, steady: bool = False):
         else:  # constant scenario: the all-on document, byte for byte as before
             seg = []
     if initial is None:
-        from ..options import SteadyOptions
-        from ..run import _solve_steady
+        from ..run import initial_state
 
-        _, y0, _ = _solve_steady(scenario, base_parameters(scenario), SteadyOptions())
-        initial = dict(zip(model.state_names, map(float, y0)))
+        initial = initial_state(scenario)
 
     doc = libsbml.SBMLDocument(SBML_LEVEL, SBML_VERSION)
     m = doc.createModel()

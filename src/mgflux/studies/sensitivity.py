@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine.batch import announce_compile, nominal, steady_batch
 from ..engine.codegen import compiled
-from ..engine.executors import _run_chunks
+from ..engine.executors import run_chunks
 from ..errors import MgfluxError, ScenarioError, unknown_name
 from ..model.model import Model
 from ..model.parameters import Factor, factor, parameter_matrix
@@ -71,7 +71,7 @@ def sensitivity_matrices(model: Model, Y: np.ndarray, P: np.ndarray):
     OS = np.zeros((N, len(model.observable_names), m))
     st = np.zeros(N, np.int64)
     announce_compile(mod, "sensitivity_chunk")
-    _run_chunks(mod.sensitivity_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), S, OS, st)
+    run_chunks(mod.sensitivity_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), S, OS, st)
     return S, OS, st
 
 
