@@ -112,16 +112,15 @@ def _plot_calcium(result, t, out: Path, plt) -> Path:
     return _save(fig, out / "calcium.png", plt)
 
 
-def _save(fig, path: Path, plt) -> Path:
+def _save(fig, path: Path, plt, dpi: int = 110) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
 
 def plot_tornado(names, values, path, title, xlabel, conf=None, top: int = 15) -> Path:
-    from ..io.plots import _plt
-
+    """A tornado plot of the *top* largest |values| (with error bars *conf*) into *path*."""
     plt = _plt()
     values = np.asarray(values, dtype=float)
     order = np.argsort(-np.abs(values))[:top][::-1]
@@ -132,20 +131,12 @@ def plot_tornado(names, values, path, title, xlabel, conf=None, top: int = 15) -
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, Path(path), plt, dpi=120)
 
 
 def plot_comparison(c, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
+    """The kidney and gut waterfalls of a :func:`mgflux.compare` result (and the Ca one beside them) into *path*."""
+    plt = _plt()
     h, p = c.healthy.observables, c.patient.observables
     calcium = "ca_filtered_load" in h
     if calcium:  # Mg kidney, Ca kidney beside it, gut
@@ -182,6 +173,4 @@ def plot_comparison(c, path) -> None:
         ax_ca.set_ylabel("mmol/day (log scale)")
         ax_ca.set_title("kidney Ca per segment")
         ax_ca.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, plt)

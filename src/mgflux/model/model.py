@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .._paths import cache_dir, models_dir, scenarios_dir  # noqa: F401 (re-exported for old callers)
+from .._paths import models_dir
 from ..errors import ModelError, unknown_name
 from . import formula as _formula
 from . import units as _units

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MgfluxError, ScenarioError
+from ..errors import ScenarioError
 from ..model import units as _units
 from ..model.scenario import Application, Scenario, load_scenario
 from ..run import steady_state
@@ -138,9 +138,3 @@ def find_dose(scenario: Scenario | str | Path, treatment: str = "magnesium_citra
                       f"{s0:.3f} to {s:.3f} mM (target {target_mM:.3f} mM).{note}",
                       warnings=tuple(scenario.warnings))
 
-
-def parse_target(text: str) -> float:
-    try:
-        return _units.convert(text, "mM", where="dose-finder", key="--target")
-    except MgfluxError:
-        raise
