@@ -53,7 +53,9 @@ def run(quick: bool = False) -> list[dict]:
     from scipy.optimize import root
 
     import mgflux
+    from mgflux.engine import batch as engine_batch  # the batch kernels themselves (internal)
     from mgflux.engine.codegen import compiled
+    from mgflux.studies.sensitivity import sensitivity_matrices  # the local-sensitivity kernel (internal)
 
     rows = [{"name": "first sweep, empty numba cache (compile model + batch kernels)", "seconds": compile_time(),
              "n": None}]
@@ -63,18 +65,18 @@ def run(quick: bool = False) -> list[dict]:
     N = 20_000 if quick else 100_000
     reps = 2 if quick else 3
     p0 = mgflux.parameter_sets(sc)[0]
-    warm = mgflux.engine.batch.nominal(model, p0)
+    warm = engine_batch.nominal(model, p0)
 
     facs, X, _ = mgflux.population_design(sc, N, seed=1)
     P_pop = mgflux.parameter_sets(sc, dict(zip(facs, X.T)))
-    mgflux.engine.batch.solve_batch(model, P_pop[:100], warm=warm)  # compile / load from cache
-    t_pop, (Y, st, _) = _best(lambda: mgflux.engine.batch.solve_batch(model, P_pop, warm=warm), reps)
+    engine_batch.solve_batch(model, P_pop[:100], warm=warm)  # compile / load from cache
+    t_pop, (Y, st, _) = _best(lambda: engine_batch.solve_batch(model, P_pop, warm=warm), reps)
 
     rng = np.random.default_rng(0)
     rf = [mgflux.factor(sc, p.name) for p in model.parameters if p.range is not None and p.range[1] > p.range[0]]
     Xr = np.column_stack([rng.uniform(*f.documented_range, N) for f in rf])
     P_rand = mgflux.parameter_sets(sc, dict(zip(rf, Xr.T)))
-    t_rand, (Yr, str_, sg) = _best(lambda: mgflux.engine.batch.solve_batch(model, P_rand, warm=warm), 1 if quick else 2)
+    t_rand, (Yr, str_, sg) = _best(lambda: engine_batch.solve_batch(model, P_rand, warm=warm), 1 if quick else 2)
     counts = {mgflux.Status(int(k)).label: int(v) for k, v in zip(*np.unique(str_, return_counts=True))}
     nan_ok = int(np.isnan(Yr[str_ == 0]).sum())
 
@@ -115,7 +117,7 @@ def run(quick: bool = False) -> list[dict]:
                  "baseline_seconds": t_root_r, "ratio": t_root_r / t_rand,
                  "note": f"status {counts}; NaN in ok states: {nan_ok}; root loop timed on {nb_} of these sets "
                          f"({conv_r} converged: hybr from the model's guess has no fallback), extrapolated"})
-    t_sens, _ = _best(lambda: mgflux.studies.sensitivity.sensitivity_matrices(model, Y[:10000], P_pop[:10000]), reps)
+    t_sens, _ = _best(lambda: sensitivity_matrices(model, Y[:10000], P_pop[:10000]), reps)
     rows.append({"name": "10,000 local sensitivity matrices (states and observables x 56 parameters)",
                  "seconds": t_sens, "n": 10000})
     rows += timecourse_rows(quick)
@@ -131,6 +133,7 @@ def timecourse_rows(quick: bool = False) -> list[dict]:
     from scipy.integrate import solve_ivp
 
     import mgflux
+    from mgflux.engine import batch as engine_batch  # the batch kernels themselves (internal)
     from mgflux.engine.codegen import compiled
 
     sc = mgflux.load_scenario(ROOT / "scenarios" / "drugs" / "ppi.toml")
@@ -142,7 +145,7 @@ def timecourse_rows(quick: bool = False) -> list[dict]:
     t_pop, pr = _best(lambda: mgflux.population(sc, N, seed=1, days=days), 1 if quick else 2)
     tc = pr.timecourse
     opts = mgflux.TimecourseOptions()
-    t_int, (Yb, stb, steps) = _best(lambda: mgflux.engine.batch.integrate_batch(model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day,
+    t_int, (Yb, stb, steps) = _best(lambda: engine_batch.integrate_batch(model, tc.Y[:, 0], tc.Pseg, tc.edges, tc.time_day,
                                                                    options=opts), 1 if quick else 2)
     # baseline: one patient at a time with solve_ivp Radau, numba rhs + jacobian, same tolerances
     nb_ = 20 if quick else 60

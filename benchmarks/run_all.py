@@ -40,9 +40,8 @@ sys.path.insert(0, str(HERE))
 
 import baseline  # noqa: E402
 import mgflux  # noqa: E402
-from mgflux.engine import steady as engine_steady  # noqa: E402
+from mgflux.engine import steady as engine_steady  # noqa: E402 (benches of the internal kernels)
 from mgflux.engine.codegen import compiled  # noqa: E402
-from mgflux.model.scenario import output_times  # noqa: E402
 
 SCENARIOS = ROOT / "scenarios"
 MGFLUX_CLI = Path(sys.executable).with_name("mgflux")
@@ -268,7 +267,7 @@ def bench_points(n: int, seed: int = 0) -> dict:
 def bench_course(label: str, sc, reps: int, bl_reps: int) -> dict:
     model = sc.model
     rhs = baseline.python_rhs(model)
-    t_out = output_times(sc)
+    t_out = mgflux.output_times(sc)
     edges = sc.edges()
     segments = [(t0, t1, mgflux.parameter_sets(sc, steady=False, window=(t0, t1))[0]) for t0, t1 in zip(edges[:-1], edges[1:])]
     r = roadrunner_for(sc)  # initial values in the file: the steady state of `run`'s start
