@@ -219,7 +219,7 @@ def test_formula_translation():
 
     assert l3("tal_adaptation") == "exp(ln(tal_max_adaptation) * adaptation_drive)"
     drive = l3("pool_release_drive")
-    assert "ionized_relative^-pool_release_exponent" in drive and "(1 dimensionless)" in drive, drive
+    assert "ionized_relative^-pool_release_exponent" in drive and "(1 dimensionless + " in drive, drive
 
 
 # --------------------------------------------------------------------------------- independent engine
