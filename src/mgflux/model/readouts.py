@@ -59,8 +59,8 @@ def hypocalcemia_grade(serum_ca_total_mM: float | np.ndarray) -> int | np.ndarra
     return grade(serum_ca_total_mM, 2.10, 2.0, 1.75, 1.5)
 
 
-_FUNCTIONS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "where": np.where, "grade": grade,
-              "hypermagnesemia_grade": hypermagnesemia_grade}
+_FUNCTIONS = {**_formula.NUMPY_FUNCTIONS, "where": np.where, "grade": grade,
+              "hypermagnesemia_grade": hypermagnesemia_grade}  # what a readout may call
 _INTEGER = ("grade", "hypermagnesemia_grade")  # functions whose value is a grade (an int)
 
 
