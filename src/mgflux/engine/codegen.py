@@ -33,7 +33,7 @@ from .derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lin
 from .derivatives import py as _py
 from .kernels import template_source
 
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "3"
 
 
 # the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
@@ -161,8 +161,8 @@ def generate_source(model: Model) -> str:
         f"N_PARAMETERS = {len(model.parameters)}",
         f"N_OBSERVABLES = {len(model.observable_names)}",
     ]
-    columns = jacobian_columns(model)  # the symbolic differentiation, once
-    blocks = diagonal_blocks(columns, n)
+    jac_code = jacobian_columns(model)  # the symbolic differentiation, once
+    blocks = diagonal_blocks(jac_code, n)
     head += [
         "# the Jacobian's diagonal blocks (strongly connected states): its eigenvalues are theirs",
         f"STAB_INDEX = np.array({[i for b in blocks for i in b]}, dtype=np.int64)",
@@ -177,9 +177,9 @@ def generate_source(model: Model) -> str:
     for k, name in enumerate(model.observable_names):
         obs_lines.append(f"out[{k}] = {name}")
     obs = _fn("observe", "y, p, out", obs_lines, "Every expression, then every flux rate.")
-    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(columns, n, False),
+    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(jac_code, n, False),
               "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed).")
-    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(columns, n, True),
+    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(jac_code, n, True),
                 "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them).")
     parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
     # the kernel templates (engine/kernels/*.py) are written against this module's rhs/jacobian/observe:
