@@ -16,6 +16,7 @@ Compilation happens at the first call, not at import.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import keyword
@@ -89,8 +90,80 @@ def _derivatives(model: Model, totals: bool) -> list[str]:
     return lines
 
 
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[A-Za-z_]+\[[0-9, ]+\]) = (.+)$")
+
+
+def _cse(lines: list[str]) -> list[str]:
+    """Common subexpressions of a generated function, computed once: every operation or call that occurs more
+    than once (the generated code assigns each name once, so equal text is an equal value) becomes a temporary
+    ``_cN`` before its first use; a temporary used only once is put back. The values are bit for bit the same
+    (the same operations in the same order); the function is shorter, and numba's compile time grows with the
+    number of operations it lowers."""
+    parsed = []
+    for ln in lines:
+        m = _ASSIGN.match(ln)
+        parsed.append((m.group(1), ast.parse(m.group(2), mode="eval").body) if m else (None, ln))
+    counts: dict[str, int] = {}
+    for target, tree in parsed:
+        if target is not None:
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.BinOp, ast.Call)):
+                    k = ast.dump(node)
+                    counts[k] = counts.get(k, 0) + 1
+    temps: dict[str, str] = {}  # key -> temporary name
+    defs: dict[str, ast.AST] = {}  # temporary -> its expression
+    order: list[tuple[str | None, object]] = []
+
+    def hoist(node):
+        if isinstance(node, (ast.BinOp, ast.Call)):
+            k = ast.dump(node)
+            if k in temps:
+                return ast.Name(temps[k], ast.Load())
+            node = _map_children(node, hoist)
+            if counts.get(k, 0) > 1:
+                name = temps[k] = f"_c{len(temps)}"
+                defs[name] = node
+                order.append((name, node))
+                return ast.Name(name, ast.Load())
+            return node
+        return _map_children(node, hoist)
+
+    for target, tree in parsed:
+        order.append((target, hoist(tree) if target is not None else tree))
+    uses: dict[str, int] = {}
+    for target, tree in order:
+        if target is not None:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id in defs:
+                    uses[node.id] = uses.get(node.id, 0) + 1
+
+    def inline(node):
+        if isinstance(node, ast.Name) and uses.get(node.id) == 1:
+            return inline(defs[node.id])
+        return _map_children(node, inline)
+
+    out = []
+    for target, tree in order:
+        if target is None:
+            out.append(tree)
+        elif not (target in defs and uses.get(target) == 1):
+            out.append(f"{target} = {ast.unparse(inline(tree))}")
+    return out
+
+
+def _map_children(node, fn):
+    """A copy of *node* with *fn* applied to each child expression."""
+    if isinstance(node, ast.BinOp):
+        return ast.BinOp(fn(node.left), node.op, fn(node.right))
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(node.op, fn(node.operand))
+    if isinstance(node, ast.Call):
+        return ast.Call(fn(node.func), [fn(a) for a in node.args], [])
+    return node
+
+
 def _fn(name: str, args: str, lines: list[str], doc: str) -> str:
-    body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + lines)
+    body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + _cse(lines))
     return f"@nb.njit(cache=True, error_model='numpy')\ndef {name}({args}):\n{body}\n"
 
 
