@@ -81,8 +81,11 @@ class RunOptions:
 @dataclass(frozen=True)
 class BatchOptions(SteadyOptions):
     """Numerical choices of the batched steady-state engine: the single run's :class:`SteadyOptions` (same
-    tolerances and iteration limits; ``backend`` and ``integrate_days`` are not used: batches always run the
-    compiled kernels and have no long-integration fallback, a set that fails gets a status) plus these."""
+    tolerances and iteration limits; ``integrate_days`` is not used: batches have no long-integration fallback,
+    a set that fails gets a status) plus these. ``backend``: ``"numba"`` the compiled batch kernels,
+    ``"python"`` the same strategies one set at a time in plain Python, ``"auto"`` (default) compiled, except
+    for a first batch of at most ``engine.batch.PYTHON_BATCH_MAX_SETS`` sets on a cold cache, which answers in
+    plain Python while the kernels compile in the background."""
 
     max_chord: int = 40  # chord iterations with the shared nominal LU before full Newton
     eig_tol: float = 1e-9  # largest eigenvalue real part still called stable (per day)

@@ -15,7 +15,7 @@ from ..errors import MgfluxError
 from ..model.model import Model
 from ..model.readouts import evaluate_readouts
 from ..options import BatchOptions, SteadyOptions, TimecourseOptions
-from ..results import BatchResult
+from ..results import BatchResult, Status
 from . import steady as _solve
 from .codegen import compiled, is_cached, note
 from .executors import Dask, Threads, executor, run_chunks, set_workers
@@ -37,18 +37,21 @@ class Nominal:
 
 def nominal(model: Model, p: np.ndarray) -> Nominal:
     """Steady state of *p* with mgflux's single-set solver (Newton, PTC, long integration): the warm start."""
-    mod = compiled(model)
+    # numba kernels whenever the batch will run them: the warm start, and so every result of a compiled batch,
+    # must not depend on whether this process had loaded numba before (the Python kernels' Newton differs from
+    # the compiled one within the tolerance, not bit for bit). On a cold cache, where a first small batch
+    # answers in plain Python (``plain_batch``), the warm start does too.
+    backend = "python" if _cold(model) else "numba"
+    mod = compiled(model, numba=backend == "numba")
     n, m = len(model.states), p.size
     try:
-        # numba kernels always (the batch loads them anyway): the warm start, and so every result of the batch,
-        # must not depend on whether this process had loaded numba before (the Python kernels' Newton differs
-        # from the compiled one within the tolerance, not bit for bit)
         from ..model.patient import steady_guess
 
         y, _ = _solve.steady_state(mod, p, steady_guess(model, p), model.state_names,
-                                   SteadyOptions(backend="numba"))
+                                   SteadyOptions(backend=backend))
     except MgfluxError:
         y = model.guess_vector()
+    mod = _solve.kernels(mod, backend)
     J = np.empty((n, n))
     mod.jacobian(y, p, J)
     # tangent S = -J^-1 df/dp, df/dp by central differences of the rhs: only a starting point, which Newton
@@ -97,7 +100,99 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
     ex = executor(scheduler, workers)
     if isinstance(ex, Dask):
         return _no_empty_body(model, P, *_solve_dask(model, P, warm, options, ex, chunk_size))
+    if plain_batch(model, P.shape[0], options.backend):
+        return _no_empty_body(model, P, *_solve_python(model, P, warm, options, progress))
     return _no_empty_body(model, P, *_solve_local(model, P, warm, options, progress, ex))
+
+
+# ------------------------------------------------------------------------- a first batch on a cold cache
+
+#: kernels a batch of steady states runs (their cache files say whether the batch engine is compiled)
+BATCH_KERNELS = ("steady_chunk", "observe_chunk", "newton_one")
+#: a batch of at most this many sets, while its kernels are neither loaded nor cached, answers with the plain-Python
+#: solver (~1-3 ms a set: at most a few seconds) and the kernels compile in the background for next time: their
+#: compilation (COMPILE_SECONDS) takes longer than such an answer. Larger batches compile first, and say so.
+PYTHON_BATCH_MAX_SETS = 2000
+
+
+def _cold(model: Model) -> bool:
+    """True when this process has not loaded numba for *model*, its batch kernels are not cached, and a
+    background compilation may be started (not under MGFLUX_NO_BACKGROUND_COMPILE)."""
+    import os
+
+    if os.environ.get("MGFLUX_NO_BACKGROUND_COMPILE"):
+        return False
+    mod = compiled(model, numba=False)
+    return not mod.NUMBA and not is_cached(mod, BATCH_KERNELS)
+
+
+def plain_batch(model: Model, n_sets: int, backend: str = "auto") -> bool:
+    """Whether a batch of *n_sets* steady states runs the plain-Python solver (``BatchOptions.backend``:
+    ``"python"`` always, ``"numba"`` never, ``"auto"`` for a small first batch on a cold cache, which then starts
+    the background compilation of the batch kernels and says so on stderr)."""
+    if backend == "python":
+        return True
+    if backend == "numba" or n_sets > PYTHON_BATCH_MAX_SETS or not _cold(model):
+        return False
+    from .warmup import start_background_compile
+
+    if not start_background_compile(model, family="batch"):
+        return False
+    note(f"the batch kernels are not compiled yet: these {n_sets} sets use the plain-Python solver; compiling "
+         f"them in the background for next time (about {COMPILE_SECONDS['steady_chunk']} s)")
+    return True
+
+
+def _solve_python(model, P, warm, options, progress=None):
+    """Steady states of the rows of *P* one by one with the plain-Python kernels: the batch kernel's strategies
+    (Newton from the warm start's prediction y + S (p - p0), then from the guess, then pseudo-transient
+    continuation from each), its stability test and its status codes, without numba."""
+    mod = _solve.kernels(compiled(model, numba=False), "python")
+    guess = model.guess_vector()
+    opts = SteadyOptions(backend="python", residual_tol=options.residual_tol, step_tol=options.step_tol,
+                         max_newton=options.max_newton, max_ptc=options.max_ptc)
+    N, n = P.shape[0], len(model.states)
+    Y = np.full((N, n), np.nan)
+    status = np.full(N, int(Status.NONFINITE), np.int64)
+    strategy = np.full(N, -1, np.int64)
+    with np.errstate(all="ignore"):
+        for k in range(N):
+            if np.all(np.isfinite(P[k])):
+                st, strategy[k], y = _python_one(mod, P[k], warm, guess, opts, options.eig_tol)
+                status[k] = int(st)
+                if y is not None:
+                    Y[k] = y
+            if progress is not None:
+                progress(1)
+    return Y, status, strategy
+
+
+def _python_one(mod, p, warm, guess, opts, eig_tol):
+    """(status, strategy, y) of one set, as ``_bt_steady_one`` decides them: the first strategy that converges
+    gives the state, which must then be finite, non-negative and stable."""
+    # the tangent prediction, kept within a factor 10 of the warm start (so positive), as _bt_steady_rows does
+    pred = warm.y + warm.S @ (p - warm.p)
+    pred = np.where(~(pred >= 0.1 * warm.y), 0.1 * warm.y, pred)
+    pred = np.where((warm.y > 0) & (pred > 10.0 * warm.y), 10.0 * warm.y, pred)
+    for attempt, src in enumerate((pred, guess, pred, guess)):
+        y = np.array(src, dtype=np.float64)
+        if attempt >= 2:
+            y, ok = _solve._ptc(mod, y, p, guess, opts, [])
+            if not ok:
+                continue
+        y, ok = _solve._newton(mod, y, p, guess, opts, [])
+        if not ok:
+            continue
+        if not np.all(np.isfinite(y)):
+            return Status.NONFINITE, attempt, y
+        if np.any(y < 0):
+            return Status.NEGATIVE, attempt, y
+        J = np.empty((y.size, y.size))
+        mod.jacobian(y, p, J)
+        eig = np.linalg.eigvals(J)
+        stable = np.all(np.isfinite(eig)) and np.max(eig.real) <= eig_tol
+        return (Status.OK if stable else Status.UNSTABLE), attempt, y
+    return Status.NOT_CONVERGED, -1, None
 
 
 def _no_empty_body(model, P, Y, status, strategy):
@@ -168,11 +263,15 @@ def _steady_task(P, model_text, model_name, warm, options):
 
 def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray | None = None) -> dict:
     """Contract readouts (arrays over sets) for states Y (N, n) and parameters P (N, m); NaN where not ok."""
-    mod = compiled(model)
     N = Y.shape[0]
     O = np.empty((N, len(model.observable_names)))
-    if N:
-        run_chunks(mod.observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+    if N and N <= PYTHON_BATCH_MAX_SETS and not compiled(model, numba=False).NUMBA \
+            and not is_cached(compiled(model, numba=False), ("observe_chunk",)):
+        # a small batch on a cold cache (plain_batch): compiling observe would take longer than this
+        _solve.kernels(compiled(model, numba=False), "python").observe_chunk(
+            0, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+    elif N:
+        run_chunks(compiled(model).observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
     with np.errstate(all="ignore"):
         r = evaluate_readouts(model, O.T, Y.T)
     out = {}

@@ -16,6 +16,7 @@ Compilation happens at the first call, not at import.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import keyword
@@ -33,7 +34,7 @@ from .derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lin
 from .derivatives import py as _py
 from .kernels import template_source
 
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "3"
 
 
 # the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
@@ -89,8 +90,80 @@ def _derivatives(model: Model, totals: bool) -> list[str]:
     return lines
 
 
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[A-Za-z_]+\[[0-9, ]+\]) = (.+)$")
+
+
+def _cse(lines: list[str]) -> list[str]:
+    """Common subexpressions of a generated function, computed once: every operation or call that occurs more
+    than once (the generated code assigns each name once, so equal text is an equal value) becomes a temporary
+    ``_cN`` before its first use; a temporary used only once is put back. The values are bit for bit the same
+    (the same operations in the same order); the function is shorter, and numba's compile time grows with the
+    number of operations it lowers."""
+    parsed = []
+    for ln in lines:
+        m = _ASSIGN.match(ln)
+        parsed.append((m.group(1), ast.parse(m.group(2), mode="eval").body) if m else (None, ln))
+    counts: dict[str, int] = {}
+    for target, tree in parsed:
+        if target is not None:
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.BinOp, ast.Call)):
+                    k = ast.dump(node)
+                    counts[k] = counts.get(k, 0) + 1
+    temps: dict[str, str] = {}  # key -> temporary name
+    defs: dict[str, ast.AST] = {}  # temporary -> its expression
+    order: list[tuple[str | None, object]] = []
+
+    def hoist(node):
+        if isinstance(node, (ast.BinOp, ast.Call)):
+            k = ast.dump(node)
+            if k in temps:
+                return ast.Name(temps[k], ast.Load())
+            node = _map_children(node, hoist)
+            if counts.get(k, 0) > 1:
+                name = temps[k] = f"_c{len(temps)}"
+                defs[name] = node
+                order.append((name, node))
+                return ast.Name(name, ast.Load())
+            return node
+        return _map_children(node, hoist)
+
+    for target, tree in parsed:
+        order.append((target, hoist(tree) if target is not None else tree))
+    uses: dict[str, int] = {}
+    for target, tree in order:
+        if target is not None:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id in defs:
+                    uses[node.id] = uses.get(node.id, 0) + 1
+
+    def inline(node):
+        if isinstance(node, ast.Name) and uses.get(node.id) == 1:
+            return inline(defs[node.id])
+        return _map_children(node, inline)
+
+    out = []
+    for target, tree in order:
+        if target is None:
+            out.append(tree)
+        elif not (target in defs and uses.get(target) == 1):
+            out.append(f"{target} = {ast.unparse(inline(tree))}")
+    return out
+
+
+def _map_children(node, fn):
+    """A copy of *node* with *fn* applied to each child expression."""
+    if isinstance(node, ast.BinOp):
+        return ast.BinOp(fn(node.left), node.op, fn(node.right))
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(node.op, fn(node.operand))
+    if isinstance(node, ast.Call):
+        return ast.Call(fn(node.func), [fn(a) for a in node.args], [])
+    return node
+
+
 def _fn(name: str, args: str, lines: list[str], doc: str) -> str:
-    body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + lines)
+    body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + _cse(lines))
     return f"@nb.njit(cache=True, error_model='numpy')\ndef {name}({args}):\n{body}\n"
 
 
@@ -161,8 +234,8 @@ def generate_source(model: Model) -> str:
         f"N_PARAMETERS = {len(model.parameters)}",
         f"N_OBSERVABLES = {len(model.observable_names)}",
     ]
-    columns = jacobian_columns(model)  # the symbolic differentiation, once
-    blocks = diagonal_blocks(columns, n)
+    jac_code = jacobian_columns(model)  # the symbolic differentiation, once
+    blocks = diagonal_blocks(jac_code, n)
     head += [
         "# the Jacobian's diagonal blocks (strongly connected states): its eigenvalues are theirs",
         f"STAB_INDEX = np.array({[i for b in blocks for i in b]}, dtype=np.int64)",
@@ -177,9 +250,9 @@ def generate_source(model: Model) -> str:
     for k, name in enumerate(model.observable_names):
         obs_lines.append(f"out[{k}] = {name}")
     obs = _fn("observe", "y, p, out", obs_lines, "Every expression, then every flux rate.")
-    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(columns, n, False),
+    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(jac_code, n, False),
               "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed).")
-    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(columns, n, True),
+    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(jac_code, n, True),
                 "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them).")
     parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
     # the kernel templates (engine/kernels/*.py) are written against this module's rhs/jacobian/observe:

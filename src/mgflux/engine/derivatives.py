@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from typing import Callable
 
 from ..model.formula import FUNCTIONS, parse
@@ -120,29 +121,83 @@ def derivative(node: ast.AST, d_name: Callable[[str], str | None]) -> str | None
     raise ValueError(f"cannot differentiate {ast.unparse(node)!r}")
 
 
-def jacobian_columns(model) -> list:
-    """For each state column j: (j, the lines defining the derivatives of the expressions and fluxes that depend on
-    y_j, {row: code of J[row, j]} for the non-zero rows). Rows: the states, then one cumulative total per boundary
-    flux. Computed once per code generation and shared by ``jacobian_lines`` and ``diagonal_blocks``."""
-    return list(_columns(model))
+def jacobian_columns(model) -> tuple[list[str], list]:
+    """The Jacobian as code, computed once per code generation and shared by ``jacobian_lines`` and
+    ``diagonal_blocks``: (partial lines, columns).
+
+    Partial lines: for each expression, flux and state rate, its local partial derivative with respect to each
+    state-dependent name it uses (the other names held fixed), written once. Columns: for each state column j,
+    (j, the lines that chain those partials into the derivatives of the expressions and fluxes depending on y_j,
+    {row: code of J[row, j]} for the non-zero rows). Rows: the states, then one cumulative total per boundary
+    flux. Writing the partials once, rather than differentiating each formula again for every column, keeps the
+    generated Jacobian short: numba's compile time grows with its length, and shared partials are computed once
+    per call instead of once per column."""
+    partial_lines: list[str] = []
+    columns = list(_columns(model, partial_lines))
+    return partial_lines, columns
 
 
-def _columns(model):
+_SIMPLE = re.compile(r"^\(?(-?[0-9.e+-]+|[A-Za-z_][A-Za-z0-9_.]*)\)?$")
+
+
+def _local_partials(name: str, tree: ast.AST, dependent: dict, lines: list[str]) -> list[tuple[str, str]]:
+    """[(argument, code of d(formula)/d(argument))] for the state-dependent names of *tree*; a partial that is
+    longer than a name or number gets its own line (``_p_<name>_<k>``)."""
+    used = list(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in dependent))
+    out = []
+    for k, a in enumerate(used):
+        d = derivative(tree, lambda n, a=a: "1.0" if n == a else None)
+        if d is None:
+            continue
+        if not _SIMPLE.match(d):
+            var = f"_p_{name}_{k}"
+            lines.append(f"{var} = {d}")
+            d = var
+        out.append((a, d.strip("()") if _SIMPLE.match(d) and not d.startswith("(-") else d))
+    return out
+
+
+def _chain(partials: list[tuple[str, str]], known: dict) -> str | None:
+    """sum of partial * d(argument)/dy_j over the arguments that depend on y_j."""
+    d = None
+    for a, code in partials:
+        da = known.get(a)
+        if da is None:
+            continue
+        if code in ("-1.0", "(-1.0)"):
+            d = _add(d, _neg(da))
+        else:
+            d = _add(d, _mul(code, da))
+    return d
+
+
+def _columns(model, partial_lines: list[str]):
     states = model.state_names
-    exprs = [(e.name, parse(e.formula)) for e in model.expressions]
-    fluxes = [(f"flux_{fl.name}", parse(fl.rate)) for fl in model.fluxes]
-    rates = {s.name: parse(s.rate) for s in model.states if not s.pool}
+    items = [(e.name, parse(e.formula)) for e in model.expressions]
+    items += [(f"flux_{fl.name}", parse(fl.rate)) for fl in model.fluxes]
+    rate_items = [(i, parse(s.rate)) for i, s in enumerate(model.states) if not s.pool]
+    # which states each name depends on (transitively), and its local partials, once for all columns
+    depends: dict[str, set[int]] = {x: {j} for j, x in enumerate(states)}
+    partials: dict[str, list[tuple[str, str]]] = {}
+    for name, tree in items:
+        ps = _local_partials(name, tree, depends, partial_lines)
+        if ps:
+            partials[name] = ps
+            depends[name] = set().union(*(depends[a] for a, _ in ps))
+    rate_partials = {i: _local_partials(f"rate{i}", tree, depends, partial_lines) for i, tree in rate_items}
     n = len(states)
     for j, x in enumerate(states):
         known: dict[str, str] = {x: "1.0"}
         lines = []
-
-        def d_name(name, known=known):
-            return known.get(name)
-
-        for name, tree in exprs + fluxes:
-            d = derivative(tree, d_name)
-            if d is not None:
+        for name, _ in items:
+            if j not in depends.get(name, ()):
+                continue
+            d = _chain(partials[name], known)
+            if d is None:
+                continue
+            if _SIMPLE.match(d):  # d(name)/dy_j is that of one argument: no line of its own
+                known[name] = d
+            else:
                 var = f"_d{j}_{name}"
                 lines.append(f"{var} = {d}")
                 known[name] = var
@@ -157,7 +212,7 @@ def _columns(model):
                     if fl.source == s.name:
                         d = _add(d, _neg(dv))
             else:
-                d = derivative(rates[s.name], d_name)
+                d = _chain(rate_partials[i], known)
             if d is not None:
                 entries[i] = d
         for k, fl in enumerate(model.boundary_fluxes):
@@ -167,23 +222,25 @@ def _columns(model):
         yield j, lines, entries
 
 
-def jacobian_lines(columns: list, n_states: int, totals: bool) -> list[str]:
+def jacobian_lines(jac: tuple, n_states: int, totals: bool) -> list[str]:
     """Body lines that fill ``J`` (zeroed first) with d(rhs)/dy, after the value lines of the generated body;
     *columns* from ``jacobian_columns``, the rows of the totals only with *totals*. Nothing depends on a
     cumulative total, so the columns of the totals stay zero."""
+    partial_lines, columns = jac
     lines = ["for _i in range(J.shape[0]):", "    for _j in range(J.shape[1]):", "        J[_i, _j] = 0.0"]
+    lines += partial_lines
     for j, defs, entries in columns:
         lines += defs
         lines += [f"J[{i}, {j}] = {code}" for i, code in entries.items() if totals or i < n_states]
     return lines
 
 
-def diagonal_blocks(columns: list, n: int) -> list[list[int]]:
+def diagonal_blocks(jac: tuple, n: int) -> list[list[int]]:
     """The strongly connected components of the Jacobian's sparsity graph (state j -> state i where y_i's rate
     depends on y_j), in state order. Ordered by components, J is block triangular, so its eigenvalues are those
     of these diagonal blocks: a stability check need not look at the whole matrix."""
     reach = [[i == j for j in range(n)] for i in range(n)]  # reach[i][j]: i influences j
-    for j, _, entries in columns:
+    for j, _, entries in jac[1]:
         for i in entries:
             if i < n:  # a state's rate, not a total
                 reach[j][i] = True

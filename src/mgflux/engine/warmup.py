@@ -19,21 +19,27 @@ SINGLE_RUN_KERNELS = ("timecourse_totals", "newton_one", "observe_chunk")
 _LOCK_SECONDS = 300.0
 
 
-def _lock_path(model) -> Path:
+#: what a background compilation compiles: the single-run kernels, or those of a batch of steady states
+FAMILIES = ("single", "batch")
+
+
+def _lock_path(model, family: str = "single") -> Path:
     from .._paths import cache_dir
 
     # a digest, not hash(): str hashes are salted per process, so every process would name another lock
     digest = hashlib.sha256(model.path.read_bytes()).hexdigest()[:16]
-    return cache_dir() / f"compiling-{model.name}-{digest}.lock"
+    suffix = "" if family == "single" else f"-{family}"
+    return cache_dir() / f"compiling-{model.name}-{digest}{suffix}.lock"
 
 
-def start_background_compile(model) -> bool:
-    """Start the background compilation of *model*'s single-run kernels; False if one is running already
-    or it cannot be started (the next run then compiles in the foreground)."""
+def start_background_compile(model, family: str = "single") -> bool:
+    """Start the background compilation of *model*'s single-run kernels (*family* ``"single"``) or of its
+    batch steady-state kernels (``"batch"``); True if it started or one is running already, False if it cannot
+    be started (the next run then compiles in the foreground)."""
     if os.environ.get("MGFLUX_NO_BACKGROUND_COMPILE"):
         return False
     try:
-        lock = _lock_path(model)
+        lock = _lock_path(model, family)
         lock.parent.mkdir(parents=True, exist_ok=True)
         if lock.exists() and time.time() - lock.stat().st_mtime >= _LOCK_SECONDS:
             lock.unlink(missing_ok=True)  # a stale lock: its compile died
@@ -43,7 +49,8 @@ def start_background_compile(model) -> bool:
             return True
         with os.fdopen(fd, "w") as f:
             f.write(str(os.getpid()))
-        subprocess.Popen([sys.executable, "-m", "mgflux.engine.warmup", str(model.path), str(lock)],
+        subprocess.Popen([sys.executable, "-m", "mgflux.engine.warmup", str(model.path), str(lock)]
+                         + (["--batch"] if family == "batch" else []),
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
         return True
@@ -54,10 +61,14 @@ def start_background_compile(model) -> bool:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print("usage: python -m mgflux.engine.warmup MODEL.toml [LOCK]", file=sys.stderr)
+        print("usage: python -m mgflux.engine.warmup MODEL.toml [LOCK] [--batch]", file=sys.stderr)
         return 2
+    batch = "--batch" in argv
+    argv = [a for a in argv if a != "--batch"]
     model_path, lock = argv[0], (Path(argv[1]) if len(argv) > 1 else None)
     try:
+        if batch:
+            return _compile_batch(model_path)
         import numpy as np
 
         from ..model.model import get_model
@@ -84,6 +95,24 @@ def main(argv=None) -> int:
                 lock.unlink()
             except OSError:
                 pass
+
+
+def _compile_batch(model_path) -> int:
+    """Run a batch of two steady states on the compiled kernels: numba writes every kernel a batch of steady
+    states uses (warm start, batch Newton, observables) into its cache."""
+    import numpy as np
+
+    from ..model.model import get_model
+    from ..options import BatchOptions
+    from .batch import nominal, readouts_of, solve_batch
+
+    model = get_model(model_path)
+    p = model.parameter_vector()
+    os.environ["MGFLUX_NO_BACKGROUND_COMPILE"] = "1"  # this process compiles: no cold-cache shortcuts in it
+    P = np.ascontiguousarray(np.vstack([p, p]))
+    Y, status, _ = solve_batch(model, P, warm=nominal(model, p), options=BatchOptions(backend="numba"))
+    readouts_of(model, Y, P, status)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
