@@ -81,6 +81,7 @@ from .studies.clinical import clinical_reading as clinical_reading
 from .studies.clinical import reading_data as clinical_reading_data
 from .studies.compare import compare as compare
 from .studies.diagnose import diagnose as diagnose
+from .studies.diagnose import load_labs as load_labs
 from .studies.dose import find_dose as find_dose
 from .studies.fit import fit as fit
 from .studies.incidence import drug_incidence_table as drug_incidence_table
@@ -104,7 +105,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Catalogue", "Entry", "Model", "get_model", "load_model", "Scenario", "load_scenario", "scenario_from_dict", "validate_scenario",
     "READOUTS", "RunResult", "citations", "SteadyResult", "simulate", "steady_state", "RunOptions", "SteadyOptions",
-    "clinical_reading", "loading_test", "LoadingTestResult", "diagnose", "fit", "write_petab",
+    "clinical_reading", "loading_test", "LoadingTestResult", "diagnose", "load_labs", "fit", "write_petab",
     "IntegrationError", "MgfluxError", "MgfluxWarning", "ModelError", "OptionsError", "ScenarioError", "SolverError",
     "SteadyStateError", "UnitError", "__version__", "BatchOptions", "Execution", "TimecourseOptions", "BatchResult", "Status",
     "TimecourseResult", "steady_states", "timecourses", "sweep", "population", "sensitivity", "compare", "find_dose",
