@@ -280,3 +280,67 @@ def test_healthy_population_matches_nhanes(population_means):
     lo, hi = np.nanpercentile(s, [2.5, 97.5])
     assert 0.72 <= lo <= 0.78 and 0.92 <= hi <= 0.99  # Lowenstein 1986: central 95 % 0.75-0.96 mM
     assert np.mean(s < 0.7) < 0.03
+
+
+# ---------------------------------------------------------------------------- dosing schedules (catalogue)
+
+_PULSED = '''[pulsed]
+kind = "drug"
+mechanism = "tal_paracellular"
+source = "test"
+dose_range = [0, 2]
+[pulsed.constants.emax]
+value = 0.15
+source = "test"
+[[pulsed.effects]]
+parameter = "tal_voltage_relative"
+multiply = "1 - emax * dose / (0.5 + dose)"
+[pulsed.schedule]
+period = "1 day"
+parameters = ["tal_voltage_relative"]
+source = "test"
+phases = [{ name = "on", duration = "6 hour", strength = 6.0 }, { name = "off", duration = "18 hour", strength = STRENGTH }]
+'''
+
+
+def _load(tmp_path, text):
+    from mgflux.model.catalogue import load_catalogue
+
+    (tmp_path / "drugs.toml").write_text(text)
+    return load_catalogue(tmp_path, mgflux.get_model())
+
+
+def test_schedule_balance_makes_the_cycle_mean_the_entry_effect(tmp_path):
+    e = _load(tmp_path, _PULSED.replace("STRENGTH", '"balance"')).lookup("pulsed")
+    assert e.schedule.phases[1].strength == pytest.approx(-2 / 3)
+    for dose in (0.3, 1.0, 2.0):
+        mean = sum(ph.duration * e.modifiers(dose, k)[0][1] for k, ph in enumerate(e.schedule.phases))
+        assert mean / e.schedule.period == pytest.approx(e.modifiers(dose)[0][1], rel=1e-12)
+    assert [e.schedule.phase_at(x) for x in (0.0, 0.2, 0.25, 0.9, 1.1, 3.3)] == [0, 0, 1, 1, 0, 1]
+    assert e.schedule.edges(10.0, 12.0) == [10.0, 10.25, 11.0, 11.25]
+
+
+@pytest.mark.parametrize("change,match", [
+    (('"balance"', "0.5"), "mean strength"),
+    (('"balance"', '"half"'), "balance"),
+    (('duration = "18 hour"', 'duration = "17 hour"'), "add up to 23 h"),
+    (('parameters = ["tal_voltage_relative"]', 'parameters = ["gfr"]'), "parameter"),
+    (('source = "test"\nphases', 'phases'), "needs source"),
+    (('strength = 6.0', 'strength = 9.0'), "in phase 'on'"),  # a pulse deeper than the effect allows: negative
+    (('period = "1 day"', 'period = "1 day"\ncadence = 2'), "cadence"),
+])
+def test_bad_schedule_is_a_clear_error(tmp_path, change, match):
+    text = _PULSED.replace("STRENGTH", '"balance"').replace(*change)
+    with pytest.raises(mgflux.ModelError, match=match):
+        _load(tmp_path, text)
+
+
+def test_population_time_course_with_pulses_stores_each_distinct_segment_once():
+    from mgflux import population
+
+    sc = scenario('[[perturbation]]\nname = "furosemide"\ndose = 1.0\nstart = "1 day"\n', duration="8 day")
+    pr = population(sc, 16, 0, days=8)
+    P = pr.timecourse.Pseg
+    assert P.shape[1] == len(sc.edges()) - 1 == 1 + 2 * 7 and P.unique.shape[1] == 3  # none, pulse, rebound
+    assert np.all(np.isfinite(pr.nadir)) and np.all(pr.nadir < pr.batch["serum_mg_total_mM"])
+    assert np.array_equal(np.asarray(P)[:, 3], P[:, 3]) and np.array_equal(P[:, 3], P[:, 1])  # pulse, day 1 and 2
