@@ -256,7 +256,7 @@ def population_means():
     n = 1000
     out = {"none": population(scenario(), n, 0).batch["serum_mg_total_mM"]}
     for name, dose in (("hydrochlorothiazide", 1.0), ("hydrochlorothiazide", 0.5), ("omeprazole", 1.0),
-                       ("furosemide", 1.0)):
+                       ("furosemide", 0.5), ("furosemide", 1.0), ("furosemide", 2.0)):
         pr = population(scenario(f'[[perturbation]]\nname = "{name}"\ndose = {dose}\n'), n, 0)
         out[(name, dose)] = pr.batch["serum_mg_total_mM"]
     return out
@@ -271,7 +271,11 @@ def test_population_mean_shifts_match_rotterdam(population_means):
     assert -0.016 <= shift[("hydrochlorothiazide", 0.5)] <= -0.008
     assert shift[("hydrochlorothiazide", 0.5)] > shift[("hydrochlorothiazide", 1.0)]
     assert -0.014 <= shift[("omeprazole", 1.0)] <= -0.008
-    assert shift[("furosemide", 1.0)] > 0.005  # users slightly higher (size: +0.011 against +0.023, README)
+    # loop diuretic users slightly higher, rising with dose as in the cohort (< 1 DDD +0.004, 1 DDD +0.023, > 1 DDD
+    # +0.043, adjusted for age and eGFR); the size is a documented miss (+0.011 against +0.023; models/README.md,
+    # still missed 2: the store-driven controller undoes most of the DCT hypertrophy)
+    assert shift[("furosemide", 1.0)] > 0.005
+    assert 0 < shift[("furosemide", 0.5)] < shift[("furosemide", 1.0)] < shift[("furosemide", 2.0)]
 
 
 @pytest.mark.slow
