@@ -240,16 +240,9 @@ class SegmentParameters:
         return a if dtype is None else a.astype(dtype)
 
 
-def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, SegmentParameters]:
-    """(base (N, m), Pseg (N, n_segments, m) as :class:`SegmentParameters`): the parameters at the start (diet,
-    genes, varied model parameters; no timed application) and in each segment (the applications whose window
-    covers it, in the phase of their dosing cycle, a varied entry taking its per-set value only where one of its
-    applications is active). Segments with the same applications in the same phases share one parameter set."""
-    values = np.atleast_2d(np.asarray(values, dtype=float))
-    N = values.shape[0]
-    pcols = [j for j, f in enumerate(factors) if f.is_parameter]
-    pf = [factors[j] for j in pcols]
-    base = parameter_matrix(scenario, pf, values[:, pcols] if pcols else np.zeros((N, 0)), steady=False)
+def distinct_segments(scenario: Scenario, edges) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """(index (n_segments,), the first window of each distinct segment): segments with the same applications in
+    force, each in the same phase of its dosing cycle, have the same parameters."""
     edges = np.asarray(edges, dtype=float)
     index = np.empty(edges.size - 1, np.int64)
     seen: dict = {}
@@ -261,6 +254,20 @@ def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.nda
             seen[sig] = len(firsts)
             firsts.append(w)
         index[s] = seen[sig]
+    return index, firsts
+
+
+def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, SegmentParameters]:
+    """(base (N, m), Pseg (N, n_segments, m) as :class:`SegmentParameters`): the parameters at the start (diet,
+    genes, varied model parameters; no timed application) and in each segment (the applications whose window
+    covers it, in the phase of their dosing cycle, a varied entry taking its per-set value only where one of its
+    applications is active). Segments with the same applications in the same phases share one parameter set."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    N = values.shape[0]
+    pcols = [j for j, f in enumerate(factors) if f.is_parameter]
+    pf = [factors[j] for j in pcols]
+    base = parameter_matrix(scenario, pf, values[:, pcols] if pcols else np.zeros((N, 0)), steady=False)
+    index, firsts = distinct_segments(scenario, edges)
     unique = np.empty((N, len(firsts), base.shape[1]))
     for u, w in enumerate(firsts):
         cols = [j for j, f in enumerate(factors)
