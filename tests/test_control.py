@@ -348,3 +348,18 @@ def test_population_time_course_with_pulses_stores_each_distinct_segment_once():
     assert P.shape[1] == len(sc.edges()) - 1 == 1 + 2 * 7 and P.unique.shape[1] == 3  # none, pulse, rebound
     assert np.all(np.isfinite(pr.nadir)) and np.all(pr.nadir < pr.batch["serum_mg_total_mM"])
     assert np.array_equal(np.asarray(P)[:, 3], P[:, 3]) and np.array_equal(P[:, 3], P[:, 1])  # pulse, day 1 and 2
+
+
+def test_catalogue_command_shows_the_schedule(capsys):
+    import json
+
+    from mgflux import main
+
+    assert main(["catalogue", "--kind", "drug", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)["entries"]}
+    durations = {n: entries[n]["schedule"]["phases"][0]["duration_day"] * 24 for n in
+                 ("furosemide", "bumetanide", "torasemide", "loop_diuretic")}
+    assert durations["bumetanide"] < durations["furosemide"] == durations["loop_diuretic"] < durations["torasemide"]
+    assert "schedule" not in entries["omeprazole"]
+    assert main(["run", str(SCENARIOS / "drugs" / "furosemide.toml")]) == 0
+    assert "natriuresis 6 h, then rebound 18 h" in capsys.readouterr().out  # `run` says the dose is pulsed
