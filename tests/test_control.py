@@ -138,11 +138,64 @@ def test_ckd_condition_matches_patient_gfr_and_rises_late():
 # ---------------------------------------------------------------------------------------------- drugs
 
 
-def test_first_loop_diuretic_dose_leaves_serum_unchanged_at_24_h():
-    run = mgflux.simulate(scenario('[[perturbation]]\nname = "furosemide"\ndose = "40 mg/day"\nstart = "1 day"\n'
-                                   'stop = "2 day"\n', duration="4 day", extra_scenario=HOURLY))
+@pytest.fixture(scope="module")
+def first_furosemide_dose():
+    return mgflux.simulate(scenario('[[perturbation]]\nname = "furosemide"\ndose = "40 mg/day"\nstart = "1 day"\n'
+                                    'stop = "2 day"\n', duration="4 day", extra_scenario=HOURLY))
+
+
+def test_first_loop_diuretic_dose_leaves_serum_unchanged_at_24_h(first_furosemide_dose):
+    # physiology.md; Brater 1998: a first 40 mg dose leaves serum Mg about unchanged within 24 h
+    run = first_furosemide_dose
     assert abs(_at(run, 2.0) - _at(run, 1.0)) < 0.01
-    assert _at(run, 1.5, "urine_mg_mmol_per_day") > _at(run, 0.9, "urine_mg_mmol_per_day")  # acute wasting
+
+
+def test_loop_diuretic_dose_is_a_natriuretic_pulse_with_rebound(first_furosemide_dose):
+    """A daily dose is a pulse (Brater 1998: natriuresis ~6 h after oral furosemide), then post-diuretic
+    retention (Wilcox 1983): urine Mg rises during the pulse and falls below baseline in the rebound; urine Ca
+    rises with the natriuresis (Fujita 1984)."""
+    run = first_furosemide_dose
+    sch = mgflux.get_catalogue(mgflux.get_model()).lookup("furosemide").schedule
+    on = sch.phases[0].duration
+    assert 5 / 24 <= on <= 8 / 24 and sch.period == 1.0
+    base_mg, base_ca = _at(run, 0.9, "urine_mg_mmol_per_day"), _at(run, 0.9, "urine_ca_mmol_per_day")
+    during = 1.0 + on / 2
+    assert _at(run, during, "urine_mg_mmol_per_day") > 2 * base_mg  # acute wasting
+    assert _at(run, during, "urine_ca_mmol_per_day") > 2 * base_ca
+    rebound = np.linspace(1.0 + on + 0.05, 1.95, 12)
+    assert max(_at(run, d, "urine_mg_mmol_per_day") for d in rebound) < base_mg  # post-diuretic retention
+    # the day's net loss is small (the rebound takes back part of the pulse's)
+    c, t = run.totals["cumulative_urine_mmol"], run.time_day
+    day = c[np.searchsorted(t, 2.0)] - c[np.searchsorted(t, 1.0)]
+    pulse = c[np.searchsorted(t, 1.0 + on)] - c[np.searchsorted(t, 1.0)]
+    assert pulse > on * base_mg * 2 and base_mg < day < base_mg + 1.5
+
+
+def _cycle_averaged(sc):
+    """The scenario with every schedule removed: the loop diuretic as its 24-h average (the first edition's time
+    course, and what `steady` uses)."""
+    import dataclasses
+
+    apps = tuple(dataclasses.replace(a, entry=dataclasses.replace(a.entry, schedule=None)) for a in sc.applications)
+    return dataclasses.replace(sc, applications=apps)
+
+
+@pytest.mark.slow
+def test_pulsed_and_cycle_averaged_loop_diuretic_agree_after_weeks():
+    """Steady = mean over the dosing cycle: the pulsed course's daily mean serum Mg ends within 0.01 mM of the
+    averaged course (and of the steady state) after 4 weeks, with a daily swing of a few hundredths."""
+    sc = scenario('[[perturbation]]\nname = "furosemide"\ndose = "40 mg/day"\n', duration="29 day",
+                  extra_scenario=HOURLY)
+    pulsed, averaged = mgflux.simulate(sc), mgflux.simulate(_cycle_averaged(sc))
+    assert pulsed.solver["segments"] == 2 * 29 and averaged.solver["segments"] == 1
+    t = pulsed.time_day
+    last = (t >= 28) & (t < 29)
+    mean_p = pulsed["serum_mg_total_mM"][last].mean()
+    mean_a = averaged["serum_mg_total_mM"][last].mean()
+    assert abs(mean_p - mean_a) < 0.01
+    assert abs(mean_p - mgflux.steady_state(sc)["serum_mg_total_mM"]) < 0.01
+    swing = np.ptp(pulsed["serum_mg_total_mM"][last])
+    assert 0.01 < swing < 0.06 and np.ptp(averaged["serum_mg_total_mM"][last]) < 0.002
 
 
 def test_beta_agonist_dip_without_rebound_and_chronic_use_neutral():
@@ -203,7 +256,7 @@ def population_means():
     n = 1000
     out = {"none": population(scenario(), n, 0).batch["serum_mg_total_mM"]}
     for name, dose in (("hydrochlorothiazide", 1.0), ("hydrochlorothiazide", 0.5), ("omeprazole", 1.0),
-                       ("furosemide", 1.0)):
+                       ("furosemide", 0.5), ("furosemide", 1.0), ("furosemide", 2.0)):
         pr = population(scenario(f'[[perturbation]]\nname = "{name}"\ndose = {dose}\n'), n, 0)
         out[(name, dose)] = pr.batch["serum_mg_total_mM"]
     return out
@@ -218,7 +271,11 @@ def test_population_mean_shifts_match_rotterdam(population_means):
     assert -0.016 <= shift[("hydrochlorothiazide", 0.5)] <= -0.008
     assert shift[("hydrochlorothiazide", 0.5)] > shift[("hydrochlorothiazide", 1.0)]
     assert -0.014 <= shift[("omeprazole", 1.0)] <= -0.008
-    assert shift[("furosemide", 1.0)] > 0.005  # users slightly higher (size: +0.011 against +0.023, README)
+    # loop diuretic users slightly higher, rising with dose as in the cohort (< 1 DDD +0.004, 1 DDD +0.023, > 1 DDD
+    # +0.043, adjusted for age and eGFR); the size is a documented miss (+0.011 against +0.023; models/README.md,
+    # still missed 2: the store-driven controller undoes most of the DCT hypertrophy)
+    assert shift[("furosemide", 1.0)] > 0.005
+    assert 0 < shift[("furosemide", 0.5)] < shift[("furosemide", 1.0)] < shift[("furosemide", 2.0)]
 
 
 @pytest.mark.slow
@@ -227,3 +284,82 @@ def test_healthy_population_matches_nhanes(population_means):
     lo, hi = np.nanpercentile(s, [2.5, 97.5])
     assert 0.72 <= lo <= 0.78 and 0.92 <= hi <= 0.99  # Lowenstein 1986: central 95 % 0.75-0.96 mM
     assert np.mean(s < 0.7) < 0.03
+
+
+# ---------------------------------------------------------------------------- dosing schedules (catalogue)
+
+_PULSED = '''[pulsed]
+kind = "drug"
+mechanism = "tal_paracellular"
+source = "test"
+dose_range = [0, 2]
+[pulsed.constants.emax]
+value = 0.15
+source = "test"
+[[pulsed.effects]]
+parameter = "tal_voltage_relative"
+multiply = "1 - emax * dose / (0.5 + dose)"
+[pulsed.schedule]
+period = "1 day"
+parameters = ["tal_voltage_relative"]
+source = "test"
+phases = [{ name = "on", duration = "6 hour", strength = 6.0 }, { name = "off", duration = "18 hour", strength = STRENGTH }]
+'''
+
+
+def _load(tmp_path, text):
+    from mgflux.model.catalogue import load_catalogue
+
+    (tmp_path / "drugs.toml").write_text(text)
+    return load_catalogue(tmp_path, mgflux.get_model())
+
+
+def test_schedule_balance_makes_the_cycle_mean_the_entry_effect(tmp_path):
+    e = _load(tmp_path, _PULSED.replace("STRENGTH", '"balance"')).lookup("pulsed")
+    assert e.schedule.phases[1].strength == pytest.approx(-2 / 3)
+    for dose in (0.3, 1.0, 2.0):
+        mean = sum(ph.duration * e.modifiers(dose, k)[0][1] for k, ph in enumerate(e.schedule.phases))
+        assert mean / e.schedule.period == pytest.approx(e.modifiers(dose)[0][1], rel=1e-12)
+    assert [e.schedule.phase_at(x) for x in (0.0, 0.2, 0.25, 0.9, 1.1, 3.3)] == [0, 0, 1, 1, 0, 1]
+    assert e.schedule.edges(10.0, 12.0) == [10.0, 10.25, 11.0, 11.25]
+
+
+@pytest.mark.parametrize("change,match", [
+    (('"balance"', "0.5"), "mean strength"),
+    (('"balance"', '"half"'), "balance"),
+    (('duration = "18 hour"', 'duration = "17 hour"'), "add up to 23 h"),
+    (('parameters = ["tal_voltage_relative"]', 'parameters = ["gfr"]'), "parameter"),
+    (('source = "test"\nphases', 'phases'), "needs source"),
+    (('strength = 6.0', 'strength = 9.0'), "in phase 'on'"),  # a pulse deeper than the effect allows: negative
+    (('period = "1 day"', 'period = "1 day"\ncadence = 2'), "cadence"),
+])
+def test_bad_schedule_is_a_clear_error(tmp_path, change, match):
+    text = _PULSED.replace("STRENGTH", '"balance"').replace(*change)
+    with pytest.raises(mgflux.ModelError, match=match):
+        _load(tmp_path, text)
+
+
+def test_population_time_course_with_pulses_stores_each_distinct_segment_once():
+    from mgflux import population
+
+    sc = scenario('[[perturbation]]\nname = "furosemide"\ndose = 1.0\nstart = "1 day"\n', duration="8 day")
+    pr = population(sc, 16, 0, days=8)
+    P = pr.timecourse.Pseg
+    assert P.shape[1] == len(sc.edges()) - 1 == 1 + 2 * 7 and P.unique.shape[1] == 3  # none, pulse, rebound
+    assert np.all(np.isfinite(pr.nadir)) and np.all(pr.nadir < pr.batch["serum_mg_total_mM"])
+    assert np.array_equal(np.asarray(P)[:, 3], P[:, 3]) and np.array_equal(P[:, 3], P[:, 1])  # pulse, day 1 and 2
+
+
+def test_catalogue_command_shows_the_schedule(capsys):
+    import json
+
+    from mgflux import main
+
+    assert main(["catalogue", "--kind", "drug", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)["entries"]}
+    durations = {n: entries[n]["schedule"]["phases"][0]["duration_day"] * 24 for n in
+                 ("furosemide", "bumetanide", "torasemide", "loop_diuretic")}
+    assert durations["bumetanide"] < durations["furosemide"] == durations["loop_diuretic"] < durations["torasemide"]
+    assert "schedule" not in entries["omeprazole"]
+    assert main(["run", str(SCENARIOS / "drugs" / "furosemide.toml")]) == 0
+    assert "natriuresis 6 h, then rebound 18 h" in capsys.readouterr().out  # `run` says the dose is pulsed

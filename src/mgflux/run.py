@@ -24,7 +24,6 @@ from .model.parameters import (
     base_parameters,
     factor,
     parameter_matrix,
-    parameters_between,
     run_edges,
     run_times,
     segment_parameters,
@@ -114,8 +113,9 @@ def simulate(scenario, *, options: RunOptions = RunOptions(),
         steady_options = dataclasses.replace(steady_options, backend="numba")
     mod, y0, sinfo = _solve_steady(scenario, base, steady_options)
     mod = _solve.kernels(mod, "python" if python else "numba")
-    edges = scenario.edges()
-    segments = [(t0, t1, parameters_between(scenario, t0, t1, base)) for t0, t1 in zip(edges[:-1], edges[1:])]
+    edges = scenario.edges()  # windows and the phases of pulsed drugs (each distinct parameter set built once)
+    _, seg_p = segment_parameters(scenario, [], np.zeros((1, 0)), edges)
+    segments = [(t0, t1, seg_p[0, s]) for s, (t0, t1) in enumerate(zip(edges[:-1], edges[1:]))]
     t_out = output_times(scenario)
     # a denser grid (dense output of the same integration: no extra steps) for the extremes between samples
     k = max(1, min(8, 2_000_000 // max(1, t_out.shape[0])))

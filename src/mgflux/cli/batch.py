@@ -255,8 +255,11 @@ def cmd_population(args) -> int:
     if args.days is not None:
         import dataclasses
 
+        from ..model.parameters import distinct_segments
+
         n_t = len(output_times(dataclasses.replace(sc, duration=args.days)))
-        per += 8 * n_t * (len(sc.model.states) + 2) + 8 * len(sc.model.parameters) * (len(sc.edges()) + 1)
+        _, firsts = distinct_segments(sc, sc.edges(args.days))  # each distinct segment parameter set is stored once
+        per += 8 * n_t * (len(sc.model.states) + 2) + 8 * len(sc.model.parameters) * (len(firsts) + 1)
     check_memory(n * per, f"population of {n:,} patients" + (f" over {args.days:g} days" if args.days else ""),
                  "--n" + (" or --days" if args.days else ""))
     t = time.perf_counter()

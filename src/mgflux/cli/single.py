@@ -120,7 +120,11 @@ def cmd_catalogue(args) -> int:
              "description": e.description, "phenotype": e.phenotype, "incidence": e.incidence,
              "targets": dict(e.targets), "source": e.source,
              "effects": [{"parameter": f.parameter, "multiply": f.multiply, "add": f.add, "organ": f.organ}
-                         for f in e.effects]} for e in entries]}
+                         for f in e.effects],
+             **({"schedule": {"period_day": e.schedule.period, "parameters": list(e.schedule.parameters),
+                              "phases": [{"name": ph.name, "duration_day": ph.duration, "strength": ph.strength}
+                                         for ph in e.schedule.phases], "source": e.schedule.source}}
+                if e.schedule is not None else {})} for e in entries]}
         print(_json(out))
         return 0
     for kind in ("gene", "drug", "condition", "treatment"):
@@ -132,6 +136,9 @@ def cmd_catalogue(args) -> int:
             alias = f" (aliases: {', '.join(e.aliases)})" if e.aliases else ""
             print(f"  {e.name:24s} {e.mechanism:22s} {e.phenotype or e.description}{alias}")
             print(f"  {'':24s} source: {e.source}")
+            if e.schedule is not None:
+                phases = ", ".join(f"{ph.name} {24 * ph.duration:.3g} h (x {ph.strength:.3g})" for ph in e.schedule.phases)
+                print(f"  {'':24s} schedule: every {24 * e.schedule.period:.3g} h: {phases}")
     return 0
 
 

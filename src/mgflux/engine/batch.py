@@ -307,11 +307,8 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     """
     if scheduler:
         Y0 = np.atleast_2d(np.asarray(Y0, dtype=np.float64))
-        Pseg = np.asarray(Pseg, dtype=np.float64)
-        if Pseg.ndim == 2:
-            Pseg = np.broadcast_to(Pseg[None], (Y0.shape[0],) + Pseg.shape)
-        chunks = [(Y0[i:i + chunk_size], np.ascontiguousarray(Pseg[i:i + chunk_size]))
-                  for i in range(0, Y0.shape[0], chunk_size)]
+        Pseg = _compact(Pseg, Y0.shape[0])
+        chunks = [(Y0[i:i + chunk_size], Pseg.rows(i, i + chunk_size)) for i in range(0, Y0.shape[0], chunk_size)]
         parts = Dask(scheduler).map(_timecourse_task, chunks, model.source_files(), model.name,
                           np.asarray(edges, dtype=float), np.asarray(t_out, dtype=float), options)
         if not parts:
@@ -321,10 +318,7 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     announce_compile(mod, "timecourse_chunk")
     Y0 = np.ascontiguousarray(np.atleast_2d(Y0), dtype=np.float64)
     N, n = Y0.shape
-    Pseg = np.asarray(Pseg, dtype=np.float64)
-    if Pseg.ndim == 2:
-        Pseg = np.broadcast_to(Pseg[None], (N,) + Pseg.shape)
-    Pseg = np.ascontiguousarray(Pseg)
+    Pseg = _compact(Pseg, N)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     t_out = np.ascontiguousarray(t_out, dtype=np.float64)
     if Pseg.shape != (N, edges.size - 1, len(model.parameters)):
@@ -339,9 +333,37 @@ def integrate_batch(model: Model, Y0: np.ndarray, Pseg: np.ndarray, edges, t_out
     steps = np.empty(N, np.int64)
     set_workers(workers)
     if N:
-        run_chunks(mod.timecourse_chunk, N, Y0, Pseg, edges, t_out, float(options.rtol), atol,
-                    int(options.max_steps), Yout, status, steps, min_chunk=8, progress=progress)
+        kernel = mod.timecourse_chunk
+        if Pseg.unique.shape[1] == Pseg.index.shape[0] and np.array_equal(Pseg.index, np.arange(Pseg.index.shape[0])):
+            run_chunks(kernel, N, Y0, np.ascontiguousarray(Pseg.unique), edges, t_out, float(options.rtol), atol,
+                        int(options.max_steps), Yout, status, steps, min_chunk=8, progress=progress)
+        else:  # repeated segments (pulsed drugs): each block of sets gets its full segment array only while it runs
+            def run(lo, hi, *args):
+                for a in range(lo, hi, _EXPAND_BLOCK):
+                    b = min(hi, a + _EXPAND_BLOCK)
+                    P = np.ascontiguousarray(Pseg.unique[a:b][:, Pseg.index])
+                    kernel(0, b - a, Y0[a:b], P, edges, t_out, float(options.rtol), atol, int(options.max_steps),
+                           Yout[a:b], status[a:b], steps[a:b])
+
+            run_chunks(run, N, min_chunk=8, progress=progress)
     return Yout, status, steps
+
+
+#: sets whose segment parameters are expanded at once (a year of daily pulses: 32 x 730 x m doubles, ~25 MB)
+_EXPAND_BLOCK = 32
+
+
+def _compact(Pseg, N: int):
+    """Any segment parameters ((n_segments, m) shared, (N, n_segments, m), or SegmentParameters) as
+    SegmentParameters of N sets."""
+    from ..model.parameters import SegmentParameters
+
+    if isinstance(Pseg, SegmentParameters):
+        return SegmentParameters(np.asarray(Pseg.unique, dtype=np.float64), np.asarray(Pseg.index, dtype=np.int64))
+    Pseg = np.asarray(Pseg, dtype=np.float64)
+    if Pseg.ndim == 2:
+        return SegmentParameters(np.broadcast_to(Pseg[None], (N,) + Pseg.shape), np.arange(Pseg.shape[0]))
+    return SegmentParameters(Pseg, np.arange(Pseg.shape[1]))
 
 
 def _timecourse_task(chunk, model_text, model_name, edges, t_out, options):
@@ -360,13 +382,12 @@ def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
     nseg = edges.size - 1
     seg_of = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, nseg - 1).astype(np.int64)
     idx = np.array([model.observable_names.index(k) for k in names], dtype=np.int64)
-    Pseg = np.asarray(Pseg, dtype=np.float64)
-    if Pseg.ndim == 2:
-        Pseg = np.broadcast_to(Pseg[None], (Yout.shape[0],) + Pseg.shape)
+    Pseg = _compact(Pseg, Yout.shape[0])
+    seg_of = np.ascontiguousarray(Pseg.index[seg_of], dtype=np.int64)  # into the distinct segment parameters
     O = np.empty((Yout.shape[0], t_out.size, idx.size))
     if Yout.shape[0]:
-        run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout), np.ascontiguousarray(Pseg),
-                    seg_of, idx, O)
+        run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout),
+                    np.ascontiguousarray(Pseg.unique), seg_of, idx, O)
     return {k: O[:, :, q] for q, k in enumerate(names)}
 
 

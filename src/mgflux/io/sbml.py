@@ -237,16 +237,21 @@ def _number(value: float, unit_id: str, where: str) -> str:
 
 def _windows(scenario):
     """The segments of ``mgflux run``: (edges, parameter vector of each segment), as ``simulate`` builds them."""
-    from ..model.parameters import base_parameters, parameters_between
+    import numpy as np
 
-    base = base_parameters(scenario)
-    edges = scenario.edges()
-    return edges, [parameters_between(scenario, t0, t1, base) for t0, t1 in zip(edges[:-1], edges[1:])]
+    from ..model.parameters import segment_parameters
+
+    edges = scenario.edges()  # windows and the phases of pulsed drugs
+    _, seg = segment_parameters(scenario, [], np.zeros((1, 0)), edges)
+    return edges, [seg[0, s] for s in range(len(edges) - 1)]
 
 
 def _edge_label(scenario, t: float) -> str:
     what = [f"{a.label or a.entry.name} {verb}"
             for a in scenario.timed for verb, at in (("stops", a.stop), ("starts", a.start)) if at == t]
+    for a in scenario.timed:
+        if a.entry.schedule is not None and a.active(t, t) and t not in (a.start, a.stop) and t in a.pulse_edges(t + 1):
+            what.append(f"{a.label or a.entry.name} {a.entry.schedule.phases[a.phase_at(t)].name}")
     return f"day {t:.6g}: " + ", ".join(what)
 
 

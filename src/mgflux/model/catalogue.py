@@ -38,7 +38,7 @@ VARIABLE = {"gene": "activity", "drug": "dose", "condition": "dose", "treatment"
 _ENTRY_KEYS = {"kind", "mechanism", "aliases", "description", "phenotype", "source", "effects", "constants",
                "route", "dose_range", "activity_range", "homozygous_activity", "heterozygous_activity",
                "standard_dose", "incidence", "targets", "amount_unit", "inheritance", "target_dose", "element",
-               "ca_phenotype"}
+               "ca_phenotype", "schedule"}
 #: ca_phenotype: the calcium picture the literature reports (directions against the healthy adult) and its source
 CA_PHENOTYPE_KEYS = {"urine_ca": ("high", "low", "normal"), "serum_ca": ("high", "low", "normal"),
                      "pth": ("high", "low", "normal", "not_raised"), "source": None}
@@ -47,6 +47,126 @@ ELEMENTS = {"Mg": 24.305, "Ca": 40.078}
 INHERITANCE = ("recessive", "dominant", "mitochondrial", "candidate")
 _EFFECT_KEYS = {"parameter", "multiply", "add", "organ"}
 _CONST_KEYS = {"value", "unit", "source", "note"}
+_SCHEDULE_KEYS = {"period", "parameters", "phases", "source", "note"}
+_PHASE_KEYS = {"name", "duration", "strength", "source"}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a dosing cycle: *duration* (days) and *strength*, the size of the scheduled effects relative to
+    their cycle mean (a multiplier m acts as 1 + strength x (m - 1), an addition a as strength x a)."""
+
+    name: str
+    duration: float
+    strength: float
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A drug taken once per *period* (days) whose effects on *parameters* come in phases (a natriuretic pulse,
+    then a rebound). The time-weighted mean strength over a cycle is 1, so the entry's effects are the cycle means:
+    ``steady`` uses them (steady = mean over the dosing cycle) and time courses run the phases from each ``start``."""
+
+    period: float
+    phases: tuple[Phase, ...]
+    parameters: tuple[str, ...]
+    source: str = ""
+    note: str = ""
+
+    def phase_at(self, since_start: float) -> int:
+        """Index of the phase in force *since_start* days after the first dose."""
+        x = since_start - self.period * math.floor(since_start / self.period + 1e-12)
+        acc = 0.0
+        for k, ph in enumerate(self.phases):
+            acc += ph.duration
+            if x < acc - 1e-9 * self.period:
+                return k
+        return 0
+
+    def edges(self, start: float, stop: float) -> list[float]:
+        """Phase boundaries from *start* up to *stop* (finite), the dose times included."""
+        out, t = [], start
+        n = 0
+        while t < stop - 1e-12:
+            acc = t
+            for ph in self.phases:
+                if acc < stop - 1e-12:
+                    out.append(acc)
+                acc += ph.duration
+            n += 1
+            t = start + n * self.period
+        return out
+
+
+def _schedule(raw, where: str, effects, variable: str) -> Schedule:
+    """Check and build an entry's ``schedule`` table (see :class:`Schedule`)."""
+    w = f"{where} schedule"
+    if not isinstance(raw, dict):
+        raise ModelError(f"{w}: must be a table with period, parameters, phases and source")
+    for k in raw:
+        if k not in _SCHEDULE_KEYS:
+            raise ModelError(unknown_name("key", k, _SCHEDULE_KEYS, w))
+    for k in ("period", "parameters", "phases", "source"):
+        if k not in raw:
+            raise ModelError(f"{w}: needs {k}")
+    if not str(raw["source"]).strip():
+        raise ModelError(f"{w}: needs a source")
+    try:
+        period = _units.convert(raw["period"], "day", where=w, key="period")
+    except Exception as exc:
+        raise ModelError(str(exc)) from None
+    if not period > 0:
+        raise ModelError(f"{w}: period must be > 0")
+    params = raw["parameters"]
+    own = {e.parameter for e in effects}
+    if not (isinstance(params, list) and params and all(isinstance(x, str) for x in params)):
+        raise ModelError(f"{w}: parameters must be a list of the parameters of the entry's effects that pulse")
+    for x in params:
+        if x not in own:
+            raise ModelError(unknown_name("parameter", x, sorted(own), f"{w} parameters"))
+    phases_raw = raw["phases"]
+    if not (isinstance(phases_raw, list) and len(phases_raw) >= 2):
+        raise ModelError(f"{w}: phases must be a list of at least two {{name, duration, strength}} tables")
+    names, durations, strengths, balance = [], [], [], []
+    for i, ph in enumerate(phases_raw):
+        pw = f"{w} phases[{i}]"
+        if not isinstance(ph, dict):
+            raise ModelError(f"{pw}: must be a table")
+        for k in ph:
+            if k not in _PHASE_KEYS:
+                raise ModelError(unknown_name("key", k, _PHASE_KEYS, pw))
+        if "duration" not in ph or "strength" not in ph:
+            raise ModelError(f"{pw}: needs duration and strength")
+        try:
+            d = _units.convert(ph["duration"], "day", where=pw, key="duration")
+        except Exception as exc:
+            raise ModelError(str(exc)) from None
+        if not d > 0:
+            raise ModelError(f"{pw}: duration must be > 0")
+        st = ph["strength"]
+        if st == "balance":
+            balance.append(i)
+            st = 0.0
+        elif isinstance(st, bool) or not isinstance(st, (int, float)) or not math.isfinite(st):
+            raise ModelError(f"{pw}: strength = {st!r} must be a number or \"balance\" (the value that makes the "
+                             "cycle mean strength 1)")
+        names.append(str(ph.get("name", f"phase {i + 1}")))
+        durations.append(d)
+        strengths.append(float(st))
+    if abs(sum(durations) - period) > 1e-9 * period:
+        raise ModelError(f"{w}: the phase durations add up to {sum(durations) * 24:g} h, not the period "
+                         f"({period * 24:g} h)")
+    if len(balance) > 1:
+        raise ModelError(f"{w}: at most one phase may have strength = \"balance\"")
+    if balance:
+        k = balance[0]
+        strengths[k] = (period - sum(d * s for d, s in zip(durations, strengths))) / durations[k]
+    mean = sum(d * s for d, s in zip(durations, strengths)) / period
+    if abs(mean - 1.0) > 1e-9:
+        raise ModelError(f"{w}: the time-weighted mean strength is {mean:.6g}, not 1 (the entry's effects are the "
+                         "cycle means); give one phase strength = \"balance\"")
+    return Schedule(period, tuple(Phase(n, d, s) for n, d, s in zip(names, durations, strengths)), tuple(params),
+                    str(raw["source"]), str(raw.get("note", "")))
 
 
 @dataclass(frozen=True)
@@ -83,6 +203,7 @@ class Entry:
     file: str = ""
     element: str = "Mg"  # oral treatments: the element the amount is of (a mass converts with its molar mass)
     ca_phenotype: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    schedule: Schedule | None = None  # drugs taken in pulses (loop diuretics): phases of each dosing cycle
 
     @property
     def variable(self) -> str:
@@ -104,12 +225,17 @@ class Entry:
         env[self.variable] = value
         return float(evaluate(formula, env))
 
-    def modifiers(self, value: float):
-        """[(parameter, multiplier or None, addition or None)] for input *value* of the entry's variable."""
+    def modifiers(self, value: float, phase: int | None = None):
+        """[(parameter, multiplier or None, addition or None)] for input *value* of the entry's variable: the
+        cycle means, or with *phase* (a scheduled entry) those of that phase of the dosing cycle."""
         out = []
+        s = self.schedule.phases[phase].strength if phase is not None and self.schedule is not None else None
         for e in self.effects:
             m = self._eval(e.multiply, value) if e.multiply else None
             a = self._eval(e.add, value) if e.add else None
+            if s is not None and e.parameter in self.schedule.parameters:
+                m = None if m is None else 1.0 + s * (m - 1.0)
+                a = None if a is None else s * a
             out.append((e.parameter, m, a))
         return out
 
@@ -223,6 +349,11 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                     raise ModelError(f"{where} ca_phenotype: {k} = {v!r}; allowed: {', '.join(allowed)}")
             if ca_ph and not str(ca_ph.get("source", "")).strip():
                 raise ModelError(f"{where} ca_phenotype: needs a source")
+            schedule = None
+            if "schedule" in t:
+                if kind != "drug":
+                    raise ModelError(f"{where}: schedule applies to drugs only (a dose taken once per period)")
+                schedule = _schedule(t["schedule"], where, effects, variable)
             if kind == "gene" and t.get("inheritance") not in INHERITANCE:
                 raise ModelError(f"{where}: a gene needs inheritance = one of {', '.join(INHERITANCE)}")
             route = t.get("route", "")
@@ -243,15 +374,17 @@ def load_catalogue(directory: Path | None = None, model: Model | None = None) ->
                 inheritance=t.get("inheritance", ""), target_dose=float(t.get("target_dose", 1.0)),
                 incidence=t.get("incidence", ""),
                 targets=MappingProxyType(dict(t.get("targets", {}))), file=str(path), element=element,
-                ca_phenotype=MappingProxyType(dict(ca_ph)))
+                ca_phenotype=MappingProxyType(dict(ca_ph)), schedule=schedule)
             # every effect must evaluate to a finite, non-negative number across the documented input range
             lo, hi = entry.activity_range if kind == "gene" else entry.dose_range
             probe = [lo, hi if math.isfinite(hi) else lo + 1.0, 1.0] if kind != "treatment" else [0.0, 1.0]
             for v in probe:
-                for pname, m, a in entry.modifiers(v):
-                    for x in (m, a):
-                        if x is not None and (not math.isfinite(x) or x < 0):
-                            raise ModelError(f"{where}: effect on {pname} gives {x} at {variable} = {v}")
+                for phase in (None,) + (tuple(range(len(schedule.phases))) if schedule else ()):
+                    for pname, m, a in entry.modifiers(v, phase):
+                        for x in (m, a):
+                            if x is not None and (not math.isfinite(x) or x < 0):
+                                in_phase = "" if phase is None else f" in phase {schedule.phases[phase].name!r}"
+                                raise ModelError(f"{where}: effect on {pname} gives {x} at {variable} = {v}{in_phase}")
             entries[name] = entry
             for a in entry.aliases:
                 if a in entries or a in aliases:

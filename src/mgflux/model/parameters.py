@@ -111,10 +111,11 @@ def _affine(model: Model, mods) -> tuple[np.ndarray, np.ndarray]:
     return M, A
 
 
-def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _entry_affine(model: Model, entry: Entry, values: np.ndarray, phase: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(M, A) of shape (len(values), n_parameters): the entry at each input value maps p to p * M + A (as
-    ``apply_modifiers``: multipliers, then additions). Vectorised over the values; checked against the scalar
-    path on a few of them (any difference: the scalar path for all)."""
+    ``apply_modifiers``: multipliers, then additions); *phase*: that phase of a scheduled entry's dosing cycle
+    (None: the cycle means). Vectorised over the values; checked against the scalar path on a few of them (any
+    difference: the scalar path for all)."""
     values = np.asarray(values, dtype=float)
     m = len(model.parameters)
     U = values.size
@@ -123,21 +124,27 @@ def _entry_affine(model: Model, entry: Entry, values: np.ndarray) -> tuple[np.nd
     try:
         env = dict(entry.constants)
         env[entry.variable] = values
+        s = None
+        if phase is not None and entry.schedule is not None:
+            s = entry.schedule.phases[phase].strength
         with np.errstate(all="ignore"):
             for e in entry.effects:
                 i = model.parameter_index(e.parameter)
+                pulsed = s is not None and e.parameter in entry.schedule.parameters
                 if e.multiply:
-                    M[:, i] *= _evaluate_formula(e.multiply, env)
+                    mult = _evaluate_formula(e.multiply, env)
+                    M[:, i] *= (1.0 + s * (mult - 1.0)) if pulsed else mult
                 if e.add:
-                    A[:, i] += _evaluate_formula(e.add, env)
+                    add = _evaluate_formula(e.add, env)
+                    A[:, i] += s * add if pulsed else add
         for u in {0, U // 2, U - 1} if U else ():
-            Mu, Au = _affine(model, entry.modifiers(float(values[u])))
+            Mu, Au = _affine(model, entry.modifiers(float(values[u]), phase))
             if not (np.allclose(Mu, M[u], rtol=1e-13, atol=0, equal_nan=True)
                     and np.allclose(Au, A[u], rtol=1e-13, atol=1e-300, equal_nan=True)):
                 raise ValueError("vectorised modifiers differ")
     except Exception:
         for u, v in enumerate(values):
-            M[u], A[u] = _affine(model, entry.modifiers(float(v)))
+            M[u], A[u] = _affine(model, entry.modifiers(float(v), phase))
     return M, A
 
 
@@ -165,7 +172,7 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
         elif steady and not a.one_off:
             fixed.extend(a.modifiers())
         elif not steady and window is not None and a.active(*window):
-            fixed.extend(a.modifiers())
+            fixed.extend(a.modifiers(a.phase_at(window[0])))
     M, A = _affine(model, fixed)
     Mt = np.repeat(M[None, :], N, axis=0)
     At = np.repeat(A[None, :], N, axis=0)
@@ -175,7 +182,11 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
             B[:, f.index] = col * f.to_internal
             continue
         uniq, inv = np.unique(col, return_inverse=True)
-        Ms, As = _entry_affine(model, f.entry, uniq * f.to_internal)
+        phase = None
+        if not steady and window is not None and f.entry.schedule is not None:
+            phase = next((a.phase_at(window[0]) for a in scenario.applications
+                          if a.entry.name == f.entry.name and a.active(*window)), None)
+        Ms, As = _entry_affine(model, f.entry, uniq * f.to_internal, phase)
         Mt *= Ms[inv]
         At += As[inv]
     return B * Mt + At
@@ -183,38 +194,87 @@ def parameter_matrix(scenario: Scenario, factors: list[Factor], values: np.ndarr
 
 def run_edges(scenario: Scenario, days: float | None = None) -> np.ndarray:
     """Segment boundaries of a run to day *days* (default: the scenario's duration): 0, every window edge
-    inside, the end."""
-    end = float(scenario.duration if days is None else days)
-    ts = {0.0, end}
-    for a in scenario.timed:
-        for t in (a.start, a.stop):
-            if 0.0 < t < end:
-                ts.add(float(t))
-    return np.array(sorted(ts))
+    and phase boundary of a scheduled drug inside, the end (:meth:`Scenario.edges`)."""
+    return np.array(scenario.edges(days))
 
 
 #: the output grid of a batch of time courses is the single run's (one definition: model/scenario.py)
 run_times = output_times
 
 
-def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
-    """(base (N, m), Pseg (N, n_segments, m)): the parameters at the start (diet, genes, varied model
-    parameters; no timed application) and in each segment (the applications whose window covers it, a varied
-    entry taking its per-set value only where one of its applications is active)."""
+@dataclass(frozen=True, eq=False)
+class SegmentParameters:
+    """The parameters of every segment of a batch of time courses, stored once per distinct segment: ``unique``
+    (N, U, m) and ``index`` (n_segments,) into it. A daily-pulsed drug makes two segments a day that repeat the
+    same few parameter sets, so a year of 10,000 patients needs U sets, not 730. Indexes like the full array
+    (N, n_segments, m): ``P[:, s]``, ``P[k, s]``, ``P[:, segs]``; ``np.asarray(P)`` materialises it."""
+
+    unique: np.ndarray
+    index: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.unique.shape[0], self.index.shape[0], self.unique.shape[2])
+
+    ndim = 3
+
+    def __len__(self):
+        return self.unique.shape[0]
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple):
+            key = (key,)
+        rows = key[0]
+        seg = key[1] if len(key) > 1 else slice(None)
+        rest = key[2:]
+        u = self.index[seg]
+        if isinstance(rows, (int, np.integer)):
+            return self.unique[(rows, u) + rest]
+        return self.unique[rows][(slice(None), u) + rest]
+
+    def rows(self, lo: int, hi: int) -> SegmentParameters:
+        return SegmentParameters(self.unique[lo:hi], self.index)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.unique[:, self.index]
+        return a if dtype is None else a.astype(dtype)
+
+
+def distinct_segments(scenario: Scenario, edges) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """(index (n_segments,), the first window of each distinct segment): segments with the same applications in
+    force, each in the same phase of its dosing cycle, have the same parameters."""
+    edges = np.asarray(edges, dtype=float)
+    index = np.empty(edges.size - 1, np.int64)
+    seen: dict = {}
+    firsts = []
+    for s in range(edges.size - 1):
+        w = (float(edges[s]), float(edges[s + 1]))
+        sig = tuple((i, a.phase_at(w[0])) for i, a in enumerate(scenario.applications) if a.active(*w))
+        if sig not in seen:
+            seen[sig] = len(firsts)
+            firsts.append(w)
+        index[s] = seen[sig]
+    return index, firsts
+
+
+def segment_parameters(scenario: Scenario, factors: list[Factor], values: np.ndarray, edges) -> tuple[np.ndarray, SegmentParameters]:
+    """(base (N, m), Pseg (N, n_segments, m) as :class:`SegmentParameters`): the parameters at the start (diet,
+    genes, varied model parameters; no timed application) and in each segment (the applications whose window
+    covers it, in the phase of their dosing cycle, a varied entry taking its per-set value only where one of its
+    applications is active). Segments with the same applications in the same phases share one parameter set."""
     values = np.atleast_2d(np.asarray(values, dtype=float))
     N = values.shape[0]
     pcols = [j for j, f in enumerate(factors) if f.is_parameter]
     pf = [factors[j] for j in pcols]
     base = parameter_matrix(scenario, pf, values[:, pcols] if pcols else np.zeros((N, 0)), steady=False)
-    edges = np.asarray(edges, dtype=float)
-    Pseg = np.empty((N, edges.size - 1, base.shape[1]))
-    for s in range(edges.size - 1):
-        w = (float(edges[s]), float(edges[s + 1]))
+    index, firsts = distinct_segments(scenario, edges)
+    unique = np.empty((N, len(firsts), base.shape[1]))
+    for u, w in enumerate(firsts):
         cols = [j for j, f in enumerate(factors)
                 if f.is_parameter or any(a.entry.name == f.entry.name and a.active(*w) for a in scenario.applications)]
-        Pseg[:, s] = parameter_matrix(scenario, [factors[j] for j in cols], values[:, cols] if cols else np.zeros((N, 0)),
-                                      steady=False, window=w)
-    return base, Pseg
+        unique[:, u] = parameter_matrix(scenario, [factors[j] for j in cols],
+                                        values[:, cols] if cols else np.zeros((N, 0)), steady=False, window=w)
+    return base, SegmentParameters(unique, index)
 
 
 def parameter_sets(scenario: Scenario, factors: dict | None = None, *, steady: bool = True,

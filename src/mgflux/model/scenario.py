@@ -46,8 +46,23 @@ class Application:
         """Whether the application covers the interval [t0, t1) (windows never split a segment)."""
         return self.lifelong or (self.start <= t0 and t1 <= self.stop)
 
-    def modifiers(self):
-        return self.entry.modifiers(self.value)
+    def phase_at(self, t0: float) -> int | None:
+        """The phase of the dosing cycle in force from day *t0* (a scheduled drug: cycles start at ``start``), or
+        None (no schedule: the entry's effects are constant)."""
+        sch = self.entry.schedule
+        if sch is None or self.lifelong or self.one_off:
+            return None
+        return sch.phase_at(t0 - self.start)
+
+    def pulse_edges(self, end: float) -> list[float]:
+        """The phase boundaries of a scheduled drug inside its window, up to day *end*."""
+        sch = self.entry.schedule
+        if sch is None or self.lifelong or self.one_off:
+            return []
+        return sch.edges(self.start, min(self.stop, end))
+
+    def modifiers(self, phase: int | None = None):
+        return self.entry.modifiers(self.value, phase)
 
 
 @dataclass(frozen=True)
@@ -75,14 +90,24 @@ class Scenario:
     def timed(self):
         return tuple(a for a in self.applications if not a.lifelong)
 
-    def edges(self) -> list[float]:
-        """Segment boundaries: 0, every window edge inside the run, and the end."""
-        ts = {0.0, self.duration}
+    def edges(self, end: float | None = None) -> list[float]:
+        """Segment boundaries to day *end* (default: the duration): 0, every window edge inside the run, the
+        phase boundaries of scheduled drugs (a loop diuretic's daily pulse and rebound), and the end."""
+        end = float(self.duration if end is None else end)
+        ts = {0.0, end}
+        for t in self.window_edges(end):
+            ts.add(t)
         for a in self.timed:
-            for t in (a.start, a.stop):
-                if 0.0 < t < self.duration:
-                    ts.add(t)
+            for t in a.pulse_edges(end):
+                if 0.0 < t < end:
+                    ts.add(float(t))
         return sorted(ts)
+
+    def window_edges(self, end: float | None = None) -> list[float]:
+        """The starts and stops of the windows inside the run (no phase boundaries: those are not on the output
+        grid)."""
+        end = float(self.duration if end is None else end)
+        return sorted({float(t) for a in self.timed for t in (a.start, a.stop) if 0.0 < t < end})
 
 
 def _err(where: str, msg: str) -> ScenarioError:
@@ -317,7 +342,7 @@ def output_times(scenario: Scenario, days: float | None = None) -> np.ndarray:
     t = np.arange(n + 1) * step
     if end - t[-1] > 1e-9 * max(end, 1.0):
         t = np.append(t, end)
-    pts = [t, np.asarray([e for e in scenario.edges() if 0.0 < e < end], dtype=float)]
+    pts = [t, np.asarray(scenario.window_edges(end), dtype=float)]
     for a in _short_infusions(scenario):
         dur = a.stop - a.start
         pts.append(a.start + dur * np.linspace(0.0, 1.0, 9))
@@ -335,9 +360,17 @@ def fine_sampling_notes(scenario: Scenario) -> list[str]:
     """What :func:`output_times` added to the regular grid, in words (printed by ``run``)."""
     out = []
     if any(0.0 < t < scenario.duration and abs(t / scenario.sample_every - round(t / scenario.sample_every)) > 1e-9
-           for t in scenario.edges()):
+           for t in scenario.window_edges()):
         out.append("the output grid also has every window edge and infusion end (off the regular "
                    f"{scenario.sample_every:g}-day step)")
+    for a in scenario.timed:
+        sch = a.entry.schedule
+        if sch is not None and not a.one_off and a.start < scenario.duration:
+            phases = ", then ".join(f"{ph.name} {24 * ph.duration:.3g} h" for ph in sch.phases)
+            out.append(f"{a.label} is taken once every {24 * sch.period:.3g} h from day {a.start:g}: {phases} "
+                       f"(segments at each phase; `steady` uses the mean over the cycle)"
+                       + ("; samples at the dose times show the start of each pulse: sample_every = \"1 hour\" "
+                          "shows the course within the day" if scenario.sample_every > sch.phases[0].duration else ""))
     for a in _short_infusions(scenario):
         out.append(f"{a.label} from day {a.start:g} lasts {24 * (a.stop - a.start):.3g} h, less than the output step "
                    f"({24 * scenario.sample_every:.3g} h): sampled finely over the infusion and the "
