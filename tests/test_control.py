@@ -308,10 +308,8 @@ phases = [{ name = "on", duration = "6 hour", strength = 6.0 }, { name = "off", 
 
 
 def _load(tmp_path, text):
-    from mgflux.model.catalogue import load_catalogue
-
     (tmp_path / "drugs.toml").write_text(text)
-    return load_catalogue(tmp_path, mgflux.get_model())
+    return mgflux.load_catalogue(tmp_path, mgflux.get_model())
 
 
 def test_schedule_balance_makes_the_cycle_mean_the_entry_effect(tmp_path):

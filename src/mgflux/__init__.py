@@ -36,6 +36,7 @@ from .io.sbml import write_sbml as write_sbml
 from .model.catalogue import Catalogue as Catalogue
 from .model.catalogue import Entry as Entry
 from .model.catalogue import get_catalogue as get_catalogue
+from .model.catalogue import load_catalogue as load_catalogue
 from .model.model import Model as Model
 from .model.model import available_models as available_models
 from .model.model import get_model as get_model
@@ -109,7 +110,7 @@ __all__ = [
     "IntegrationError", "MgfluxError", "MgfluxWarning", "ModelError", "OptionsError", "ScenarioError", "SolverError",
     "SteadyStateError", "UnitError", "__version__", "BatchOptions", "Execution", "TimecourseOptions", "BatchResult", "Status",
     "TimecourseResult", "steady_states", "timecourses", "sweep", "population", "sensitivity", "compare", "find_dose",
-    "write_sbml", "to_sbml", "models_dir", "scenarios_dir", "main", "get_catalogue", "parameter_sets",
+    "write_sbml", "to_sbml", "models_dir", "scenarios_dir", "main", "get_catalogue", "load_catalogue", "parameter_sets",
     "hypomagnesemia_grade", "drug_incidence_table", "drug_scenario_file", "PopulationSpec", "RiskFactor",
     "load_population_spec", "available_models", "model_from_text", "Factor", "factor", "population_design", "Vary",
     "parse_vary", "design", "hypermagnesemia_grade",
