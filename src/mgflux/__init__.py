@@ -25,6 +25,7 @@ from .errors import ScenarioError as ScenarioError
 from .errors import SolverError as SolverError
 from .errors import SteadyStateError as SteadyStateError
 from .errors import UnitError as UnitError
+from .io.petab import lint_petab as lint_petab
 from .io.petab import write_petab as write_petab
 from .io.sbml import to_sbml as to_sbml
 from .io.sbml import write_sbml as write_sbml
@@ -65,10 +66,14 @@ from .studies.clinical import clinical_reading as clinical_reading
 from .studies.compare import compare as compare
 from .studies.diagnose import diagnose as diagnose
 from .studies.dose import find_dose as find_dose
+from .studies.fit import coverage as fit_coverage
 from .studies.fit import fit as fit
+from .studies.fit import fit_sensitivities as fit_sensitivities
+from .studies.fit import simulated_data as simulated_data
 from .studies.incidence import drug_incidence_table as drug_incidence_table
 from .studies.incidence import drug_scenario_file as drug_scenario_file
 from .studies.loading_test import LoadingTestResult as LoadingTestResult
+from .studies.loading_test import interpret as interpret_retention
 from .studies.loading_test import loading_test as loading_test
 from .studies.population import PopulationSpec as PopulationSpec
 from .studies.population import RiskFactor as RiskFactor
@@ -94,4 +99,5 @@ __all__ = [
     "hypomagnesemia_grade", "drug_incidence_table", "drug_scenario_file", "PopulationSpec", "RiskFactor",
     "load_population_spec", "available_models", "model_from_text", "Factor", "factor", "population_design", "Vary",
     "parse_vary", "design", "hypermagnesemia_grade",
+    "fit_sensitivities", "fit_coverage", "simulated_data", "lint_petab", "interpret_retention",
 ]
