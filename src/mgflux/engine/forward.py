@@ -13,7 +13,7 @@ d/de J(y + e S_j, p + e V_j) by central differences of J (it only shapes the Ros
 of J is not safe at a power of a base that is exactly 0, where the second derivative is unbounded).
 
 The augmented system (n (1 + k) equations) is integrated by the same Rodas4 step loop as the time courses
-(``engine/kernels/rodas4_step.py``), compiled with the augmented right-hand side and its exact Jacobian into a
+(``engine/kernels/rodas4_step.py``), compiled with the augmented right-hand side and its Jacobian (one n x n LU per step: the blocks share J) into a
 module of its own (``mgflux_sens_<hash>.py`` in the cache folder, beside the model's; any number of columns).
 The error of S is controlled as that of y (absolute tolerance per column scaled by the input's size), so the
 sensitivities are accurate to about the integration tolerance, not to a difference step. scipy's Radau IIA
@@ -209,6 +209,39 @@ def _aug_jacobian(z, P, A):
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _sens_solve(E, piv, A, b, h):
+    """b = (1/(h gamma) - A)^-1 b for the block lower triangular A of the augmented system: its diagonal blocks
+    are all J, so E (the LU of 1/(h gamma) - J, n x n) serves every block: the states first, then each column
+    with its coupling to them, x_j = E^-1 (b_j + A_j0 x_0). One n x n LU per step, not one of n (1 + k)."""
+    m = E.shape[0]
+    k = b.shape[0] // m - 1
+    _bt_lu_solve(E, piv, b)  # the first m entries: the states' block
+    t = np.empty(m)
+    for j in range(k):
+        o = m * (1 + j)
+        for a in range(m):
+            acc = b[o + a]
+            for c in range(m):
+                acc += A[o + a, c] * b[c]
+            t[a] = acc
+        _bt_lu_solve(E, piv, t)
+        for a in range(m):
+            b[o + a] = t[a]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _sens_stage(E, piv, J, f, K, s, h):
+    """_tc_stage with the block solve (rodas4.py)."""
+    n = f.shape[0]
+    for i in range(n):
+        acc = 0.0
+        for j in range(s):
+            acc += _R_C[s, j] * K[j, i]
+        K[s, i] = f[i] + acc / h
+    _sens_solve(E, piv, J, K[s], h)
+
+
+@nb.njit(cache=True, error_model="numpy")
 def sens_course(y0, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     """One course of the augmented system (Yout (n_out, n (1 + k))): (status, accepted, rejected, day reached)."""
     return _sens_one(y0.copy(), Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax)
@@ -236,10 +269,11 @@ def augmented_module(model):
     step = re.sub(r"\b_tc_one\b", "_sens_one", step)
     step = re.sub(r"\brhs\(", "_aug_rhs(", step)
     step = re.sub(r"\bjacobian\(", "_aug_jacobian(", step)
-    # every row in the LU; only the model's states (the first N_STATES) must stay non-negative
-    step = step.replace("m = N_STATES  #", "m = y.shape[0]  #", 1)
-    if "m = y.shape[0]  #" not in step:
-        raise RuntimeError("forward sensitivities: the Rodas4 step template changed (no 'm = N_STATES')")
+    # the LU of the states' block only (m = N_STATES), solved blockwise (_sens_solve); only the states must stay
+    # non-negative (the check of the template is on i < N_STATES)
+    if step.count("_tc_stage(") != 1 or "m = N_STATES  #" not in step:
+        raise RuntimeError("forward sensitivities: the Rodas4 step template changed (_tc_stage, m = N_STATES)")
+    step = step.replace("_tc_stage(", "_sens_stage(")
     extra = _AUG + "\n\n" + step
     src = generate_source(model) + "\n" + re.sub(r"(?m)^@nb\.njit\(", "@_jit(", extra)
     digest = hashlib.sha256(src.encode()).hexdigest()[:16]
