@@ -183,11 +183,12 @@ class _Problem:
         f = self.predict(np.asarray(theta, float)[None, :])[0]
         return (f - self.data.value) / self.data.sd
 
-    def sensitivities(self, theta, bounds):
+    def sensitivities(self, theta, bounds, cols=None):
         """(f (n_data,), dF/dtheta (n_data, k)) by forward sensitivities (:mod:`mgflux.engine.forward`): the
         initial steady state's dy0/dtheta = -J^-1 df/dp dp/dtheta, then S' = J S + df/dp dp_s/dtheta segment by
         segment, then the readouts' total derivative along (S, dp_s/dtheta) by complex step. dp/dtheta (the
-        algebraic map of the catalogue formulas) by central differences. NaN where the model fails."""
+        algebraic map of the catalogue formulas) by central differences. NaN where the model fails. *cols*: the
+        inputs to differentiate (default all; the others' columns are 0: a profile's fixed input)."""
         from ..engine.codegen import compiled
         from ..engine.forward import forward_sensitivities, steady_sensitivity
         from ..errors import MgfluxError as _E
@@ -204,6 +205,9 @@ class _Problem:
         y0, ok = _initial_state(model, base[None, :], self.warm())
         if not ok[0] or not np.all(np.isfinite(Vb)) or not np.all(np.isfinite(Vs)):
             return nan
+        cols = list(range(k)) if cols is None else list(cols)
+        full_k, k = k, len(cols)
+        Vb, Vs = Vb[:, cols], Vs[:, :, cols]
         try:
             S0 = steady_sensitivity(mod, y0[0], base, Vb)
             atol = _OPTIONS.atol_scale * np.maximum(1.0, np.abs(model.guess_vector()))
@@ -215,16 +219,18 @@ class _Problem:
         except (_E, np.linalg.LinAlgError):
             return nan
         seg = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, edges.size - 2)
-        f, F = np.full(self.data.value.size, np.nan), np.full((self.data.value.size, k), np.nan)
-        for it in range(self.times.size):
-            rows = np.flatnonzero(self.t_index == it)
-            if not rows.size:
-                continue
-            val, der = readout_derivatives(model, Y[it], S[it], Pseg[seg[it]], Vs[seg[it]],
-                                           sorted({self.data.readout[q] for q in rows}))
-            for q in rows:
-                f[q] = val[self.data.readout[q]]
-                F[q] = der[self.data.readout[q]]
+        names = sorted(set(self.data.readout))
+        # all output times in one evaluation of the readout formulas: columns (time, j)
+        T = self.times.size
+        val, der = readout_derivatives(model, np.repeat(Y[:T], k, axis=0).T,
+                                       S[:T].transpose(1, 0, 2).reshape(Y.shape[1], T * k),
+                                       np.repeat(Pseg[seg[:T]], k, axis=0).T,
+                                       Vs[seg[:T]].transpose(1, 0, 2).reshape(Pseg.shape[1], T * k), names)
+        f, F = np.full(self.data.value.size, np.nan), np.zeros((self.data.value.size, full_k))
+        for q in range(self.data.value.size):
+            it, r = self.t_index[q], self.data.readout[q]
+            f[q] = val[r][it * k]
+            F[q, cols] = der[r][it * k:(it + 1) * k]
         return f, F
 
 
@@ -232,27 +238,28 @@ _H = 1e-30
 
 
 def readout_derivatives(model, y, S, p, V, names):
-    """Readouts *names* at state *y* and parameters *p*, and their total derivatives (k,) along the columns of
-    (S = dy/dtheta, V = dp/dtheta): complex step through ``observe`` and the readout formulas (exact)."""
+    """Readouts *names* and their derivatives along columns: column c is the state y[:, c] and parameters
+    p[:, c], differentiated along (S[:, c] = dy/dtheta_j, V[:, c] = dp/dtheta_j); complex step through
+    ``observe`` and the readout formulas (exact). Returns ({name: values (C,)}, {name: derivatives (C,)})."""
     import warnings
 
     from ..engine.codegen import compiled
     from ..model.readouts import _readouts
 
     mod = compiled(model)
-    k = S.shape[1]
+    C = S.shape[1]
     n_obs = len(model.observable_names)
-    O = np.empty((n_obs, k), np.complex128)
-    Yc = np.empty((y.size, k), np.complex128)
+    O = np.empty((n_obs, C), np.complex128)
+    Yc = np.asarray(y, dtype=float) + 1j * _H * S
+    Pc = np.asarray(p, dtype=float) + 1j * _H * V
     oc = np.empty(n_obs, np.complex128)
-    for j in range(k):
-        Yc[:, j] = y + 1j * _H * S[:, j]
-        mod.observe(np.ascontiguousarray(Yc[:, j]), np.ascontiguousarray(p + 1j * _H * V[:, j]), oc)
-        O[:, j] = oc
+    for c in range(C):
+        mod.observe(np.ascontiguousarray(Yc[:, c]), np.ascontiguousarray(Pc[:, c]), oc)
+        O[:, c] = oc
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         rc = _readouts(model, O, Yc)
-    return ({r: float(np.real(np.asarray(rc[r]))[0]) for r in names},
+    return ({r: np.real(np.asarray(rc[r], dtype=np.complex128)) for r in names},
             {r: np.imag(np.asarray(rc[r], dtype=np.complex128)) / _H for r in names})
 
 
@@ -351,13 +358,14 @@ def _steps(theta, bounds):
     return np.array([max(1e-4 * _scale(x, lo, hi), 1e-8) for x, (lo, hi) in zip(theta, bounds)])
 
 
-def _jacobian(prob: _Problem, theta, bounds):
-    """Weighted residuals r and dr/dtheta by forward sensitivities (exact to the integration tolerance)."""
-    f, F = prob.sensitivities(theta, bounds)
+def _jacobian(prob: _Problem, theta, bounds, cols=None):
+    """Weighted residuals r and dr/dtheta by forward sensitivities (exact to the integration tolerance); only
+    the columns *cols* (default all; the others 0)."""
+    f, F = prob.sensitivities(theta, bounds, cols)
     return (f - prob.data.value) / prob.data.sd, F / prob.data.sd[:, None]
 
 
-def _fd_jacobian(prob: _Problem, theta, bounds):
+def _fd_jacobian(prob: _Problem, theta, bounds, cols=None):
     """Weighted residuals r and dr/dtheta by central differences of the batched Rodas4 courses (one-sided at a
     bound): the check of the forward sensitivities (``fit_sensitivities(method="differences")``)."""
     k = theta.size
@@ -402,7 +410,7 @@ def _minimise(prob: _Problem, x0, bounds, fixed: dict | None = None):
         key = tuple(np.round(z, 15))
         if key not in cache:
             th = full(z)
-            r, J = _jacobian(prob, th, bounds)
+            r, J = _jacobian(prob, th, bounds, free)
             cache.clear()
             cache[key] = (np.where(np.isfinite(r), r, 1e6), np.where(np.isfinite(J), J, 0.0)[:, free])
         return cache[key]
