@@ -5,8 +5,7 @@ import pytest
 
 import mgflux
 from conftest import SCENARIOS, scenario
-from mgflux import main
-from mgflux.studies import loading_test as lt
+from mgflux import interpret_retention, main
 
 MG_FREE = '[[perturbation]]\nname = "mg_free_diet"\ndose = 1.0\n'
 
@@ -54,9 +53,9 @@ def test_depletion_shows_before_serum_falls():
 
 
 def test_interpretation_thresholds():
-    assert lt.interpret(50.5).startswith("Mg deficiency")
-    assert lt.interpret(50.0).startswith("possible") and lt.interpret(20.0).startswith("possible")
-    assert lt.interpret(19.9).startswith("no deficiency")
+    assert interpret_retention(50.5).startswith("Mg deficiency")
+    assert interpret_retention(50.0).startswith("possible") and interpret_retention(20.0).startswith("possible")
+    assert interpret_retention(19.9).startswith("no deficiency")
 
 
 def test_per_kg_protocol_scales_with_patient_weight():

@@ -84,10 +84,14 @@ from .studies.compare import compare as compare
 from .studies.diagnose import diagnose as diagnose
 from .studies.diagnose import load_labs as load_labs
 from .studies.dose import find_dose as find_dose
+from .studies.fit import coverage as fit_coverage
 from .studies.fit import fit as fit
+from .studies.fit import fit_sensitivities as fit_sensitivities
+from .studies.fit import simulated_data as simulated_data
 from .studies.incidence import drug_incidence_table as drug_incidence_table
 from .studies.incidence import drug_scenario_file as drug_scenario_file
 from .studies.loading_test import LoadingTestResult as LoadingTestResult
+from .studies.loading_test import interpret as interpret_retention
 from .studies.loading_test import loading_test as loading_test
 from .studies.population import PopulationSpec as PopulationSpec
 from .studies.population import RiskFactor as RiskFactor
@@ -118,5 +122,5 @@ __all__ = [
     "cache_dir", "writable_cache_dir", "lint_petab", "SbmlError", "sbml_problems", "Patient", "parse_patient",
     "hypocalcemia_grade", "output_times", "domain_warnings", "validation_report", "to_json", "ca_phenotype_met",
     "calibration_tables", "committed_calibration_tables", "write_calibration_tables", "clinical_reading_data",
-    "parse_incidence",
+    "parse_incidence", "fit_sensitivities", "fit_coverage", "simulated_data", "interpret_retention",
 ]

@@ -121,11 +121,12 @@ def register(subparsers) -> None:
 
     ep = subparsers.add_parser(
         "export-petab", help="write scenario + measurements as a PEtab problem (for pyPESTO / AMICI), linted",
-        description="Write the scenario (SBML with its windows as events), the measurements and the model "
-                    "parameters to estimate as a PEtab v1 problem, and validate it with the petab library's linter.")
+        description="Write the scenario (SBML with its windows as events), the measurements and the inputs "
+                    "to estimate (model parameters, catalogue inputs) as a PEtab v1 problem, and validate it with the petab library's linter.")
     ep.add_argument("scenario", help="scenario file (TOML)")
     ep.add_argument("--data", required=True, metavar="DATA.csv", help="measurements: time_day,readout,value,sd")
-    ep.add_argument("--estimate", action="append", required=True, metavar="NAME", help="model parameter to estimate")
+    ep.add_argument("--estimate", action="append", required=True, metavar="NAME",
+                    help="model parameter or catalogue input to estimate (gfr, cetuximab.dose, TRPM6.activity)")
     ep.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PEtab files")
     ep.add_argument("--no-lint", action="store_true", help="do not run the petab linter")
     ep.set_defaults(func=cmd_export_petab)

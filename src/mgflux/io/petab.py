@@ -2,12 +2,20 @@
 
 The problem can then be taken to pyPESTO or AMICI. Files: the SBML model (``mgflux export-sbml``: the
 scenario's windows as events), a one-row condition table, the observables (the readouts as formulas of SBML
-ids), the measurements (sd per row as the noise parameter) and the parameter table (estimated model
-parameters with their documented ranges as bounds, in the SBML file's units: internal mmol, L, day).
+ids), the measurements (sd per row as the noise parameter) and the parameter table (the estimated inputs with
+their documented ranges as bounds, in the SBML file's units: internal mmol, L, day).
 
-Limits, said where they bite: catalogue inputs (``cetuximab.dose``) are not SBML parameters (the file bakes the
-entry's modifiers into its events), so only model parameters can be estimated in PEtab; the initial amounts are
-the steady state at the nominal parameters (mgflux's own ``fit`` starts every trial from its own steady state).
+Estimable inputs: model parameters (``gfr``: the SBML parameter itself) and catalogue inputs
+(``cetuximab.dose``, ``TRPM6.activity``, ``magnesium_citrate.amount``): each becomes an SBML parameter
+(``cetuximab_dose``, internal units: x standard dose, residual activity, mmol/day) and every model parameter the
+entry modifies gets its value as a formula of it, p = c1 * prod(multipliers) + c0 + sum(additions) with the
+catalogue's own effect formulas, as an initial assignment (the entry active at time 0) and in the window events
+(the segments where it is active; the numbers elsewhere). The formulas are checked against mgflux's parameters
+of every segment at the scenario's value before anything is written.
+
+Limit, said where it bites: the initial amounts are the steady state at the scenario's values (mgflux's own
+``fit`` starts every trial from its own steady state: for a model parameter or a gene's activity, which set the
+lifelong start, PEtab's course starts from the nominal steady state; a drug starting after time 0 is exact).
 """
 from __future__ import annotations
 
@@ -39,18 +47,17 @@ def write_petab(scenario, data, estimate, directory, *, lint: bool = True) -> di
     *directory*; returns {"yaml": path, "files": [...], "lint": [problems]} (lint with the ``petab`` library)."""
     from ..model.parameters import factor
     from ..model.scenario import Scenario, load_scenario
-    from ..studies.fit import load_data
-    from .sbml import write_sbml
+    from ..studies.fit import _with_genes, load_data
 
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     meas = load_data(data)
     names = [estimate] if isinstance(estimate, str) else list(estimate)
-    facs = [factor(scenario, n) for n in names]
+    facs = [factor(scenario, n, flag="--estimate") for n in names]
     for f in facs:
-        if not f.is_parameter:
-            raise MgfluxError(f"export-petab: {f.name} is a catalogue input, not an SBML parameter (the exported "
-                              "file bakes each entry's modifiers into its events); estimate model parameters "
-                              f"(e.g. gfr), or use `mgflux fit --estimate {f.name}`")
+        if not f.is_parameter and not any(a.entry.name == f.entry.name for a in scenario.applications) \
+                and f.entry.kind != "gene":
+            raise MgfluxError(f"export-petab: {f.name}: the scenario has no {f.entry.name} entry to estimate; add "
+                              "it as a [[perturbation]] (with its window) and estimate its input")
         if f.documented_range is None:
             raise MgfluxError(f"export-petab: {f.name} has no documented range in the model (PEtab needs bounds)")
     bad = sorted({r for r in meas.readout if r not in OBSERVABLES})
@@ -59,7 +66,8 @@ def write_petab(scenario, data, estimate, directory, *, lint: bool = True) -> di
                           f"{', '.join(OBSERVABLES)}")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    sbml = write_sbml(scenario, d / "model.xml")
+    scenario = _with_genes(scenario, facs)
+    sbml = _write_model(scenario, [f for f in facs if not f.is_parameter], d / "model.xml")
     obs = sorted(set(meas.readout))
     files = [sbml]
     files.append(_tsv(d / "conditions.tsv", ["conditionId", "conditionName"], [["course", scenario.name]]))
@@ -74,8 +82,9 @@ def write_petab(scenario, data, estimate, directory, *, lint: bool = True) -> di
     rows = []
     for f in facs:
         lo, hi = f.documented_range
-        nominal = model.parameters[f.index].value
-        rows.append([f.name, "lin", repr(lo * f.to_internal), repr(hi * f.to_internal), repr(nominal), 1])
+        nominal = model.parameters[f.index].value if f.is_parameter else _entry_value(scenario, f)
+        rows.append([f.name if f.is_parameter else sbml_id(f), "lin", repr(lo * f.to_internal),
+                     repr(hi * f.to_internal), repr(float(nominal)), 1])
     files.append(_tsv(d / "parameters.tsv",
                       ["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"], rows))
     yaml = d / "problem.yaml"
@@ -85,6 +94,151 @@ def write_petab(scenario, data, estimate, directory, *, lint: bool = True) -> di
     files.append(yaml)
     problems = lint_petab(yaml) if lint else []
     return {"yaml": yaml, "files": files, "lint": problems}
+
+
+def sbml_id(f) -> str:
+    """The SBML parameter of a catalogue input: ``cetuximab.dose`` -> ``cetuximab_dose``."""
+    import re
+
+    return re.sub(r"\W", "_", f"{f.entry.name}_{f.entry.variable}")
+
+
+def _entry_value(scenario, f) -> float:
+    """The scenario's input of the entry (internal units; a gene the scenario lacks: wild type, 1)."""
+    vals = [a.value for a in scenario.applications if a.entry.name == f.entry.name]
+    return float(vals[0]) if vals else 1.0
+
+
+def _formula(entry, text: str, pid: str) -> str:
+    """A catalogue effect formula as SBML L3 infix in the parameter *pid* (constants as numbers)."""
+    import ast
+
+    from .sbml import l3_formula
+
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id == entry.variable:
+                return ast.copy_location(ast.Name("__THETA__", ast.Load()), node)
+            if node.id in entry.constants:
+                return ast.copy_location(ast.Constant(float(entry.constants[node.id])), node)
+            return node
+
+    tree = ast.fix_missing_locations(Sub().visit(ast.parse(text, mode="eval")))
+    return l3_formula(ast.unparse(tree)).replace("__THETA__", pid)
+
+
+def _write_model(scenario, entries, path: Path) -> Path:
+    """The SBML file of ``export-sbml`` with each estimated catalogue input as a parameter its effects use."""
+    import libsbml  # noqa: F401 - the sbml module's import error message otherwise
+
+    from ..model.catalogue import evaluate
+    from ..model.parameters import _affine, parameters_between
+    from ..model.patient import scenario_parameter_vector
+    from .sbml import EVENT_PREFIX, SbmlError, _number, _ok, _parse, _Units, to_document
+
+    doc = to_document(scenario)
+    if not entries:
+        return _save(doc, path)
+    model = scenario.model
+    m = doc.getModel()
+    units = _Units(libsbml, m)
+    units.ids = {ud.getId(): ud for ud in m.getListOfUnitDefinitions()}
+    edges = scenario.edges()
+    windows = list(zip(edges[:-1], edges[1:]))
+    names = {f.entry.name for f in entries}
+    base = scenario_parameter_vector(scenario)
+    affected = sorted({model.parameter_index(e.parameter) for f in entries for e in f.entry.effects})
+    for f in entries:
+        pid = sbml_id(f)
+        if m.getElementBySId(pid) is not None:
+            raise SbmlError(f"export-petab: the id {pid!r} of {f.name} is already used in the model")
+        par = m.createParameter()
+        _ok(par.setId(pid))
+        _ok(par.setValue(_entry_value(scenario, f)))
+        _ok(par.setUnits(units("dimensionless" if f.entry.variable != "amount" else "mmol/day")))
+        _ok(par.setConstant(True))
+        _ok(par.setName(f"{f.name} (estimated in PEtab; internal units)"))
+
+    def value_math(i, w):
+        """Code of parameter i in window w: c1 * prod(multipliers) + c0 + sum(additions), and its value."""
+        fixed = []
+        active = []
+        for a in scenario.applications:
+            on = a.lifelong or a.active(*w)
+            if a.entry.name in names:
+                if on and a.entry.name not in {x.entry.name for x in active}:
+                    active.append(next(f for f in entries if f.entry.name == a.entry.name))
+                continue
+            if on:
+                fixed.extend(a.modifiers())
+        M, A = _affine(model, fixed)
+        mult, add, mval, aval = [], [], 1.0, 0.0
+        for f in active:
+            env = {**dict(f.entry.constants), f.entry.variable: _entry_value(scenario, f)}
+            for e in f.entry.effects:
+                if model.parameter_index(e.parameter) != i:
+                    continue
+                if e.multiply:
+                    mult.append(_formula(f.entry, e.multiply, sbml_id(f)))
+                    mval *= evaluate(e.multiply, env)
+                if e.add:
+                    add.append(_formula(f.entry, e.add, sbml_id(f)))
+                    aval += evaluate(e.add, env)
+        if not mult and not add:
+            return None, None
+        u = units(model.parameters[i].unit)
+        c1, c0 = base[i] * M[i], A[i]
+        text = _number(c1, u, model.parameters[i].name)
+        for x in mult:
+            text = f"({text} * {x})"
+        text = f"({text} + {_number(c0, u, model.parameters[i].name)})"
+        for x in add:
+            text = f"({text} + ({x} * (1.0 {u})))"
+        return text, c1 * mval + c0 + aval
+
+    events = {ev.getId(): ev for ev in m.getListOfEvents()}
+    for i in affected:
+        name = model.parameters[i].name
+        codes = []
+        for k, w in enumerate(windows):
+            code, val = value_math(i, w)
+            ref = parameters_between(scenario, *w)[i]
+            if code is not None and not abs(val - ref) <= 1e-9 * max(abs(ref), 1e-300):
+                raise SbmlError(f"export-petab: the formula of {name} in [{w[0]:g}, {w[1]:g}) day gives {val!r}, "
+                                f"mgflux {ref!r}: cannot express it")
+            codes.append((code, ref))
+        if all(c is None for c, _ in codes):
+            continue
+        par = m.getParameter(name)
+        if codes[0][0] is not None:
+            ia = m.createInitialAssignment()
+            _ok(ia.setSymbol(name))
+            _ok(ia.setMath(_parse(libsbml, codes[0][0], name)))
+        if len(windows) > 1:
+            _ok(par.setConstant(False))
+            u = units(model.parameters[i].unit)
+            for k in range(1, len(windows)):
+                ev = events.get(f"{EVENT_PREFIX}{k}")
+                if ev is None:
+                    raise SbmlError(f"export-petab: no event for the window edge {k} of {name}")
+                code, ref = codes[k]
+                ea = ev.getEventAssignment(name) or ev.createEventAssignment()
+                _ok(ea.setVariable(name))
+                _ok(ea.setMath(_parse(libsbml, code if code is not None else _number(ref, u, name), name)))
+    return _save(doc, path)
+
+
+def _save(doc, path: Path) -> Path:
+    import libsbml
+
+    from .sbml import SbmlError, consistency_problems
+
+    problems = consistency_problems(doc)
+    if problems:
+        raise SbmlError("the exported SBML fails libSBML's consistency checks:\n  " + "\n  ".join(problems))
+    path = Path(path)
+    path.write_text(libsbml.writeSBMLToString(doc))
+    return path
 
 
 def lint_petab(yaml_path) -> list[str]:

@@ -73,14 +73,15 @@ class Factor:
         return self.entry is None
 
 
-def factor(scenario: Scenario, name: str) -> Factor:
-    """Resolve a factor name against the scenario's model and catalogue (did-you-mean on errors)."""
+def factor(scenario: Scenario, name: str, flag: str = "--vary") -> Factor:
+    """Resolve a factor name against the scenario's model and catalogue (did-you-mean on errors naming *flag*,
+    the option that gave the name: ``--vary``, ``--estimate``)."""
     model = scenario.model
     if "." in name:
         ename, var = name.split(".", 1)
-        entry = get_catalogue(model).lookup(ename, "--vary")
+        entry = get_catalogue(model).lookup(ename, flag)
         if var != entry.variable:
-            raise ScenarioError(f"--vary {name}: {entry.name} is a {entry.kind}; its input is "
+            raise ScenarioError(f"{flag} {name}: {entry.name} is a {entry.kind}; its input is "
                                 f"{entry.name}.{entry.variable} (not {var!r})")
         lo, hi = entry.activity_range if entry.kind == "gene" else entry.dose_range
         unit = {"activity": "residual activity", "dose": "x standard dose", "amount": entry.amount_unit or "mmol/day"}
@@ -93,7 +94,7 @@ def factor(scenario: Scenario, name: str) -> Factor:
         return Factor(name, entry=entry, unit=unit[var], to_internal=conv,
                       documented_range=(lo, hi) if math.isfinite(hi) else None)
     if name not in model.parameter_names:
-        raise ScenarioError(unknown_name("parameter or ENTRY.dose/activity/amount", name, model.parameter_names, "--vary"))
+        raise ScenarioError(unknown_name("parameter or ENTRY.dose/activity/amount", name, model.parameter_names, flag))
     from ..model import units as _units
 
     i = model.parameter_index(name)

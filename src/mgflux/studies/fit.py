@@ -5,9 +5,13 @@
     chi2(theta) = sum_i ((y_i - f_i(theta)) / sd_i)^2
 
 over the named inputs (the names ``sweep --vary`` accepts: ``gfr``, ``cetuximab.dose``, ``TRPM6.activity``),
-within bounds from their documented ranges, by trust-region least squares (scipy ``least_squares``, 'trf').
-Sensitivities df/dtheta are central differences of the batched Rodas4 integrator at a tight tolerance
-(rtol 1e-9), all 2k+1 parameter sets integrated in one batch; they are not forward-sensitivity equations.
+within bounds from their documented ranges, by trust-region least squares (scipy ``least_squares``, 'trf': a
+bounded Gauss-Newton / Levenberg-Marquardt) with the Jacobian of the residuals from forward sensitivities
+(:mod:`mgflux.engine.forward`): S = dy/dtheta integrated with the states, S' = J S + df/dp dp/dtheta, segment
+by segment over the scenario's windows, from the initial steady state's dy0/dtheta = -J^-1 df/dp dp/dtheta;
+df/dp, the readouts' derivatives and the augmented Jacobian by complex step (exact). Only the algebraic map
+dp/dtheta of the catalogue formulas is a central difference (~1e-10 relative). The objective and the profiles
+use the batched Rodas4 courses (rtol 1e-9), the same integrator as the Jacobian's states.
 95 % intervals are profile-likelihood intervals: the set of theta_j whose profile (chi2 minimised over the other
 parameters) stays within 3.84 (chi2 quantile, 1 dof) of the minimum. A profile that reaches a bound without
 crossing is reported as not identifiable on that side; a sensitivity that vanishes (or two that are collinear)
@@ -30,6 +34,8 @@ from ..model.scenario import Scenario, load_scenario
 from ..options import TimecourseOptions
 
 CHI2_95_1DOF = 3.841458820694124
+SENSITIVITY_METHOD = ("forward sensitivities (S' = J S + df/dp dp/dtheta through the windows, Rodas4; "
+                      "complex-step df/dp and readout derivatives)")
 _OPTIONS = TimecourseOptions(rtol=1e-9, atol_scale=1e-12)
 
 
@@ -106,6 +112,8 @@ class FitResult:
     messages: tuple = ()
     interval_method: str = "profile likelihood (chi2 within 3.84 of the minimum, 1 dof)"
     converged: bool = True
+    jacobian: np.ndarray | None = None  # d(weighted residual)/dtheta at the estimate (n_data, k)
+    sensitivity_method: str = SENSITIVITY_METHOD
 
     def dataframe(self):
         """Data, fit and weighted residuals as a tidy pandas DataFrame (one row per measurement)."""
@@ -125,12 +133,14 @@ class FitResult:
                for t, r, v, s, f in zip(self.data.time_day, self.data.readout, self.data.value, self.data.sd,
                                         self.fitted)]
         return {"scenario": self.scenario, "estimates": est, "objective": float(self.objective),
-                "n_data": len(res), "interval_method": self.interval_method, "converged": self.converged,
+                "n_data": len(res), "interval_method": self.interval_method,
+                "sensitivity_method": self.sensitivity_method, "converged": self.converged,
                 "residuals": res, "messages": list(self.messages)}
 
 
 class _Problem:
-    """The model as a function of the estimated inputs, evaluated for many parameter sets in one batch."""
+    """The model as a function of the estimated inputs: batched predictions (Rodas4) for the objective and the
+    profiles, forward sensitivities for the Jacobian of the residuals."""
 
     def __init__(self, scenario: Scenario, factors, data: Measurement):
         self.sc = scenario
@@ -140,13 +150,24 @@ class _Problem:
         self.t_index = np.searchsorted(self.times, data.time_day)
         self.end = max(float(self.times[-1]), 1e-9)
         self.calls = 0
+        self._warm = None
+
+    def warm(self):
+        """The nominal steady state that warm-starts every set's initial steady state (once per problem)."""
+        if self._warm is None:
+            from ..engine.batch import nominal
+            from ..model.parameters import parameter_matrix
+
+            p0 = parameter_matrix(self.sc, [], np.zeros((1, 0)), steady=False)[0]
+            self._warm = nominal(self.sc.model, p0)
+        return self._warm
 
     def predict(self, thetas: np.ndarray) -> np.ndarray:
         """Predicted data (N, n_data) for parameter sets *thetas* (N, k) in display units; NaN where failed."""
         thetas = np.atleast_2d(thetas)
         self.calls += 1
         t_out = self.times if self.times[-1] > 0 else np.array([0.0, 1e-9])
-        tc = _courses(self.sc, self.factors, thetas, t_out, max(self.end, t_out[-1]))
+        tc = _courses(self.sc, self.factors, thetas, t_out, max(self.end, t_out[-1]), warm=self.warm())
         out = np.full((thetas.shape[0], self.data.value.size), np.nan)
         seg = np.clip(np.searchsorted(tc.edges, tc.time_day, side="right") - 1, 0, tc.edges.size - 2)
         for it in range(self.times.size):
@@ -162,26 +183,157 @@ class _Problem:
         f = self.predict(np.asarray(theta, float)[None, :])[0]
         return (f - self.data.value) / self.data.sd
 
+    def sensitivities(self, theta, bounds, cols=None):
+        """(f (n_data,), dF/dtheta (n_data, k)) by forward sensitivities (:mod:`mgflux.engine.forward`): the
+        initial steady state's dy0/dtheta = -J^-1 df/dp dp/dtheta, then S' = J S + df/dp dp_s/dtheta segment by
+        segment, then the readouts' total derivative along (S, dp_s/dtheta) by complex step. dp/dtheta (the
+        algebraic map of the catalogue formulas) by central differences. NaN where the model fails. *cols*: the
+        inputs to differentiate (default all; the others' columns are 0: a profile's fixed input)."""
+        from ..engine.codegen import compiled
+        from ..engine.forward import forward_sensitivities, steady_sensitivity
+        from ..errors import MgfluxError as _E
 
-def _courses(scenario: Scenario, factors, values, t_out, days):
+        self.calls += 1
+        theta = np.asarray(theta, dtype=float)
+        k = theta.size
+        model = self.sc.model
+        mod = compiled(model)
+        t_out = self.times if self.times[-1] > 0 else np.array([0.0, 1e-9])
+        days = max(self.end, t_out[-1])
+        nan = (np.full(self.data.value.size, np.nan), np.full((self.data.value.size, k), np.nan))
+        edges, base, Vb, Pseg, Vs = _parameter_maps(self.sc, self.factors, theta, bounds, days)
+        y0, ok = _initial_state(model, base[None, :], self.warm())
+        if not ok[0] or not np.all(np.isfinite(Vb)) or not np.all(np.isfinite(Vs)):
+            return nan
+        cols = list(range(k)) if cols is None else list(cols)
+        full_k, k = k, len(cols)
+        Vb, Vs = Vb[:, cols], Vs[:, :, cols]
+        try:
+            S0 = steady_sensitivity(mod, y0[0], base, Vb)
+            atol = _OPTIONS.atol_scale * np.maximum(1.0, np.abs(model.guess_vector()))
+            segs = [(edges[s], edges[s + 1], Pseg[s], Vs[s]) for s in range(edges.size - 1)]
+            # partial error control (CVODES's errconS = false): the steps are the states' (rtol 1e-9), S is
+            # integrated on them by the same L-stable method; tests/test_fit.py checks S against differences
+            Y, S, _ = forward_sensitivities(mod, y0[0], S0, segs, t_out, rtol=_OPTIONS.rtol, atol=atol,
+                                            s_atol=np.full(k, np.inf), model=model)
+        except (_E, np.linalg.LinAlgError):
+            return nan
+        seg = np.clip(np.searchsorted(edges, t_out, side="right") - 1, 0, edges.size - 2)
+        names = sorted(set(self.data.readout))
+        # all output times in one evaluation of the readout formulas: columns (time, j)
+        T = self.times.size
+        val, der = readout_derivatives(model, np.repeat(Y[:T], k, axis=0).T,
+                                       S[:T].transpose(1, 0, 2).reshape(Y.shape[1], T * k),
+                                       np.repeat(Pseg[seg[:T]], k, axis=0).T,
+                                       Vs[seg[:T]].transpose(1, 0, 2).reshape(Pseg.shape[1], T * k), names)
+        f, F = np.full(self.data.value.size, np.nan), np.zeros((self.data.value.size, full_k))
+        for q in range(self.data.value.size):
+            it, r = self.t_index[q], self.data.readout[q]
+            f[q] = val[r][it * k]
+            F[q, cols] = der[r][it * k:(it + 1) * k]
+        return f, F
+
+
+_H = 1e-30
+
+
+def readout_derivatives(model, y, S, p, V, names):
+    """Readouts *names* and their derivatives along columns: column c is the state y[:, c] and parameters
+    p[:, c], differentiated along (S[:, c] = dy/dtheta_j, V[:, c] = dp/dtheta_j); complex step through
+    ``observe`` and the readout formulas (exact). Returns ({name: values (C,)}, {name: derivatives (C,)})."""
+    import warnings
+
+    from ..engine.codegen import compiled
+    from ..model.readouts import evaluate_readouts
+
+    mod = compiled(model)
+    C = S.shape[1]
+    n_obs = len(model.observable_names)
+    O = np.empty((n_obs, C), np.complex128)
+    Yc = np.asarray(y, dtype=float) + 1j * _H * S
+    Pc = np.asarray(p, dtype=float) + 1j * _H * V
+    oc = np.empty(n_obs, np.complex128)
+    for c in range(C):
+        mod.observe(np.ascontiguousarray(Yc[:, c]), np.ascontiguousarray(Pc[:, c]), oc)
+        O[:, c] = oc
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        rc = evaluate_readouts(model, O, Yc)
+    return ({r: np.real(np.asarray(rc[r], dtype=np.complex128)) for r in names},
+            {r: np.imag(np.asarray(rc[r], dtype=np.complex128)) / _H for r in names})
+
+
+def _lifelong(factors):
+    """Factors that set the initial steady state: model parameters and genes (an estimated gene activity is part
+    of the lifelong start, not switched on at time 0)."""
+    return [j for j, f in enumerate(factors) if f.is_parameter or f.entry.kind == "gene"]
+
+
+def _initial_state(model, base, warm):
+    from ..engine.batch import solve_batch
+
+    Y0, st0, _ = solve_batch(model, base, warm=warm)
+    return np.where((st0 == 0)[:, None], Y0, np.nan), st0 == 0
+
+
+def _parameter_maps(scenario, factors, theta, bounds, days):
+    """(edges, p_base, dp_base/dtheta (m, k), Pseg (n_seg, m), dPseg/dtheta (n_seg, m, k)) at *theta*.
+
+    The map from the inputs to the parameters is algebraic (the catalogue's formulas, affine in the base
+    vector): its derivative by central differences, step 1e-5 of the input's scale (one-sided second order at a
+    bound), truncation and rounding errors ~1e-10 relative; it is not an ODE solution."""
+    from ..model.parameters import parameter_matrix, run_edges, segment_parameters
+
+    k = theta.size
+    edges = run_edges(scenario, days)
+    sets, how = [theta], []
+    for j, (lo, hi) in enumerate(bounds):
+        h = 1e-5 * _scale(theta[j], lo, hi)
+        e = np.zeros(k)
+        e[j] = h
+        if theta[j] - h < lo:
+            sets += [theta + e, theta + 2 * e]
+            how.append((h, +1))
+        elif theta[j] + h > hi:
+            sets += [theta - e, theta - 2 * e]
+            how.append((h, -1))
+        else:
+            sets += [theta + e, theta - e]
+            how.append((h, 0))
+    X = np.array(sets)
+    life = _lifelong(factors)
+    B = parameter_matrix(scenario, [factors[j] for j in life], X[:, life], steady=False)
+    _, P = segment_parameters(scenario, factors, X, edges)
+
+    def d(A):
+        out = np.empty(A.shape[1:] + (k,))
+        for j, (h, side) in enumerate(how):
+            a, b = A[1 + 2 * j], A[2 + 2 * j]
+            out[..., j] = (a - b) / (2 * h) if side == 0 else side * (-3 * A[0] + 4 * a - b) / (2 * h)
+        return out
+
+    return edges, B[0], d(B), P[0], d(P)
+
+
+def _courses(scenario: Scenario, factors, values, t_out, days, warm=None):
     """Batched time courses (as ``run.timecourse_batch``), each from the steady state of its own diet, genes
     and parameters: an estimated gene activity is part of that lifelong start, not switched on at time 0."""
     import types
 
-    from ..engine.batch import integrate_batch, nominal, solve_batch
+    from ..engine.batch import integrate_batch, nominal
     from ..model.parameters import parameter_matrix, run_edges, segment_parameters
 
     model = scenario.model
     edges = run_edges(scenario, days)
     _, Pseg = segment_parameters(scenario, factors, values, edges)
-    lifelong = [j for j, f in enumerate(factors) if f.is_parameter or f.entry.kind == "gene"]
+    lifelong = _lifelong(factors)
     base = parameter_matrix(scenario, [factors[j] for j in lifelong], values[:, lifelong], steady=False)
-    p0 = parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0]
-    Y0, st0, _ = solve_batch(model, base, warm=nominal(model, p0))
-    Y0 = np.where((st0 == 0)[:, None], Y0, np.nan)
+    if warm is None:
+        warm = nominal(model, parameter_matrix(scenario, [], np.zeros((1, 0)), steady=False)[0])
+    Y0, ok = _initial_state(model, base, warm)
     Yout, status, _ = integrate_batch(model, Y0, Pseg, edges, t_out, options=_OPTIONS)
     return types.SimpleNamespace(Y=Yout, Pseg=Pseg, edges=edges, time_day=np.asarray(t_out, float),
-                                 status=np.where(st0 == 0, status, 5))
+                                 status=np.where(ok, status, 5))
 
 
 def _with_genes(scenario: Scenario, factors) -> Scenario:
@@ -196,12 +348,26 @@ def _with_genes(scenario: Scenario, factors) -> Scenario:
     return dataclasses.replace(scenario, applications=scenario.applications + add) if add else scenario
 
 
+def _scale(x, lo, hi):
+    """The size of an input for difference steps: its value, or a hundredth of its range near zero."""
+    span = hi - lo if math.isfinite(hi - lo) else 0.0
+    return max(abs(x), 1e-2 * span, 1e-6)
+
+
 def _steps(theta, bounds):
-    return np.array([max(1e-4 * max(abs(x), 1e-2 * (hi - lo)), 1e-8) for x, (lo, hi) in zip(theta, bounds)])
+    return np.array([max(1e-4 * _scale(x, lo, hi), 1e-8) for x, (lo, hi) in zip(theta, bounds)])
 
 
-def _jacobian(prob: _Problem, theta, bounds):
-    """Weighted residuals r and dr/dtheta by central differences (one-sided at a bound): one batch."""
+def _jacobian(prob: _Problem, theta, bounds, cols=None):
+    """Weighted residuals r and dr/dtheta by forward sensitivities (exact to the integration tolerance); only
+    the columns *cols* (default all; the others 0)."""
+    f, F = prob.sensitivities(theta, bounds, cols)
+    return (f - prob.data.value) / prob.data.sd, F / prob.data.sd[:, None]
+
+
+def _fd_jacobian(prob: _Problem, theta, bounds, cols=None):
+    """Weighted residuals r and dr/dtheta by central differences of the batched Rodas4 courses (one-sided at a
+    bound): the check of the forward sensitivities (``fit_sensitivities(method="differences")``)."""
     k = theta.size
     h = _steps(theta, bounds)
     sets = [theta]
@@ -244,7 +410,7 @@ def _minimise(prob: _Problem, x0, bounds, fixed: dict | None = None):
         key = tuple(np.round(z, 15))
         if key not in cache:
             th = full(z)
-            r, J = _jacobian(prob, th, bounds)
+            r, J = _jacobian(prob, th, bounds, free)
             cache.clear()
             cache[key] = (np.where(np.isfinite(r), r, 1e6), np.where(np.isfinite(J), J, 0.0)[:, free])
         return cache[key]
@@ -318,7 +484,7 @@ def fit(scenario, data, estimate, *, start: dict | None = None, bounds: dict | N
         raise MgfluxError("fit needs at least one --estimate NAME (e.g. --estimate cetuximab.dose)")
     if len(set(names)) != len(names):
         raise MgfluxError(f"fit: a name is given twice in --estimate: {', '.join(names)}")
-    facs = [factor(scenario, n) for n in names]
+    facs = [factor(scenario, n, flag="--estimate") for n in names]
     bnds, x0, msgs = [], [], []
     for f in facs:
         b = (bounds or {}).get(f.name) or f.documented_range
@@ -350,7 +516,8 @@ def fit(scenario, data, estimate, *, start: dict | None = None, bounds: dict | N
     theta, chi2, ok = _minimise(prob, np.array(x0), bnds)
     if not math.isfinite(chi2):
         raise MgfluxError("fit: the model could not be integrated at the start values; check the scenario")
-    r, J = _jacobian(prob, theta, bnds)
+    _, J = _jacobian(prob, theta, bnds)
+    r = prob.residuals(theta)  # the objective's courses (Rodas4), so that chi2 is the sum of these squares
     fitted = r * data.sd + data.value
     ident = [True] * len(names)
     # structural check: a vanishing or collinear sensitivity column cannot be estimated from these data
@@ -388,7 +555,27 @@ def fit(scenario, data, estimate, *, start: dict | None = None, bounds: dict | N
         if ident[j] is not True:
             msgs.append(f"{n}: {ident[j]}")
     return FitResult(scenario.name, tuple(names), tuple(f.unit for f in facs), theta, tuple(cis), tuple(bnds),
-                     tuple(ident), chi2, data, fitted, profiles, tuple(msgs), converged=ok)
+                     tuple(ident), chi2, data, fitted, profiles, tuple(msgs), converged=ok, jacobian=J)
+
+
+def fit_sensitivities(scenario, data, estimate, values, *, method: str = "forward"):
+    """The model's predictions of *data* (a tidy table; values and sd are not used) at the inputs *values*
+    (name -> value, or a sequence in the order of *estimate*) and their derivatives: (f (n_data,),
+    dF/dtheta (n_data, k)). *method*: ``"forward"`` (the forward sensitivities ``fit`` uses) or
+    ``"differences"`` (central differences of the batched Rodas4 courses, rtol 1e-9: the check)."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    data = load_data(data)
+    names = [estimate] if isinstance(estimate, str) else list(estimate)
+    facs = [factor(scenario, n, flag="--estimate") for n in names]
+    theta = np.array([values[n] for n in names] if isinstance(values, dict) else values, dtype=float)
+    bnds = [f.documented_range or (-math.inf, math.inf) for f in facs]
+    prob = _Problem(_with_genes(scenario, facs), facs, data)
+    if method == "forward":
+        return prob.sensitivities(theta, bnds)
+    if method == "differences":
+        r, J = _fd_jacobian(prob, theta, bnds)
+        return r * data.sd + data.value, J * data.sd[:, None]
+    raise MgfluxError(unknown_name("method", method, ("forward", "differences"), "fit_sensitivities"))
 
 
 def fit_text(r: FitResult) -> str:
