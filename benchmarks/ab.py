@@ -6,7 +6,8 @@ Each round runs ``benchmarks/bench_batch.py``'s own rows (``run(quick)``: steady
 and of full-range sets, sensitivities, 10,000 patients x 1 year) of the other checkout *A* with its own venv
 (``A/.venv/bin/python``), then of this checkout *B* with this interpreter, back to back, in fresh processes,
 each with its own MGFLUX/NUMBA cache folders (kept between rounds: warm). The empty-cache compile row is
-skipped (``--compile`` measures it too). Rows are matched by name; the table shows the best time of each side
+skipped (``--compile`` measures it too). Times are the CPU seconds of the process over all its threads (``--wall``:
+bench_batch's wall-clock seconds), the measure a shared machine disturbs least. Rows are matched by name; the table shows the best time of each side
 over the rounds and the ratio B/A per row, i.e. per set (every row has the same number of sets in both).
 Read the ratios: on a shared machine the absolute times move by 2x, the ratios of back-to-back runs much less.
 
@@ -35,6 +36,16 @@ import bench_batch as b
 import mgflux
 if not {compile}:
     b.compile_time = lambda: math.nan
+if {cpu}:  # CPU seconds of the whole process (every thread): what a loaded machine disturbs least
+    import time
+    def _best(fn, repeat):
+        best, out = float("inf"), None
+        for _ in range(repeat):
+            t = time.process_time()
+            out = fn()
+            best = min(best, time.process_time() - t)
+        return best, out
+    b._best = _best
 rows = b.timecourse_rows({quick}) if {tc} else b.run({quick})
 m = mgflux.load_scenario(b.HEALTHY).model
 print({mark!r} + json.dumps({{"rows": rows, "mgflux": mgflux.__file__, "states": len(m.states), "parameters": len(m.parameters),
@@ -42,12 +53,12 @@ print({mark!r} + json.dumps({{"rows": rows, "mgflux": mgflux.__file__, "states":
 """
 
 
-def _one(checkout: Path, python: str, cache: Path, quick: bool, tc: bool, compile_: bool) -> dict:
+def _one(checkout: Path, python: str, cache: Path, quick: bool, tc: bool, compile_: bool, cpu: bool) -> dict:
     tag = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:8]
     env = dict(os.environ, MGFLUX_CACHE_DIR=str(cache / f"{checkout.name}-{tag}-mgflux"),
                NUMBA_CACHE_DIR=str(cache / f"{checkout.name}-{tag}-numba"))
     env["PYTHONPATH"] = str(checkout / "src")  # its own source, whatever its venv's editable install points to
-    code = SNIPPET.format(compile=compile_, quick=quick, tc=tc, mark=MARK)
+    code = SNIPPET.format(compile=compile_, quick=quick, tc=tc, mark=MARK, cpu=cpu)
     out = subprocess.run([python, "-c", code], cwd=checkout, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"ab: {checkout} failed:\n{out.stderr[-3000:]}")
@@ -62,6 +73,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timecourse", action="store_true", help="only the 10,000 x 1 year rows")
     ap.add_argument("--full", action="store_true", help="100,000 sets per steady row (default: --quick's 20,000)")
     ap.add_argument("--compile", action="store_true", help="also the empty-cache first-sweep row")
+    ap.add_argument("--wall", action="store_true",
+                    help="wall-clock seconds (bench_batch's own); default: CPU seconds of the process, all threads, "
+                         "which other processes on a shared machine disturb far less")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mgflux-ab")
     args = ap.parse_args(argv)
     a_py = args.other / ".venv" / "bin" / "python"
@@ -72,7 +86,7 @@ def main(argv=None) -> int:
     info: dict = {}
     for r in range(args.rounds):
         for side, (path, py) in sides.items():
-            res = _one(path, py, args.cache, not args.full, args.timecourse, args.compile)
+            res = _one(path, py, args.cache, not args.full, args.timecourse, args.compile, not args.wall)
             info[side] = res
             for row in res["rows"]:
                 s = row["seconds"]
@@ -84,7 +98,8 @@ def main(argv=None) -> int:
         i = info[side]
         print(f"{side}: {path} ({i['mgflux']})  model: {i['states']} states, {i['parameters']} parameters, "
               f"{i['observables']} observables")
-    print(f"\nbest of {args.rounds} rounds; ratio = B / A (per set: same number of sets on both sides)\n")
+    what = "wall-clock" if args.wall else "CPU (all threads)"
+    print(f"\n{what} seconds, best of {args.rounds} rounds; ratio = B / A (per set: same number of sets on both sides)\n")
     w = max(len(n) for n in best["B"])
     print(f"{'row':{w}}  {'A':>9}  {'B':>9}  {'B/A':>6}")
     for name, tb in best["B"].items():
