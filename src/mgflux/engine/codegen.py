@@ -31,10 +31,9 @@ from ..errors import ModelError
 from ..model.model import Model
 from .derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lines
 from .derivatives import py as _py
-from .hoist import Hoister
 from .kernels import template_source
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "2"
 
 
 # the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
@@ -59,20 +58,11 @@ def _check_identifiers(model: Model) -> None:
 
 
 def _body(model: Model, totals: bool) -> list[str]:
-    return _loads(model) + _values(model)
-
-
-def _loads(model: Model) -> list[str]:
-    return ([f"{s.name} = y[{i}]" for i, s in enumerate(model.states)]
-            + _param_loads(model))
-
-
-def _param_loads(model: Model) -> list[str]:
-    return [f"{p.name} = p[{i}]" for i, p in enumerate(model.parameters)]
-
-
-def _values(model: Model) -> list[str]:
     lines = []
+    for i, s in enumerate(model.states):
+        lines.append(f"{s.name} = y[{i}]")
+    for i, p in enumerate(model.parameters):
+        lines.append(f"{p.name} = p[{i}]")
     for e in model.expressions:
         lines.append(f"{e.name} = {_py(e.formula)}")
     for fl in model.fluxes:
@@ -103,29 +93,6 @@ def _fn(name: str, args: str, lines: list[str], doc: str) -> str:
     body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + lines)
     return f"@nb.njit(cache=True, error_model='numpy')\ndef {name}({args}):\n{body}\n"
 
-
-
-def _hoisted(model: Model, columns: list) -> list[str]:
-    """``prep(p, q)`` and the kernels' variants of rhs, rhs_totals, jacobian, jacobian_totals that read the
-    parameter-only subexpressions from ``q`` (:mod:`mgflux.engine.hoist`: same operations, same bits)."""
-    n = len(model.states)
-    hz = Hoister(model.parameter_names)
-    values = _values(model)
-    bodies = {
-        "rhs_q": hz.rewrite(values + _derivatives(model, False)),
-        "rhs_totals_q": hz.rewrite(values + _derivatives(model, True)),
-        "jacobian_q": hz.rewrite(values + jacobian_lines(columns, n, False)),
-        "jacobian_totals_q": hz.rewrite(values + jacobian_lines(columns, n, True)),
-    }
-    args = {"rhs_q": "y, p, q, dy", "rhs_totals_q": "y, p, q, dy", "jacobian_q": "y, p, q, J",
-            "jacobian_totals_q": "y, p, q, J"}
-    fns = []
-    for name, body in bodies.items():
-        fns.append(_fn(name, args[name], _loads(model) + hz.loads(body) + body,
-                       f"{name[:-2]} with the parameter-only subexpressions read from q (prep)."))
-    prep = _fn("prep", "p, q", _param_loads(model) + hz.prep_lines(),
-               "The parameter-only subexpressions of rhs and jacobian (once per parameter set) into q.")
-    return [f"N_Q = {len(hz.stored)}\n", prep] + fns
 
 
 _PJAC = '''
@@ -214,7 +181,7 @@ def generate_source(model: Model) -> str:
               "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed).")
     jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(columns, n, True),
                 "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them).")
-    parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC] + _hoisted(model, columns)
+    parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
     # the kernel templates (engine/kernels/*.py) are written against this module's rhs/jacobian/observe:
     # appended here, they compile and cache with the model
     parts.append(template_source())

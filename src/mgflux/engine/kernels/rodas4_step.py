@@ -29,7 +29,6 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     y1 = np.empty(n)
     D2 = np.empty(n)
     D3 = np.empty(n)
-    q = np.empty(N_Q)
     n_out = t_out.shape[0]
     nseg = Pseg.shape[0]
     io = 0
@@ -50,7 +49,6 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
         for j in range(p.shape[0]):
             if not np.isfinite(p[j]):
                 return TC_NONFINITE, nacc, nrej, t
-        prep(p, q)  # the parameter-only subexpressions, once per segment
         h = min(h_carry, 1e-3, t1 - t, hmax)  # parameters jump at an edge: restart small
         last_rejected = False
         first = True
@@ -63,11 +61,11 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
             if t + h >= t1 * (1.0 - 1e-14) or t1 - (t + h) < 1e-12 * max(1.0, abs(t1)):
                 h = t1 - t
                 final = True
-            rhs_q(y, p, q, f)
+            rhs(y, p, f)
             for i in range(n):
                 if not np.isfinite(f[i]):  # e.g. a division by zero: no step size can help
                     return TC_NONFINITE, nacc, nrej, t
-            jacobian_q(y, p, q, J)
+            jacobian(y, p, J)
             fac = 1.0 / (h * _R_GAMMA)
             for i in range(m):
                 for j in range(m):
@@ -83,7 +81,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
                             for j in range(sg_):
                                 v += _R_A[sg_, j] * K[j, i]
                             yt[i] = v
-                        rhs_q(yt, p, q, f)
+                        rhs(yt, p, f)
                     _tc_stage(E, piv, J, f, K, sg_, h)
                 err = 0.0
                 for i in range(n):

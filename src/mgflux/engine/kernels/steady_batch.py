@@ -33,7 +33,7 @@ BT_NEGATIVE = 4
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _bt_steady_one(y, p, q, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
+def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
                    eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh):
     """Steady state of one set into y. Returns (status, strategy): strategy 0 chord + Newton from the warm
     start, 1 Newton from the guess (cold), 2 PTC + Newton from the warm start, 3 PTC + Newton from the guess."""
@@ -49,11 +49,11 @@ def _bt_steady_one(y, p, q, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, 
         for i in range(n):
             y[i] = src[i]
         if attempt == 0 and max_chord > 0:
-            _bt_chord(y, p, q, floor, LU0, piv0, max_chord, f, dx, yt)
+            _bt_chord(y, p, floor, LU0, piv0, max_chord, f, dx, yt)
         elif attempt >= 2:
-            if not _bt_ptc(y, p, q, floor, max_ptc, J, piv, f, dx, yt, ft):
+            if not _bt_ptc(y, p, floor, max_ptc, J, piv, f, dx, yt, ft):
                 continue
-        it = _bt_newton(y, p, q, floor, res_tol, step_tol, max_newton, J, Jraw, piv, f, dx, yt, ft)
+        it = _bt_newton(y, p, floor, res_tol, step_tol, max_newton, J, Jraw, piv, f, dx, yt, ft)
         if it >= 0:
             strategy = attempt
             break
@@ -83,10 +83,8 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
     cn = np.empty(n + 1)
     routh = np.empty((n + 1, n + 1))
     y = np.empty(n)
-    q = np.empty(N_Q)
     for k in range(lo, hi):
         p = P[k]
-        prep(p, q)  # the parameter-only subexpressions of rhs and jacobian, once per set
         for i in range(n):
             v = y_warm[i]
             for j in range(m):
@@ -98,7 +96,7 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
             elif y_warm[i] > 0.0 and v > 10.0 * y_warm[i]:
                 v = 10.0 * y_warm[i]
             y_pred[i] = v
-        st, sg = _bt_steady_one(y, p, q, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+        st, sg = _bt_steady_one(y, p, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                                 max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
         for i in range(n):
             Y[k, i] = y[i]
