@@ -312,6 +312,13 @@ def _rodas(model, y0, S0, segments, t_out, rtol, atol, s_atol):
     z = np.ascontiguousarray(np.concatenate([y0, S0.T.ravel()]))
     Z = np.empty((t_out.size, z.size))
     max_steps = 200000 * len(segments)
+    from pathlib import Path
+
+    from .codegen import is_cached, note
+
+    if not mod.sens_course.signatures and not is_cached(mod, ("sens_course",)):
+        note("compiling the fit's sensitivity kernels once (a minute or more); later fits load them from "
+             f"{Path(mod.__file__).parent}")
     status, nacc, nrej, _ = mod.sens_course(z, P, edges, t_out, float(rtol), tol, max_steps, Z, np.inf)
     if status != 0 or not np.all(np.isfinite(Z)):
         return None
