@@ -68,15 +68,18 @@ def steady_state(rhs, p, guess, *, integrate_days=20000.0) -> np.ndarray:
     the modeller's usual fallback: integrate for a long time (LSODA) and polish with root again."""
     p = list(map(float, p))
     f = lambda y: rhs(0.0, y, p)  # noqa: E731
+    # a state whose steady value is 0 (no drug, no damage) comes back as round-off either side of it
+    floor = -1e-12 * np.maximum(1.0, np.abs(np.asarray(guess, float)))
     with np.errstate(all="ignore"):
         sol = root(f, np.asarray(guess, float), method="hybr", options={"xtol": 1e-12})
-        if sol.success and np.all(sol.x >= 0):
+        if sol.success and np.all(sol.x >= floor):
             return sol.x
         run = solve_ivp(rhs, (0.0, integrate_days), np.asarray(guess, float), method="LSODA", rtol=1e-8,
                         atol=1e-10, args=(p,))
         sol = root(f, run.y[:, -1], method="hybr", options={"xtol": 1e-12})
-    if not (sol.success and np.all(sol.x >= 0)):
-        raise RuntimeError(f"baseline steady state failed: {sol.message}")
+    if not (sol.success and np.all(sol.x >= floor)):
+        raise RuntimeError(f"baseline steady state failed: {sol.message}"
+                           + ("" if not sol.success else f" (negative states: min {np.min(sol.x):.3g})"))
     return sol.x
 
 

@@ -241,8 +241,20 @@ def bench_points(n: int, seed: int = 0) -> dict:
     def mg_all():
         return np.array([engine_steady.steady_state(mod, p, guess, model.state_names, opts)[0] for p in P])
 
+    baseline_failed = []
+
+    def bl_one(k, p):
+        # the hand-written baseline can fail where mgflux does not (hybr wanders off, its long LSODA overflows
+        # math.exp far from the nominal point): a finding, counted in the note, the set left out of the check
+        try:
+            return baseline.steady_state(rhs, p, guess)
+        except (RuntimeError, OverflowError, ValueError, ZeroDivisionError):
+            baseline_failed.append(k)
+            return np.full(guess.shape, np.nan)
+
     def bl_all():
-        return np.array([baseline.steady_state(rhs, p, guess) for p in P])
+        baseline_failed.clear()
+        return np.array([bl_one(k, p) for k, p in enumerate(P)])
 
     def rr_all():
         return np.array([rr_steady(r, model, p, guess) for p in P])
@@ -257,11 +269,17 @@ def bench_points(n: int, seed: int = 0) -> dict:
         except Exception as exc:  # a failing point is a finding, reported, not a crash of the suite
             raise Disagreement(f"steady states of {n} random parameter sets: {engine} failed: {exc}") from exc
         ok.append(engine)
-    err = agree(f"{n} random parameter sets", {k: results[k] for k in ok}, STEADY_REL)
+    keep = np.ones(n, bool)
+    keep[baseline_failed] = False
+    if keep.sum() < 0.9 * n:
+        raise Disagreement(f"steady states of {n} random parameter sets: the baseline failed on {n - keep.sum()}")
+    err = agree(f"{n} random parameter sets", {k: results[k][keep] for k in ok}, STEADY_REL)
     per = {k: results[k + "_s"] / n for k in ok}
+    failed = f"; the baseline failed on {n - keep.sum()} of the {n} sets (left out of the agreement check)" \
+        if not keep.all() else ""
     return row(f"steady state per point, {n} random parameter sets one by one", per["mgflux"], per["baseline"],
                per["roadrunner"], err, f"{len(ranged)} ranged parameters drawn log-uniformly within their ranges; "
-               "mgflux's scalar solver in a Python loop (no batching)", points=n)
+               "mgflux's scalar solver in a Python loop (no batching)" + failed, points=n)
 
 
 def bench_course(label: str, sc, reps: int, bl_reps: int) -> dict:
