@@ -107,8 +107,9 @@ def solve_batch(model: Model, P: np.ndarray, *, warm: Nominal | None = None, opt
 
 # ------------------------------------------------------------------------- a first batch on a cold cache
 
-#: kernels a batch of steady states runs (their cache files say whether the batch engine is compiled)
-BATCH_KERNELS = ("steady_chunk", "observe_chunk", "newton_one")
+#: kernels a batch of steady states calls (the warm start's rhs, Jacobian and LU, the batch Newton, the
+#: observables): their cache files say whether the batch engine is compiled
+BATCH_KERNELS = ("rhs", "jacobian", "lu_factor", "steady_chunk", "observe_chunk")
 #: a batch of at most this many sets, while its kernels are neither loaded nor cached, answers with the plain-Python
 #: solver (~1-3 ms a set: at most a few seconds) and the kernels compile in the background for next time: their
 #: compilation (COMPILE_SECONDS) takes longer than such an answer. Larger batches compile first, and say so.

@@ -379,10 +379,14 @@ def _check_numba_cache(folder: Path, modname: str) -> None:
 
 
 def is_cached(mod, names) -> bool:
-    """True when numba's cache beside the generated module *mod* holds every kernel in *names* (so calling
-    them loads machine code instead of compiling)."""
-    folder = Path(mod.__file__).parent / "__pycache__"
-    return all(any(folder.glob(f"{mod.__name__}.{name}-*.nbi")) for name in names)
+    """True when numba's cache holds every kernel in *names* of the generated module *mod* (so calling them
+    loads machine code instead of compiling): beside the module, or under ``NUMBA_CACHE_DIR`` when that is set
+    (numba then keeps the index files in a subfolder per source folder)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        folder, prefix = Path(os.environ["NUMBA_CACHE_DIR"]), f"*/{mod.__name__}"
+    else:
+        folder, prefix = Path(mod.__file__).parent / "__pycache__", mod.__name__
+    return all(any(folder.glob(f"{prefix}.{name}-*.nbi")) for name in names)
 
 
 _NOTED: set = set()
