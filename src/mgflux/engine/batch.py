@@ -266,11 +266,10 @@ def readouts_of(model: Model, Y: np.ndarray, P: np.ndarray, status: np.ndarray |
     """Contract readouts (arrays over sets) for states Y (N, n) and parameters P (N, m); NaN where not ok."""
     N = Y.shape[0]
     O = np.empty((N, len(model.observable_names)))
-    if N and N <= PYTHON_BATCH_MAX_SETS and not compiled(model, numba=False).NUMBA \
-            and not is_cached(compiled(model, numba=False), ("observe_chunk",)):
+    mod = compiled(model, numba=False)
+    if N and N <= PYTHON_BATCH_MAX_SETS and not mod.NUMBA and not is_cached(mod, ("observe_chunk",)):
         # a small batch on a cold cache (plain_batch): compiling observe would take longer than this
-        _solve.kernels(compiled(model, numba=False), "python").observe_chunk(
-            0, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
+        _solve.kernels(mod, "python").observe_chunk(0, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
     elif N:
         run_chunks(compiled(model).observe_chunk, N, np.ascontiguousarray(Y), np.ascontiguousarray(P), O)
     with np.errstate(all="ignore"):
