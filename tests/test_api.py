@@ -13,9 +13,10 @@ TESTS = Path(__file__).resolve().parent
 
 #: An import of a module below the public face (the lead's check: grep -rnE "^\s*(from mgflux\.|import mgflux\.)").
 SUBMODULE_IMPORT = re.compile(r"^\s*(from mgflux\.|import mgflux\.)")
-#: Tests about an internal kernel may import it (engine batch, timecourse, steady, codegen, derivatives, warmup).
-KERNELS = re.compile(r"^\s*from mgflux\.engine(\.\w+)? import (batch|codegen|derivatives|steady|timecourse|warmup)"
-                     r"(, (batch|codegen|derivatives|steady|timecourse|warmup))*\s*(#.*)?$"
+#: Tests about an internal kernel may import it (engine batch, timecourse, steady, codegen, derivatives, sparse_lu,
+#: warmup).
+KERNELS = re.compile(r"^\s*from mgflux\.engine(\.\w+)? import (batch|codegen|derivatives|sparse_lu|steady|timecourse|warmup)"
+                     r"(, (batch|codegen|derivatives|sparse_lu|steady|timecourse|warmup))*\s*(#.*)?$"
                      # the diagnosis' own engine: simulated patients per cause, the kernel-density likelihood
                      r"|^from mgflux\.studies import diagnose as dg\s*(#.*)?$")
 def _submodule_imports(exclude=()):

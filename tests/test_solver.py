@@ -6,7 +6,7 @@ import pytest
 
 import mgflux
 from mgflux import models_dir
-from mgflux.engine import codegen, derivatives, steady, timecourse  # the solvers themselves (internal)
+from mgflux.engine import codegen, derivatives, sparse_lu, steady, timecourse  # the solvers themselves (internal)
 
 # A one-compartment gut-serum model: intake I into gut (absorption ka, faecal kf), serum cleared by GFR * c.
 # Steady state: gut = I / (ka + kf); serum amount = ka * gut / (gfr / V). Time course of gut: exponential.
@@ -113,6 +113,72 @@ def test_adult_jacobian_matches_finite_differences():
         f1 = np.empty(n)
         mod.rhs(y2, p, f1)
         assert (f1 - f0) / h == pytest.approx(J[:, j], rel=1e-4, abs=1e-6)
+
+
+def _adult_jacobians(rng, k=20):
+    """Jacobians of the adult model at points around the healthy steady state, and the systems the kernels
+    solve with them: J (Newton), I/(h gamma) - J (Rodas4) and I/dt - J (pseudo-transient), h from 1e-4 to 1e4 d."""
+    m = mgflux.get_model()
+    mod = codegen.compiled(m)
+    y0 = np.array(list(mgflux.steady_state(mgflux.load_scenario(__import__("conftest").SCENARIOS /
+                                                                "healthy.toml")).states.values()))
+    n = y0.size
+    out = []
+    for _ in range(k):
+        J = np.empty((n, n))
+        mod.jacobian(y0 * rng.uniform(0.5, 2.0, n), m.parameter_vector() * rng.uniform(0.8, 1.25, len(m.parameters)), J)
+        out.append(J)
+        out.append(np.eye(n) / (10.0 ** rng.uniform(-4, 4) * 0.25) - J)
+    return m, mod, out
+
+
+def test_sparse_lu_solves_as_the_dense_lu_does():
+    """The generated sparse LU (engine/sparse_lu.py) solves the systems the kernels meet to rounding, and it is
+    the one used: its planned factors touch far fewer entries than a dense LU."""
+    m, mod, mats = _adult_jacobians(np.random.default_rng(3))
+    n = len(m.states)
+    entries = sparse_lu.pattern(derivatives.jacobian_columns(m), n)
+    order, filled = sparse_lu.plan(entries, n)
+    assert sorted(order) == list(range(n)) and entries <= filled and len(filled) < n * n / 3
+    used = 0
+    for A in mats:
+        b = np.linspace(1.0, 2.0, n)
+        LU, piv = A.copy(), np.zeros(n, np.int64)
+        assert mod._bt_lu(LU, piv)
+        used += piv[0] < 0
+        x = b.copy()
+        mod._bt_lu_solve(LU, piv, x)
+        ref = np.linalg.solve(A, b)
+        assert np.max(np.abs(x - ref)) <= 1e-10 * np.linalg.cond(A) * np.max(np.abs(ref))
+        assert np.max(np.abs(A @ x - b)) <= 1e-11 * np.max(np.abs(A)) * np.max(np.abs(x)) * n
+    assert used >= len(mats) * 0.5  # the threshold test sends few of these to the dense LU
+
+
+def test_sparse_lu_falls_back_to_pivoting_when_a_static_pivot_is_small():
+    """A static pivot below the threshold (relative to its column) leaves the matrix untouched and the dense LU
+    with partial pivoting answers; a zero pivot with nothing to eliminate is singular either way."""
+    m, mod, mats = _adult_jacobians(np.random.default_rng(4), k=2)
+    n = len(m.states)
+    order, filled = sparse_lu.plan(sparse_lu.pattern(derivatives.jacobian_columns(m), n), n)
+    pos = {k: s for s, k in enumerate(order)}
+    # the first pivot that is followed by an update (entries below it and right of it)
+    k = next(k for k in order if any((i, k) in filled and pos[i] > pos[k] for i in range(n))
+             and any((k, j) in filled and pos[j] > pos[k] for j in range(n)))
+    A = mats[1].copy()
+    i = next(i for i in range(n) if (i, k) in filled and pos[i] > pos[k])
+    A[k, k] = 1e-6 * abs(A[i, k]) if A[i, k] else 1e-6
+    A[i, k] = A[i, k] or 1.0
+    LU = A.copy()
+    assert not mod._sp_lu(LU) and np.array_equal(LU, A)  # untouched
+    piv = np.zeros(n, np.int64)
+    assert mod._bt_lu(LU, piv) and piv[0] >= 0  # the dense factors
+    x = np.linspace(1.0, 2.0, n)
+    mod._bt_lu_solve(LU, piv, x)
+    assert x == pytest.approx(np.linalg.solve(A, np.linspace(1.0, 2.0, n)), rel=1e-9)
+    S = mats[0].copy()
+    S[:, order[0]] = 0.0
+    S[order[0], :] = 0.0
+    assert not mod._bt_lu(S.copy(), np.zeros(n, np.int64))
 
 
 def _complex_step_jacobian(rhs, y, p):

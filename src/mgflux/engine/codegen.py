@@ -33,8 +33,9 @@ from ..model.model import Model
 from .derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lines
 from .derivatives import py as _py
 from .kernels import template_source
+from .sparse_lu import lu_source, pattern
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 
 
 # the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
@@ -254,7 +255,9 @@ def generate_source(model: Model) -> str:
               "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed).")
     jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(jac_code, n, True),
                 "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them).")
-    parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC]
+    # the LU of every linear system the kernels solve, planned on the Jacobian's pattern (engine/sparse_lu.py)
+    sparse_lu = lu_source(pattern(jac_code, n), n)
+    parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC, sparse_lu]
     # the kernel templates (engine/kernels/*.py) are written against this module's rhs/jacobian/observe:
     # appended here, they compile and cache with the model
     parts.append(template_source())

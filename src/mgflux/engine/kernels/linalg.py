@@ -1,4 +1,4 @@
-"""Dense linear algebra for the small systems of one set: LU with partial pivoting, solves, scaled norms, the
+"""Linear algebra for the small systems of one set: LU (the generated sparse one, or dense with partial pivoting), solves, scaled norms, the
 fraction-to-boundary rule.
 
 A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
@@ -12,6 +12,26 @@ import numpy as np
 
 @nb.njit(cache=True, error_model="numpy")
 def _bt_lu(A, piv):
+    """In-place LU of A (n x n): the generated sparse LU of the model's Jacobian pattern (``_sp_lu``, planned by
+    :mod:`mgflux.engine.sparse_lu`) when A is the states' size and its static pivots pass the threshold test,
+    marked by piv[0] = -1; else the dense LU with partial pivoting. False if singular or not finite."""
+    if A.shape[0] == N_STATES and _sp_lu(A):
+        piv[0] = -1
+        return True
+    return _bt_lu_dense(A, piv)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_lu_solve(A, piv, b):
+    """Solve in place with the factors of _bt_lu (the first A.shape[0] entries of b)."""
+    if piv[0] < 0:
+        _sp_solve(A, b)
+    else:
+        _bt_lu_solve_dense(A, piv, b)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_lu_dense(A, piv):
     """In-place LU with partial pivoting (L unit lower, U upper in A, with 1/U[k, k] on the diagonal). False if
     singular or not finite."""
     n = A.shape[0]
@@ -42,8 +62,8 @@ def _bt_lu(A, piv):
     return True
 
 @nb.njit(cache=True, error_model="numpy")
-def _bt_lu_solve(A, piv, b):
-    """Solve in place with the factors of _bt_lu."""
+def _bt_lu_solve_dense(A, piv, b):
+    """Solve in place with the factors of _bt_lu_dense."""
     n = A.shape[0]
     for k in range(n):
         p = piv[k]

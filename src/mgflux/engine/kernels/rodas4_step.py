@@ -25,6 +25,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     piv = np.empty(m, np.int64)
     K = np.empty((6, n))
     f = np.empty(n)
+    f0 = np.empty(n)  # f(y) of the current step, kept for a retry after a rejection
     yt = np.empty(n)
     y1 = np.empty(n)
     D2 = np.empty(n)
@@ -50,6 +51,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
             if not np.isfinite(p[j]):
                 return TC_NONFINITE, nacc, nrej, t
         h = min(h_carry, 1e-3, t1 - t, hmax)  # parameters jump at an edge: restart small
+        fresh = False  # f0 and J hold f(y) and the Jacobian at (y, p) of this segment
         last_rejected = False
         first = True
         while t < t1:
@@ -61,11 +63,17 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
             if t + h >= t1 * (1.0 - 1e-14) or t1 - (t + h) < 1e-12 * max(1.0, abs(t1)):
                 h = t1 - t
                 final = True
-            rhs(y, p, f)
-            for i in range(n):
-                if not np.isfinite(f[i]):  # e.g. a division by zero: no step size can help
-                    return TC_NONFINITE, nacc, nrej, t
-            jacobian(y, p, J)
+            if fresh:  # after a rejected step y and p are unchanged: f(y) and J are too
+                for i in range(n):
+                    f[i] = f0[i]
+            else:
+                rhs(y, p, f)
+                for i in range(n):
+                    if not np.isfinite(f[i]):  # e.g. a division by zero: no step size can help
+                        return TC_NONFINITE, nacc, nrej, t
+                    f0[i] = f[i]
+                jacobian(y, p, J)
+                fresh = True
             fac = 1.0 / (h * _R_GAMMA)
             for i in range(m):
                 for j in range(m):
@@ -121,6 +129,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
                         io += 1
                 for i in range(n):
                     y[i] = y1[i]
+                fresh = False
                 t = tn
                 if last_rejected:
                     hnew = min(hnew, h)

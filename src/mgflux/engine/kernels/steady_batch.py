@@ -83,14 +83,21 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
     cn = np.empty(n + 1)
     routh = np.empty((n + 1, n + 1))
     y = np.empty(n)
+    dp = np.empty(m)
+    jp = np.empty(m, np.int64)
     for k in range(lo, hi):
         p = P[k]
+        nd = 0  # the parameters this set changes (a population varies a few of them)
+        for j in range(m):
+            d = p[j] - p_warm[j]
+            if d != 0.0:
+                dp[nd] = d
+                jp[nd] = j
+                nd += 1
         for i in range(n):
             v = y_warm[i]
-            for j in range(m):
-                d = p[j] - p_warm[j]
-                if d != 0.0:
-                    v += S[i, j] * d
+            for q in range(nd):
+                v += S[i, jp[q]] * dp[q]
             if not (v >= 0.1 * y_warm[i]):  # also NaN (a non-finite parameter: caught in _bt_steady_one)
                 v = 0.1 * y_warm[i]
             elif y_warm[i] > 0.0 and v > 10.0 * y_warm[i]:
