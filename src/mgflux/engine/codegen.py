@@ -32,10 +32,11 @@ from ..errors import ModelError
 from ..model.model import Model
 from .derivatives import _FUNCS, diagonal_blocks, jacobian_columns, jacobian_lines
 from .derivatives import py as _py
+from .hoist import Hoister
 from .kernels import template_source
 from .sparse_lu import lu_source, pattern
 
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 
 
 # the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
@@ -94,7 +95,7 @@ def _derivatives(model: Model, totals: bool) -> list[str]:
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[A-Za-z_]+\[[0-9, ]+\]) = (.+)$")
 
 
-def _cse(lines: list[str]) -> list[str]:
+def _cse(lines: list[str], prefix: str = "_c") -> list[str]:
     """Common subexpressions of a generated function, computed once: every operation or call that occurs more
     than once (the generated code assigns each name once, so equal text is an equal value) becomes a temporary
     ``_cN`` before its first use; a temporary used only once is put back. The values are bit for bit the same
@@ -122,7 +123,7 @@ def _cse(lines: list[str]) -> list[str]:
                 return ast.Name(temps[k], ast.Load())
             node = _map_children(node, hoist)
             if counts.get(k, 0) > 1:
-                name = temps[k] = f"_c{len(temps)}"
+                name = temps[k] = f"{prefix}{len(temps)}"
                 defs[name] = node
                 order.append((name, node))
                 return ast.Name(name, ast.Load())
@@ -163,10 +164,37 @@ def _map_children(node, fn):
     return node
 
 
-def _fn(name: str, args: str, lines: list[str], doc: str) -> str:
-    body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + _cse(lines))
+def _fn(name: str, args: str, lines: list[str], doc: str, cse: bool = True) -> str:
+    body = "\n".join("    " + ln for ln in [f'"""{doc}"""'] + (_cse(lines) if cse else lines))
     return f"@nb.njit(cache=True, error_model='numpy')\ndef {name}({args}):\n{body}\n"
 
+
+
+_LOAD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]* = [yp]\[[0-9]+\]$")
+
+
+def _hoisted(model: Model, functions: dict) -> list[str]:
+    """rhs, rhs_totals, jacobian, jacobian_totals, each written once: as ``NAME_q(y, p, q, out)``, which reads
+    the parameter-only subexpressions from ``q`` (:mod:`mgflux.engine.hoist`: the same operations on the same
+    values, so the same bits), plus ``prep(p, q)`` that computes them and the public ``NAME(y, p, out)``, which
+    calls prep and then NAME_q. The kernels call prep once per set (a batch's set, a time course's segment) and
+    then NAME_q at every evaluation; everything else calls NAME."""
+    hz = Hoister(model.parameter_names)
+    rewritten = {}
+    for k, (name, (args, lines, doc)) in enumerate(functions.items()):
+        lines = _cse(lines, prefix=f"_c{k}_")  # temporaries named per function: prep holds several functions'
+        loads = [ln for ln in lines if _LOAD.match(ln)]
+        rewritten[name] = (args, loads, hz.rewrite([ln for ln in lines if not _LOAD.match(ln)]), doc)
+    out = []
+    for name, (args, loads, body, doc) in rewritten.items():
+        a = args.split(", ")
+        out.append(_fn(f"{name}_q", ", ".join(a[:2] + ["q"] + a[2:]), loads + hz.loads(body) + body,
+                       f"{doc} Parameter-only subexpressions read from q (prep).", cse=False))
+        out.append(_fn(name, args, ["q = np.empty(N_Q, p.dtype)", "prep(p, q)", f"{name}_q({', '.join(a[:2])}, q, {a[2]})"],
+                       doc + " (prep, then " + name + "_q.)", cse=False))
+    prep = _fn("prep", "p, q", [f"{p.name} = p[{i}]" for i, p in enumerate(model.parameters)] + hz.prep_lines(),
+               "The parameter-only subexpressions of rhs and jacobian (once per parameter set) into q.", cse=False)
+    return [f"N_Q = {max(len(hz.stored), 1)}\n", prep] + out
 
 
 _PJAC = '''
@@ -244,20 +272,23 @@ def generate_source(model: Model) -> str:
         "",
     ]
     body = _body(model, False)
-    rhs = _fn("rhs", "y, p, dy", body + _derivatives(model, False), "Time derivatives of the states (per day).")
-    rhs_t = _fn("rhs_totals", "y, p, dy", body + _derivatives(model, True),
-                "Derivatives of the states and of the cumulative boundary fluxes.")
     obs_lines = list(body)
     for k, name in enumerate(model.observable_names):
         obs_lines.append(f"out[{k}] = {name}")
     obs = _fn("observe", "y, p, out", obs_lines, "Every expression, then every flux rate.")
-    jac = _fn("jacobian", "y, p, J", body + jacobian_lines(jac_code, n, False),
-              "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed).")
-    jac_t = _fn("jacobian_totals", "y, p, J", body + jacobian_lines(jac_code, n, True),
-                "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them).")
+    hoisted = _hoisted(model, {
+        "rhs": ("y, p, dy", body + _derivatives(model, False), "Time derivatives of the states (per day)."),
+        "rhs_totals": ("y, p, dy", body + _derivatives(model, True),
+                       "Derivatives of the states and of the cumulative boundary fluxes."),
+        "jacobian": ("y, p, J", body + jacobian_lines(jac_code, n, False),
+                     "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed)."),
+        "jacobian_totals": ("y, p, J", body + jacobian_lines(jac_code, n, True),
+                            "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them)."),
+    })
+    parts = hoisted + [obs, _PJAC]
     # the LU of every linear system the kernels solve, planned on the Jacobian's pattern (engine/sparse_lu.py)
     sparse_lu = lu_source(pattern(jac_code, n), n)
-    parts = [rhs, rhs_t, obs, jac, jac_t, _PJAC, sparse_lu]
+    parts.append(sparse_lu)
     # the kernel templates (engine/kernels/*.py) are written against this module's rhs/jacobian/observe:
     # appended here, they compile and cache with the model
     parts.append(template_source())

@@ -10,10 +10,10 @@ import numpy as np
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft):
+def _bt_newton(y, p, q, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft):
     """Damped Newton with the exact Jacobian, reused while the steps contract fast (Shamanskii); y updated in
     place. Converged only on a step taken with the Jacobian at the final point, whose copy is left in Jraw.
-    Returns the number of Jacobians evaluated, or -1."""
+    q: prep(p, q) of this set. Returns the number of Jacobians evaluated, or -1."""
     n = y.shape[0]
     fresh = False
     need = True
@@ -22,13 +22,13 @@ def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, 
     have_f = False  # f holds rhs(y) (an accepted step leaves it from the line search: never evaluated twice)
     for it in range(max_it):
         if not have_f:
-            rhs(y, p, f)
+            rhs_q(y, p, q, f)
             have_f = True
         res = _bt_scaled_max(f, y, floor)
         if res == np.inf:
             return -1
         if need:
-            jacobian(y, p, Jraw)
+            jacobian_q(y, p, q, Jraw)
             njac += 1
             for i in range(n):
                 for j in range(n):
@@ -60,7 +60,7 @@ def _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, 
         while alpha > 1e-6:
             for i in range(n):
                 yt[i] = y[i] + alpha * dx[i]
-            rhs(yt, p, ft)
+            rhs_q(yt, p, q, ft)
             r1 = _bt_scaled_norm(ft, yt, floor)
             if r1 <= (1.0 - 1e-4 * alpha) * r0:
                 ok = True
@@ -89,12 +89,12 @@ def _bt_newton_work(n):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
+def _bt_chord(y, p, q, floor, LU0, piv0, max_it, f, dx, yt):
     """Chord iterations with the shared nominal LU while they contract; y is left at the best iterate."""
     n = y.shape[0]
     prev = np.inf
     for it in range(max_it):
-        rhs(y, p, f)
+        rhs_q(y, p, q, f)
         for i in range(n):
             dx[i] = -f[i]
         _bt_lu_solve(LU0, piv0, dx)
@@ -112,17 +112,17 @@ def _bt_chord(y, p, floor, LU0, piv0, max_it, f, dx, yt):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _bt_ptc(y, p, floor, max_it, J, piv, f, dx, yt, ft):
+def _bt_ptc(y, p, q, floor, max_it, J, piv, f, dx, yt, ft):
     """Pseudo-transient continuation (implicit Euler, switched evolution relaxation). True if the scaled
     residual fell below 1e-6 per day (Newton polishes after)."""
     n = y.shape[0]
     dt = 1e-2
-    rhs(y, p, f)
+    rhs_q(y, p, q, f)
     r = _bt_scaled_norm(f, y, floor)
     if r == np.inf:
         return False
     for it in range(max_it):
-        jacobian(y, p, J)
+        jacobian_q(y, p, q, J)
         for i in range(n):
             for j in range(n):
                 J[i, j] = -J[i, j]
@@ -136,7 +136,7 @@ def _bt_ptc(y, p, floor, max_it, J, piv, f, dx, yt, ft):
         alpha = _bt_boundary(y, dx, 0.99)
         for i in range(n):
             yt[i] = y[i] + alpha * dx[i]
-        rhs(yt, p, ft)
+        rhs_q(yt, p, q, ft)
         r1 = _bt_scaled_norm(ft, yt, floor)
         if r1 == np.inf:
             dt *= 0.1
@@ -157,7 +157,9 @@ def newton_one(y, p, floor, res_tol, step_tol, max_it):
     Returns the number of Jacobians evaluated, or -1 if it did not converge."""
     n = y.shape[0]
     J, Jraw, piv, f, dx, yt, ft = _bt_newton_work(n)
-    return _bt_newton(y, p, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft)
+    q = np.empty(N_Q)
+    prep(p, q)
+    return _bt_newton(y, p, q, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, yt, ft)
 
 
 @nb.njit(cache=True, error_model="numpy")

@@ -1,7 +1,7 @@
 """The Rodas4 step loop of one set through its parameter segments (tableau: ``rodas4.py``).
 
-Written once against ``rhs`` and ``jacobian``; :mod:`mgflux.engine.codegen` also appends a copy named
-``_tc_one_totals`` that calls ``rhs_totals`` and ``jacobian_totals`` (states plus cumulative totals: the
+Written once against ``rhs_q`` and ``jacobian_q`` (prep once per segment); :mod:`mgflux.engine.codegen` appends a copy named
+``_tc_one_totals`` that calls ``rhs_totals_q`` and ``jacobian_totals_q`` (states plus cumulative totals: the
 single run's mass balance).
 
 A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
@@ -25,7 +25,8 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     piv = np.empty(m, np.int64)
     K = np.empty((6, n))
     f = np.empty(n)
-    f0 = np.empty(n)  # f(y) of the current step, kept for a retry after a rejection
+    f0 = np.empty(n)
+    q = np.empty(N_Q)  # f(y) of the current step, kept for a retry after a rejection
     yt = np.empty(n)
     y1 = np.empty(n)
     D2 = np.empty(n)
@@ -50,6 +51,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
         for j in range(p.shape[0]):
             if not np.isfinite(p[j]):
                 return TC_NONFINITE, nacc, nrej, t
+        prep(p, q)  # the parameter-only subexpressions, once per segment
         h = min(h_carry, 1e-3, t1 - t, hmax)  # parameters jump at an edge: restart small
         fresh = False  # f0 and J hold f(y) and the Jacobian at (y, p) of this segment
         last_rejected = False
@@ -67,12 +69,12 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
                 for i in range(n):
                     f[i] = f0[i]
             else:
-                rhs(y, p, f)
+                rhs_q(y, p, q, f)
                 for i in range(n):
                     if not np.isfinite(f[i]):  # e.g. a division by zero: no step size can help
                         return TC_NONFINITE, nacc, nrej, t
                     f0[i] = f[i]
-                jacobian(y, p, J)
+                jacobian_q(y, p, q, J)
                 fresh = True
             fac = 1.0 / (h * _R_GAMMA)
             for i in range(m):
@@ -89,7 +91,7 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
                             for j in range(sg_):
                                 v += _R_A[sg_, j] * K[j, i]
                             yt[i] = v
-                        rhs(yt, p, f)
+                        rhs_q(yt, p, q, f)
                     _tc_stage(E, piv, J, f, K, sg_, h)
                 err = 0.0
                 for i in range(n):

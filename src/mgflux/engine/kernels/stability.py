@@ -1,5 +1,5 @@
-"""Stability of a steady state: Routh-Hurwitz on the characteristic polynomial (Householder Hessenberg reduction,
-Hyman recurrence), confirmed by eigenvalues when doubtful.
+"""Stability of a steady state: Routh-Hurwitz on the characteristic polynomial (Hessenberg reduction by stabilised
+elementary similarities, Hyman recurrence), confirmed by eigenvalues when doubtful.
 
 A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
 these functions compile and cache with the model and call its ``rhs``, ``jacobian``, ``observe`` and
@@ -19,42 +19,39 @@ def _bt_hurwitz_stable(A, n, H, c, cn, routh):
     for i in range(n):
         for j in range(n):
             H[i, j] = A[i, j]
-    # Householder reduction to upper Hessenberg form (a similarity: same eigenvalues)
-    v = c  # reuse as a vector of length >= n
+    # Hessenberg form by stabilised elementary similarity transformations (EISPACK's ELMHES: Gaussian
+    # elimination with partial pivoting, each row operation undone on the columns), half the operations of
+    # Householder reflections, and a zero multiplier costs nothing: the Jacobian's sparsity is kept where it
+    # can be (Wilkinson, "The algebraic eigenvalue problem", 1965, ch. 6; Martin & Wilkinson 1968)
     for k in range(n - 2):
-        alpha = 0.0
-        for i in range(k + 1, n):
-            alpha += H[i, k] * H[i, k]
-        alpha = np.sqrt(alpha)
-        if alpha == 0.0:
+        m = k + 1
+        p = m
+        amax = abs(H[m, k])
+        for i in range(m + 1, n):
+            if abs(H[i, k]) > amax:
+                amax = abs(H[i, k])
+                p = i
+        if amax == 0.0:
             continue
-        if H[k + 1, k] > 0:
-            alpha = -alpha
-        vn = 0.0
-        for i in range(n):
-            v[i] = 0.0
-        for i in range(k + 1, n):
-            v[i] = H[i, k]
-        v[k + 1] -= alpha
-        for i in range(k + 1, n):
-            vn += v[i] * v[i]
-        if vn == 0.0:
-            continue
-        for j in range(n):  # H = (I - 2vv'/v'v) H
-            s = 0.0
-            for i in range(k + 1, n):
-                s += v[i] * H[i, j]
-            s *= 2.0 / vn
-            for i in range(k + 1, n):
-                H[i, j] -= s * v[i]
-        for i in range(n):  # H = H (I - 2vv'/v'v)
-            s = 0.0
-            for j in range(k + 1, n):
-                s += H[i, j] * v[j]
-            s *= 2.0 / vn
-            for j in range(k + 1, n):
-                H[i, j] -= s * v[j]
-    # characteristic polynomial det(x I - H) by Hyman's recurrence; polys[k] has degree k (ascending coefs)
+        if p != m:
+            for j in range(k, n):
+                t = H[p, j]
+                H[p, j] = H[m, j]
+                H[m, j] = t
+            for i in range(n):
+                t = H[i, p]
+                H[i, p] = H[i, m]
+                H[i, m] = t
+        x = H[m, k]
+        for i in range(m + 1, n):
+            y = H[i, k]
+            if y != 0.0:
+                y /= x
+                H[i, k] = 0.0
+                for j in range(m, n):
+                    H[i, j] -= y * H[m, j]
+                for j in range(n):
+                    H[j, m] += y * H[j, i]
     P = routh  # (n + 1) x (n + 1) work array, row k = coefficients of p_k
     for i in range(n + 1):
         for j in range(n + 1):

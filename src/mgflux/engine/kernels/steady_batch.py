@@ -9,7 +9,7 @@ Steady state of one set (the algorithm of :mod:`mgflux.engine.steady`, made chea
    scaled Newton step are both below tolerance, the step taken with the Jacobian at the final point;
 3. if that fails: pseudo-transient continuation (implicit Euler with growing pseudo time step), then Newton;
    then the same from the model's guess (cold start);
-4. stability of the Jacobian at the solution: Routh-Hurwitz on its characteristic polynomial (Householder
+4. stability of the Jacobian at the solution: Routh-Hurwitz on its characteristic polynomial (elementary
    Hessenberg reduction, Hyman recurrence), confirmed by ``np.linalg.eigvals`` whenever Routh-Hurwitz is not
    clearly positive (so eigenvalues are computed only for doubtful sets).
 
@@ -33,7 +33,7 @@ BT_NEGATIVE = 4
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
+def _bt_steady_one(y, p, q, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
                    eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh):
     """Steady state of one set into y. Returns (status, strategy): strategy 0 chord + Newton from the warm
     start, 1 Newton from the guess (cold), 2 PTC + Newton from the warm start, 3 PTC + Newton from the guess."""
@@ -49,11 +49,11 @@ def _bt_steady_one(y, p, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max
         for i in range(n):
             y[i] = src[i]
         if attempt == 0 and max_chord > 0:
-            _bt_chord(y, p, floor, LU0, piv0, max_chord, f, dx, yt)
+            _bt_chord(y, p, q, floor, LU0, piv0, max_chord, f, dx, yt)
         elif attempt >= 2:
-            if not _bt_ptc(y, p, floor, max_ptc, J, piv, f, dx, yt, ft):
+            if not _bt_ptc(y, p, q, floor, max_ptc, J, piv, f, dx, yt, ft):
                 continue
-        it = _bt_newton(y, p, floor, res_tol, step_tol, max_newton, J, Jraw, piv, f, dx, yt, ft)
+        it = _bt_newton(y, p, q, floor, res_tol, step_tol, max_newton, J, Jraw, piv, f, dx, yt, ft)
         if it >= 0:
             strategy = attempt
             break
@@ -83,10 +83,12 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
     cn = np.empty(n + 1)
     routh = np.empty((n + 1, n + 1))
     y = np.empty(n)
+    q = np.empty(N_Q)
     dp = np.empty(m)
     jp = np.empty(m, np.int64)
     for k in range(lo, hi):
         p = P[k]
+        prep(p, q)  # the parameter-only subexpressions of rhs and jacobian, once per set
         nd = 0  # the parameters this set changes (a population varies a few of them)
         for j in range(m):
             d = p[j] - p_warm[j]
@@ -96,14 +98,14 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
                 nd += 1
         for i in range(n):
             v = y_warm[i]
-            for q in range(nd):
-                v += S[i, jp[q]] * dp[q]
+            for r in range(nd):
+                v += S[i, jp[r]] * dp[r]
             if not (v >= 0.1 * y_warm[i]):  # also NaN (a non-finite parameter: caught in _bt_steady_one)
                 v = 0.1 * y_warm[i]
             elif y_warm[i] > 0.0 and v > 10.0 * y_warm[i]:
                 v = 10.0 * y_warm[i]
             y_pred[i] = v
-        st, sg = _bt_steady_one(y, p, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
+        st, sg = _bt_steady_one(y, p, q, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
                                 max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
         for i in range(n):
             Y[k, i] = y[i]
