@@ -190,7 +190,8 @@ def _hoisted(model: Model, functions: dict) -> list[str]:
         a = args.split(", ")
         out.append(_fn(f"{name}_q", ", ".join(a[:2] + ["q"] + a[2:]), loads + hz.loads(body) + body,
                        f"{doc} Parameter-only subexpressions read from q (prep).", cse=False))
-        out.append(_fn(name, args, ["q = np.empty(N_Q, p.dtype)", "prep(p, q)", f"{name}_q({', '.join(a[:2])}, q, {a[2]})"],
+        out.append(_fn(name, args, ["q = np.empty(N_Q, p.dtype)", "prep(p, q)",
+                                    f"{name}_q({', '.join(a[:2] + ['q'] + a[2:])})"],
                        doc + " (prep, then " + name + "_q.)", cse=False))
     prep = _fn("prep", "p, q", [f"{p.name} = p[{i}]" for i, p in enumerate(model.parameters)] + hz.prep_lines(),
                "The parameter-only subexpressions of rhs and jacobian (once per parameter set) into q.", cse=False)
@@ -280,11 +281,20 @@ def generate_source(model: Model) -> str:
         "rhs": ("y, p, dy", body + _derivatives(model, False), "Time derivatives of the states (per day)."),
         "rhs_totals": ("y, p, dy", body + _derivatives(model, True),
                        "Derivatives of the states and of the cumulative boundary fluxes."),
-        "jacobian": ("y, p, J", body + jacobian_lines(jac_code, n, False),
-                     "d(rhs)/dy, exact (symbolic forward mode; only the non-zero entries are computed)."),
-        "jacobian_totals": ("y, p, J", body + jacobian_lines(jac_code, n, True),
-                            "d(rhs_totals)/dy (the columns of the totals are zero: nothing depends on them)."),
+        "rhs_jacobian": ("y, p, dy, J", body + _derivatives(model, False) + jacobian_lines(jac_code, n, False),
+                         "rhs and d(rhs)/dy at one point, in one pass over the expressions (a Rodas4 step needs "
+                         "both); d(rhs)/dy exact (symbolic forward mode; only the non-zero entries are computed)."),
+        "rhs_jacobian_totals": ("y, p, dy, J", body + _derivatives(model, True) + jacobian_lines(jac_code, n, True),
+                                "rhs_totals and its Jacobian (the columns of the totals are zero: nothing depends "
+                                "on them)."),
     })
+    # the Jacobian alone: the joint function with a scratch right-hand side (one body to compile, not two)
+    for name, size in (("jacobian", "N_STATES"), ("jacobian_totals", "N_STATES + N_TOTALS")):
+        for suffix, args, call in (("_q", "y, p, q, J", "y, p, q, dy, J"), ("", "y, p, J", "y, p, dy, J")):
+            hoisted.append(_fn(f"{name}{suffix}", args, [f"dy = np.empty({size}, y.dtype)",
+                                                         f"rhs_{name}{suffix}({call})"],
+                               f"d(rhs{name[8:]})/dy (rhs_{name}{suffix} with a scratch right-hand side).",
+                               cse=False))
     parts = hoisted + [obs, _PJAC]
     # the LU of every linear system the kernels solve, planned on the Jacobian's pattern (engine/sparse_lu.py)
     sparse_lu = lu_source(pattern(jac_code, n), n)

@@ -267,12 +267,19 @@ def augmented_module(model):
         return hit[1]
     step = re.sub(r"(?m)^import (numba as nb|numpy as np)\n", "", _text("rodas4_step"))
     step = re.sub(r"\b_tc_one\b", "_sens_one", step)
-    step = re.sub(r"\brhs\(", "_aug_rhs(", step)
-    step = re.sub(r"\bjacobian\(", "_aug_jacobian(", step)
+    # the template's hoisted calls (prep once per segment, then rhs_q / rhs_jacobian_q) on the augmented system:
+    # its right-hand side and Jacobian take the parameters and their directions whole
+    joint = r"\brhs_jacobian_q\((\w+), p, q, (\w+), (\w+)\)"
+    calls = len(re.findall(joint, step)), len(re.findall(r"\brhs_q\(\w+, p, q, \w+\)", step))
+    step = re.sub(joint, r"_aug_rhs(\1, p, \2)\n                _aug_jacobian(\1, p, \3)", step)
+    step = re.sub(r"\brhs_q\((\w+), p, q, (\w+)\)", r"_aug_rhs(\1, p, \2)", step)
+    step = re.sub(r"(?m)^(\s*)prep\(p, q\).*$", r"\1pass  # (no hoisting: the augmented functions compute everything)", step)
     # the LU of the states' block only (m = N_STATES), solved blockwise (_sens_solve); only the states must stay
     # non-negative (the check of the template is on i < N_STATES)
-    if step.count("_tc_stage(") != 1 or "m = N_STATES  #" not in step:
-        raise RuntimeError("forward sensitivities: the Rodas4 step template changed (_tc_stage, m = N_STATES)")
+    if (step.count("_tc_stage(") != 1 or "m = N_STATES  #" not in step or calls[0] != 1 or calls[1] < 1
+            or re.search(r"\b(rhs|jacobian|rhs_q|jacobian_q|rhs_jacobian_q)\(", step)):
+        raise RuntimeError("forward sensitivities: the Rodas4 step template changed (_tc_stage, m = N_STATES, "
+                           "its rhs_q / rhs_jacobian_q calls)")
     step = step.replace("_tc_stage(", "_sens_stage(")
     extra = _AUG + "\n\n" + step
     src = generate_source(model) + "\n" + re.sub(r"(?m)^@nb\.njit\(", "@_jit(", extra)

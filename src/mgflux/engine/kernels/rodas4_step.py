@@ -1,7 +1,7 @@
 """The Rodas4 step loop of one set through its parameter segments (tableau: ``rodas4.py``).
 
-Written once against ``rhs_q`` and ``jacobian_q`` (prep once per segment); :mod:`mgflux.engine.codegen` appends a copy named
-``_tc_one_totals`` that calls ``rhs_totals_q`` and ``jacobian_totals_q`` (states plus cumulative totals: the
+Written once against ``rhs_q`` and ``rhs_jacobian_q`` (prep once per segment); :mod:`mgflux.engine.codegen` appends a copy named
+``_tc_one_totals`` that calls ``rhs_totals_q`` and ``rhs_jacobian_totals_q`` (states plus cumulative totals: the
 single run's mass balance).
 
 A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
@@ -69,12 +69,11 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
                 for i in range(n):
                     f[i] = f0[i]
             else:
-                rhs_q(y, p, q, f)
+                rhs_jacobian_q(y, p, q, f, J)  # f(y) and J in one pass over the expressions
                 for i in range(n):
                     if not np.isfinite(f[i]):  # e.g. a division by zero: no step size can help
                         return TC_NONFINITE, nacc, nrej, t
                     f0[i] = f[i]
-                jacobian_q(y, p, q, J)
                 fresh = True
             fac = 1.0 / (h * _R_GAMMA)
             for i in range(m):
