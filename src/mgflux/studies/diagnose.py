@@ -289,6 +289,9 @@ def _patient_supported() -> bool:
 # --------------------------------------------------------------------------------------- simulation
 
 
+_NOT_SIMULATED = {"clinical/presentation.toml"}  # data the ranking reads, not the simulated patients
+
+
 def _cache_key(model: Model, cause_list, labs: Labs, n: int, seed: int, readouts) -> str:
     from .. import __version__
 
@@ -297,6 +300,8 @@ def _cache_key(model: Model, cause_list, labs: Labs, n: int, seed: int, readouts
     # every data file of the models folder: catalogue, population, diagnosis, and modules a model includes
     root = models_dir()
     for p in sorted(root.rglob("*.toml")):
+        if p.relative_to(root).as_posix() in _NOT_SIMULATED:
+            continue
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     h.update(json.dumps([[c.name, c.entries] for c in cause_list], default=str).encode())
