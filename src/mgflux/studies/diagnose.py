@@ -38,12 +38,13 @@ from ..model.catalogue import MECHANISMS, get_catalogue
 from ..model.model import Model, get_model
 from ..model.scenario import scenario_from_dict
 from ..run import steady_states
+from . import diagnose_presentation as _pres
 from .population import load_population_spec, population_design
 
 CAVEAT = ("mgflux ranks mechanisms in a model of Mg homeostasis by how well each reproduces these labs; it is "
           "not a clinical diagnosis. Causes outside the catalogue, measurement errors other than those assumed, "
           "and everything the model leaves out (acid-base, K, volume status, the history) are not weighed.")
-_LABS_KEYS = {"labs", "patient", "medications", "diet", "name"}
+_LABS_KEYS = {"labs", "patient", "presentation", "medications", "diet", "name"}
 
 
 def diagnosis_file() -> Path:
@@ -105,10 +106,12 @@ class Labs:
     patient: dict = field(default_factory=dict)
     mg_intake: float | None = None  # mmol/day
     name: str = "patient"
+    presentation: _pres.Presentation = field(default_factory=_pres.Presentation)  # age at presentation, features
 
 
 def load_labs(path_or_dict, where: str | None = None) -> Labs:
-    """Read a LABS file (``[labs]``, optional ``[patient]``, ``medications = [...]``, ``[diet] mg_intake``)."""
+    """Read a LABS file (``[labs]``, optional ``[patient]``, ``[presentation]`` (models/clinical/presentation.toml:
+    ``onset_age`` and features true/false), ``medications = [...]``, ``[diet] mg_intake``)."""
     if isinstance(path_or_dict, dict):
         raw, where = path_or_dict, where or "<labs>"
     else:
@@ -166,7 +169,8 @@ def load_labs(path_or_dict, where: str | None = None) -> Labs:
             if k != "mg_intake":
                 raise ScenarioError(unknown_name("key", k, ["mg_intake"], f"{where}: [diet]"))
         mg_intake = _units.convert(diet["mg_intake"], "mmol/day", where=f"{where}: [diet]", key="mg_intake")
-    return Labs(values, tuple(meds), dict(patient), mg_intake, str(raw.get("name", Path(where).stem)))
+    presentation = _pres.parse_presentation(raw.get("presentation"), patient, where)
+    return Labs(values, tuple(meds), dict(patient), mg_intake, str(raw.get("name", Path(where).stem)), presentation)
 
 
 # ------------------------------------------------------------------------------------------ candidates
@@ -282,6 +286,43 @@ def _scenario_dict(cause: Cause, labs: Labs, cat) -> dict:
     return {k: v for k, v in d.items() if v != []}
 
 
+def _label_entry(label: str, cat) -> tuple:
+    """The (entry, input) of a candidate's label ("CLDN19 homozygous", "FXYD2 (dominant, heterozygous)",
+    "omeprazole")."""
+    e = cat.lookup(label.split(" ")[0])
+    if e.kind == "gene":
+        return (e.name, "heterozygous" if label.rstrip(")").endswith("heterozygous") else "homozygous")
+    return (e.name, float(e.target_input()))
+
+
+def expand_candidates(cause_list, prof, medications=()) -> tuple[list, list, list]:
+    """Candidates for a ranking with patient data: a grouped candidate (entries with identical model effects)
+    whose members present differently (presentation.toml) is split into one candidate per presentation, each
+    with the group's simulated patients. Returns (candidates, their row in the simulated patients, profiles)."""
+    cat = prof.cat
+    out, rows, profiles = [], [], []
+    for i, c in enumerate(cause_list):
+        base = prof.cause(c.entries, medications)
+        if not c.members:
+            out.append(c), rows.append(i), profiles.append(base)
+            continue
+        groups = {}
+        for label in (c.name, *c.members):
+            p = base if label == c.name else prof.cause((_label_entry(label, cat),), medications)
+            key = (tuple(np.round(p.age, 12)), tuple(np.round(p.features, 12)))
+            groups.setdefault(key, (p, []))[1].append(label)
+        for p, labels in groups.values():
+            if labels[0] == c.name:
+                out.append(Cause(c.name, c.kind, c.mechanism, c.entries, tuple(labels[1:]), c.source, c.description))
+            else:
+                e = cat.lookup(_label_entry(labels[0], cat)[0])
+                out.append(Cause(labels[0], c.kind, c.mechanism, (_label_entry(labels[0], cat),), tuple(labels[1:]),
+                                 e.source, e.phenotype or e.description))
+            rows.append(i)
+            profiles.append(p)
+    return out, rows, profiles
+
+
 def _patient_supported() -> bool:
     return "patient" in getattr(_scenario, "_SECTIONS", ())
 
@@ -384,7 +425,9 @@ class DiagnosisResult:
         return {"patient": self.labs.name, "labs": dict(self.labs.values), "medications": [m for m, _ in self.labs.medications],
                 "labs_used": list(self.used), "labs_not_modelled": list(self.unused),
                 "candidates": list(self.candidates), "separating_labs": list(self.separating),
-                "next_tests": list(self.next_tests), "mechanisms": list(self.mechanisms), "caveat": self.caveat}
+                "next_tests": list(self.next_tests), "mechanisms": list(self.mechanisms),
+                "presentation": self.labs.presentation.to_dict() if self.labs.presentation else None,
+                "caveat": self.caveat}
 
 
 MIN_HYPO_PATIENTS = 3  # a cause with fewer hypomagnesaemic virtual patients is not a candidate for such a patient
@@ -503,11 +546,22 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
         raise MgfluxError(f"diagnose: none of the labs given ({', '.join(labs.values)}) has a model readout yet; "
                           f"labs the model has: {', '.join(k for k, s in spec['labs'].items() if s['readout'] in sim)}")
     mask = _hypo_mask(sim, labs.values) if conditional else None
-    ll = _loglik(sim, spec, labs.values, used, mask)
-    finite = np.isfinite(ll)
-    if not finite.any():
+    ll_sim = _loglik(sim, spec, labs.values, used, mask)
+    if not np.isfinite(ll_sim).any():
         raise MgfluxError("diagnose: no candidate cause has a simulated patient with finite labs")
-    lpost = ll + log_prior(cause_list, parsimony)
+    # with patient data: grouped candidates whose presentations differ are ranked apart (same simulated patients)
+    sim_causes = cause_list
+    if labs.presentation:
+        prof = _pres.Profiles(get_catalogue(get_model()))
+        cause_list, rows, profiles = expand_candidates(sim_causes, prof, labs.medications)
+        lpres = _pres.log_factor(profiles, labs.presentation)
+    else:
+        rows = list(range(len(sim_causes)))
+        lpres = np.zeros(len(rows))
+    rows = np.asarray(rows, dtype=int)
+    ll = ll_sim[rows]
+    finite = np.isfinite(ll)
+    lpost = ll + lpres + log_prior(cause_list, parsimony)
     post = np.zeros_like(ll)
     post[finite] = np.exp(lpost[finite] - lpost[finite].max())
     post /= post.sum()
@@ -515,20 +569,21 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
     cands = []
     for i in order[:max(1, top)]:
         c = cause_list[i]
-        pred, rng = _summary(sim, i)
+        pred, rng = _summary(sim, rows[i])
         cands.append({"name": c.name, "kind": c.kind, "mechanism": c.mechanism,
                       "mechanism_text": " + ".join(MECHANISMS.get(m, m) for m in c.mechanism.split(" + ")),
                       "members": list(c.members), "score": float(post[i]), "log_likelihood": float(ll[i]),
+                      "log_presentation_factor": float(lpres[i]),
                       "predicted": {spec["labs"][k]["readout"]: pred.get(spec["labs"][k]["readout"])
                                     for k in spec["labs"] if spec["labs"][k]["readout"] in pred},
                       "predicted_range_95": {spec["labs"][k]["readout"]: rng[spec["labs"][k]["readout"]]
                                              for k in spec["labs"] if spec["labs"][k]["readout"] in rng},
                       "source": c.source, "phenotype": c.description})
     k = min(3, len(order))
-    pairs = [(order[a], order[b]) for a in range(k) for b in range(a + 1, k)]
+    pairs = [(order[a], order[b]) for a in range(k) for b in range(a + 1, k) if rows[order[a]] != rows[order[b]]]
     separating = []
     for lab in used:
-        best = max(((_separation(sim, spec, lab, a, b), a, b) for a, b in pairs), default=(0.0, 0, 0))
+        best = max(((_separation(sim, spec, lab, rows[a], rows[b]), a, b) for a, b in pairs), default=(0.0, 0, 0))
         if best[0] >= 1.0:
             separating.append({"lab": lab, "separates": [cause_list[best[1]].name, cause_list[best[2]].name],
                                "separation_sd": best[0]})
@@ -539,8 +594,8 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
     for lab, s in spec["labs"].items():
         if lab in given or s["readout"] not in sim or not pairs:
             continue
-        seps = [_separation(sim, spec, lab, a, b) for a, b in pairs]
-        pred = {cause_list[i].name: _summary(sim, i)[0].get(s["readout"]) for i in order[:k]}
+        seps = [_separation(sim, spec, lab, rows[a], rows[b]) for a, b in pairs]
+        pred = {cause_list[i].name: _summary(sim, rows[i])[0].get(s["readout"]) for i in order[:k]}
         tests.append({"test": lab, "readout": s["readout"], "min_separation_sd": float(min(seps)),
                       "mean_separation_sd": float(np.mean(seps)), "predicted": pred})
     if loading_test and pairs:
@@ -585,6 +640,8 @@ def diagnosis_text(r: DiagnosisResult) -> str:
         lines.append("conditioned on the known medications: " + ", ".join(m for m, _ in r.labs.medications))
     if r.unused:
         lines.append("not used (no model readout yet): " + ", ".join(r.unused))
+    if r.labs.presentation:
+        lines.append("presentation weighed (models/clinical/presentation.toml): " + _pres.describe(r.labs.presentation))
     lines.append("")
     lines.append(f"{'rank':>4}  {'candidate':38s} {'score':>6}  mechanism / predicted (median)")
     for i, c in enumerate(r.candidates, 1):
