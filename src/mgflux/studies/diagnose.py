@@ -699,8 +699,16 @@ def _entry_label(e, kind: str) -> str:
 
 def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None, labs_panel=None,
                use_cache: bool = True, pool: int | None = None, conditional: bool = False,
-               design: str | None = None, known_medication: bool | None = None, parsimony: bool = True) -> dict:
+               design: str | None = None, known_medication: bool | None = None, parsimony: bool = True,
+               presentation: str | None = None, rule: str = "rule", flat_reference: bool = False) -> dict:
     """Labs made by the model for each catalogue gene (patients' genotype) and drug (usual dose), ranked.
+
+    *presentation* ("age", "full" or None): each patient also comes with a presentation drawn from its entry's
+    profile in models/clinical/presentation.toml (:func:`diagnose_presentation.draw`: an age band, and with "full"
+    every feature present or absent), and the ranking multiplies by P(presentation | candidate); grouped
+    candidates that present differently are ranked apart (a CLDN19 patient's hit is then CLDN19 itself). A drug
+    entry's patients present as the drug's users. *rule*, *flat_reference*: the band weights and the reference
+    ages of :class:`diagnose_presentation.Profiles` (the README's sensitivity rows).
 
     For each entry a pool of virtual patients is drawn (a seed the ranking's own patients do not use) and the
     first *patients_per_entry* are taken: all of them (*design* "all": the labs the model makes for the entry)
@@ -735,6 +743,17 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
         for label in (c.name, *c.members):
             index[label] = ci
     conditioned = {}  # canonical cause index -> (candidates, simulated patients, their effect classes)
+    if presentation not in (None, "age", "full"):
+        raise ValueError(f"round_trip: presentation {presentation!r}: None, 'age' or 'full'")
+    prof = _pres.Profiles(cat, rule=rule, flat_reference=flat_reference) if presentation else None
+    pspec = _pres.load_spec()
+
+    def candidates_of(cl, meds):  # (candidates, row in the simulated patients, profiles, effect classes)
+        if prof is None:
+            return cl, np.arange(len(cl)), None, [effect_class(c, cat) for c in cl]
+        ex, rws, profs = expand_candidates(cl, prof, meds)
+        return ex, np.asarray(rws), profs, [effect_class(c, cat) for c in ex]
+
     rows = []
     for kind in ("gene", "drug"):
         for e in cat.by_kind(kind):
@@ -746,17 +765,25 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
             if meds:
                 if ci not in conditioned:
                     cl_m, sim_m = simulate_causes(Labs({}, medications=tuple(meds)), use_cache=use_cache)
-                    conditioned[ci] = (cl_m, sim_m, [effect_class(c, cat) for c in cl_m])
-                cands, sims, classes = conditioned[ci]
+                    conditioned[ci] = (sim_m, *candidates_of(cl_m, meds))
+                sims, cands, crow, profs, classes = conditioned[ci]
                 target = next(i for i, c in enumerate(cands) if c.kind == "none")
             else:
-                if "classes" not in conditioned:
-                    conditioned["classes"] = [effect_class(c, cat) for c in cause_list]
-                cands, sims, classes, target = cause_list, sim, conditioned["classes"], ci
+                if "plain" not in conditioned:
+                    conditioned["plain"] = (sim, *candidates_of(cause_list, ()))
+                sims, cands, crow, profs, classes = conditioned["plain"]
+                label = _entry_label(e, kind)
+                target = next(i for i, c in enumerate(cands) if label in (c.name, *c.members))
             lp = log_prior(cands, parsimony)
             rng = np.random.default_rng([seed, zlib.crc32(e.name.encode())])  # one entry's noise in every design
+            rng_p = np.random.default_rng([seed, zlib.crc32(e.name.encode()), 1])  # its presentations
+            own = None
+            if prof is not None:  # the entry's patients present as its profile says (a drug's: its users)
+                own = prof.cause((), meds) if meds else prof.entry(e.name, e.patient_genotype if kind == "gene"
+                                                                    else float(e.target_input()))
             ranks, confused, mech_ok, class_ok = [], {}, 0, 0
             for j in chosen:
+                pres = _pres.draw(own, rng_p, pspec, features=presentation == "full") if own is not None else None
                 values = {}
                 for lab in spec["labs"]:  # every lab drawn, in a fixed order: the panel does not move the noise
                     s = spec["labs"][lab]
@@ -767,8 +794,10 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
                 values = {lab: values[lab] for lab in panel}
                 if not all(math.isfinite(v) for v in values.values()):
                     continue
-                ll = _loglik(sims, spec, values, panel, _hypo_mask(sims, values) if conditional else None) + lp
-                order = list(np.argsort(-ll))
+                ll = _loglik(sims, spec, values, panel, _hypo_mask(sims, values) if conditional else None)[crow] + lp
+                if pres is not None:
+                    ll = ll + _pres.log_factor(profs, pres, pspec)
+                order = list(np.argsort(-ll, kind="stable"))
                 ranks.append(order.index(target) + 1)
                 mech_ok += cands[order[0]].mechanism == cands[target].mechanism
                 class_ok += any(classes[o] == classes[target] for o in order[:3])
@@ -785,7 +814,12 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
                          "confused_with": sorted(confused, key=lambda x: -confused[x])[:3]})
     ranked = [r for r in rows if r["passes"] is not None]
     n_pat = sum(r["n"] for r in ranked)
+    genes = [r for r in ranked if r["kind"] == "gene"]
+    drugs = [r for r in ranked if r["kind"] == "drug"]
     return {"rows": rows, "entry_rate": sum(r["passes"] for r in ranked) / max(len(ranked), 1),
+            "gene_rate": sum(r["passes"] for r in genes) / max(len(genes), 1), "n_genes": len(genes),
+            "drug_rate": sum(r["passes"] for r in drugs) / max(len(drugs), 1), "n_drugs": len(drugs),
+            "presentation": presentation, "rule": rule, "flat_reference": flat_reference,
             "class_rate": sum(r["class_passes"] for r in ranked) / max(len(ranked), 1),
             "n_ranked": len(ranked), "n_entries": len(rows),
             "patient_rate": sum(r["top3"] for r in ranked) / max(n_pat, 1),
