@@ -700,7 +700,8 @@ def _entry_label(e, kind: str) -> str:
 def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None, labs_panel=None,
                use_cache: bool = True, pool: int | None = None, conditional: bool = False,
                design: str | None = None, known_medication: bool | None = None, parsimony: bool = True,
-               presentation: str | None = None, rule: str = "rule", flat_reference: bool = False) -> dict:
+               presentation: str | None = None, rule: str = "rule", flat_reference: bool = False,
+               draw_rule: str | None = None) -> dict:
     """Labs made by the model for each catalogue gene (patients' genotype) and drug (usual dose), ranked.
 
     *presentation* ("age", "full" or None): each patient also comes with a presentation drawn from its entry's
@@ -708,7 +709,8 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
     every feature present or absent), and the ranking multiplies by P(presentation | candidate); grouped
     candidates that present differently are ranked apart (a CLDN19 patient's hit is then CLDN19 itself). A drug
     entry's patients present as the drug's users. *rule*, *flat_reference*: the band weights and the reference
-    ages of :class:`diagnose_presentation.Profiles` (the README's sensitivity rows).
+    ages of :class:`diagnose_presentation.Profiles` (the README's sensitivity rows); *draw_rule*: the band
+    weights the patients' ages are drawn with, when they differ from the ranking's (a misstated contrast).
 
     For each entry a pool of virtual patients is drawn (a seed the ranking's own patients do not use) and the
     first *patients_per_entry* are taken: all of them (*design* "all": the labs the model makes for the entry)
@@ -746,6 +748,8 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
     if presentation not in (None, "age", "full"):
         raise ValueError(f"round_trip: presentation {presentation!r}: None, 'age' or 'full'")
     prof = _pres.Profiles(cat, rule=rule, flat_reference=flat_reference) if presentation else None
+    prof_draw = (_pres.Profiles(cat, rule=draw_rule, flat_reference=flat_reference) if presentation and draw_rule
+                 else prof)
     pspec = _pres.load_spec()
 
     def candidates_of(cl, meds):  # (candidates, row in the simulated patients, profiles, effect classes)
@@ -779,8 +783,8 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
             rng_p = np.random.default_rng([seed, zlib.crc32(e.name.encode()), 1])  # its presentations
             own = None
             if prof is not None:  # the entry's patients present as its profile says (a drug's: its users)
-                own = prof.cause((), meds) if meds else prof.entry(e.name, e.patient_genotype if kind == "gene"
-                                                                    else float(e.target_input()))
+                own = prof_draw.cause((), meds) if meds else prof_draw.entry(
+                    e.name, e.patient_genotype if kind == "gene" else float(e.target_input()))
             ranks, confused, mech_ok, class_ok = [], {}, 0, 0
             for j in chosen:
                 pres = _pres.draw(own, rng_p, pspec, features=presentation == "full") if own is not None else None
@@ -819,7 +823,7 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
     return {"rows": rows, "entry_rate": sum(r["passes"] for r in ranked) / max(len(ranked), 1),
             "gene_rate": sum(r["passes"] for r in genes) / max(len(genes), 1), "n_genes": len(genes),
             "drug_rate": sum(r["passes"] for r in drugs) / max(len(drugs), 1), "n_drugs": len(drugs),
-            "presentation": presentation, "rule": rule, "flat_reference": flat_reference,
+            "presentation": presentation, "rule": rule, "flat_reference": flat_reference, "draw_rule": draw_rule,
             "class_rate": sum(r["class_passes"] for r in ranked) / max(len(ranked), 1),
             "n_ranked": len(ranked), "n_entries": len(rows),
             "patient_rate": sum(r["top3"] for r in ranked) / max(n_pat, 1),
@@ -836,11 +840,14 @@ SECOND_CAUSE_DRUGS = ("thiazide", "ppi", "calcineurin_inhibitor")  # common co-m
 
 
 def second_cause_round_trip(drugs=SECOND_CAUSE_DRUGS, *, patients_per_entry: int | None = None,
-                            seed: int | None = None, use_cache: bool = True, parsimony: bool = True) -> dict:
+                            seed: int | None = None, use_cache: bool = True, parsimony: bool = True,
+                            presentation: str | None = None) -> dict:
     """The other half of the question "is the known drug enough?": patients with the drug *and* a catalogue gene
     (its patients' genotype), ranked with the drug as a known medication. A hit is the gene's candidate in the
     top 3; `alone_first` counts the patients whose top candidate is "the drug alone" (the second cause missed).
-    The first *patients_per_entry* of a pool drawn with the round trip's seed, whatever their serum."""
+    The first *patients_per_entry* of a pool drawn with the round trip's seed, whatever their serum.
+    *presentation* ("age", "full"): each patient presents as drug and gene together (the product rule of
+    presentation.toml) and the ranking weighs it, as in :func:`round_trip`."""
     import zlib
 
     spec = _spec()
@@ -849,28 +856,44 @@ def second_cause_round_trip(drugs=SECOND_CAUSE_DRUGS, *, patients_per_entry: int
     seed = int(rt["seed"] if seed is None else seed)
     panel = list(rt["labs"])
     cat = get_catalogue(get_model())
+    prof = _pres.Profiles(cat) if presentation else None
+    pspec = _pres.load_spec()
     rows = []
     for drug in drugs:
-        labs = Labs({}, medications=((cat.lookup(drug).name, 1.0),))
-        cands, sims = simulate_causes(labs, use_cache=use_cache)
+        meds = ((cat.lookup(drug).name, 1.0),)
+        labs = Labs({}, medications=meds)
+        sim_cands, sims = simulate_causes(labs, use_cache=use_cache)
         _, test = simulate_causes(labs, n=int(rt["pool"]), seed=seed, use_cache=use_cache)
         panel_d = [lab for lab in panel if spec["labs"][lab]["readout"] in sims]
+        if prof is not None:
+            cands, crow, profs = expand_candidates(sim_cands, prof, meds)
+        else:
+            cands, crow, profs = sim_cands, list(range(len(sim_cands))), None
+        crow = np.asarray(crow)
         lp = log_prior(cands, parsimony)
         alone = next(i for i, c in enumerate(cands) if c.kind == "none")
         index = {label: i for i, c in enumerate(cands) for label in (c.name, *c.members)}
+        sim_index = {label: i for i, c in enumerate(sim_cands) for label in (c.name, *c.members)}
         for e in cat.by_kind("gene"):
-            ci = index[_entry_label(e, "gene")]
+            label = _entry_label(e, "gene")
+            ci, si = index[label], sim_index[label]
             rng = np.random.default_rng([seed, zlib.crc32(f"{drug}+{e.name}".encode())])
+            rng_p = np.random.default_rng([seed, zlib.crc32(f"{drug}+{e.name}".encode()), 1])
+            own = prof.cause(((e.name, e.patient_genotype),), meds) if prof is not None else None
             ranks, alone_first = [], 0
-            for j in np.flatnonzero(np.isfinite(test["serum_mg_total_mM"][ci]))[:k]:
+            for j in np.flatnonzero(np.isfinite(test["serum_mg_total_mM"][si]))[:k]:
+                pres = _pres.draw(own, rng_p, pspec, features=presentation == "full") if own is not None else None
                 values = {}
                 for lab in panel_d:
                     s = spec["labs"][lab]
-                    y = test[s["readout"]][ci, j]
+                    y = test[s["readout"]][si, j]
                     values[lab] = max(0.0, float(y + rng.normal(0.0, float(measurement_sd(s, y)))))
                 if not all(math.isfinite(v) for v in values.values()):
                     continue
-                order = list(np.argsort(-(_loglik(sims, spec, values, panel_d) + lp)))
+                ll = _loglik(sims, spec, values, panel_d)[crow] + lp
+                if pres is not None:
+                    ll = ll + _pres.log_factor(profs, pres, pspec)
+                order = list(np.argsort(-ll, kind="stable"))
                 ranks.append(order.index(ci) + 1)
                 alone_first += order[0] == alone
             top3 = sum(r <= 3 for r in ranks)
@@ -882,6 +905,7 @@ def second_cause_round_trip(drugs=SECOND_CAUSE_DRUGS, *, patients_per_entry: int
     return {"rows": rows, "entry_rate": sum(r["passes"] for r in ranked) / max(len(ranked), 1),
             "patient_rate": sum(r["top3"] for r in ranked) / n_pat,
             "alone_first_rate": sum(r["alone_first"] for r in ranked) / n_pat, "drugs": list(drugs),
+            "presentation": presentation,
             "parsimony": parsimony}
 
 
