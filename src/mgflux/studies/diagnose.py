@@ -909,25 +909,39 @@ def second_cause_round_trip(drugs=SECOND_CAUSE_DRUGS, *, patients_per_entry: int
             "parsimony": parsimony}
 
 
-# The designs of the README section: (key, selection, known medication, lab panel, parsimony prior, text)
+# The designs of the README section: (key, selection, known medication, lab panel, parsimony prior, presentation
+# options for round_trip, text). "primary" is the target's design.
 ROUND_TRIP_DESIGNS = (
-    ("primary", "all", True, "labs", True, "medication known, parsimony prior (the target's design)"),
-    ("med_equal", "all", True, "labs", False, "medication known, equal prior"),
-    ("labs_only", "all", False, "labs", False, "labs only, equal prior (the first diagnose's ranking)"),
-    ("labs_only_parsimony", "all", False, "labs", True, "labs only, parsimony prior"),
-    ("mg_primary", "all", True, "mg_labs", True, "medication known, parsimony prior, Mg labs only"),
-    ("mg_labs_only", "all", False, "mg_labs", False, "labs only, equal prior, Mg labs only"),
-    ("hypo_primary", "hypomagnesaemic", True, "labs", True, "medication known, parsimony prior"),
-    ("hypo_labs_only", "hypomagnesaemic", False, "labs", False, "labs only, equal prior"),
+    ("primary", "all", True, "labs", True, {"presentation": "full"},
+     "medication known, parsimony prior, age and features (the target's design)"),
+    ("pres_age", "all", True, "labs", True, {"presentation": "age"}, "medication known, parsimony prior, age only"),
+    ("no_presentation", "all", True, "labs", True, {}, "medication known, parsimony prior, no presentation"),
+    ("med_equal", "all", True, "labs", False, {}, "medication known, equal prior"),
+    ("labs_only", "all", False, "labs", False, {}, "labs only, equal prior (the first diagnose's ranking)"),
+    ("labs_only_parsimony", "all", False, "labs", True, {}, "labs only, parsimony prior"),
+    ("labs_only_pres", "all", False, "labs", False, {"presentation": "full"},
+     "labs only, equal prior, age and features"),
+    ("mg_primary", "all", True, "mg_labs", True, {}, "medication known, parsimony prior, Mg labs only"),
+    ("mg_labs_only", "all", False, "mg_labs", False, {}, "labs only, equal prior, Mg labs only"),
+    ("hypo_primary", "hypomagnesaemic", True, "labs", True, {}, "medication known, parsimony prior"),
+    ("hypo_labs_only", "hypomagnesaemic", False, "labs", False, {}, "labs only, equal prior"),
+    ("sens_mild", "all", True, "labs", True, {"presentation": "full", "rule": "rule_mild"},
+     "sensitivity: as the target's design, milder band weights (1 / 0.5 / 0.1)"),
+    ("sens_flat", "all", True, "labs", True, {"presentation": "full", "flat_reference": True},
+     "sensitivity: as the target's design, reference population of every age alike"),
+    ("sens_misstated", "all", True, "labs", True, {"presentation": "full", "draw_rule": "rule_mild"},
+     "sensitivity: patients' ages drawn with the milder weights, ranked with the default ones"),
 )
 
 
 def round_trip_designs(use_cache: bool = True) -> dict:
-    """Every design of ROUND_TRIP_DESIGNS: {key: round_trip(...)}, and "second_cause" (both priors)."""
+    """Every design of ROUND_TRIP_DESIGNS: {key: round_trip(...)}, and the second-cause check (parsimony prior
+    with and without presentation, equal prior)."""
     rt = _spec()["round_trip"]
     out = {key: round_trip(design=sel, known_medication=med, labs_panel=rt[panel], parsimony=par,
-                           use_cache=use_cache)
-           for key, sel, med, panel, par, _ in ROUND_TRIP_DESIGNS}
+                           use_cache=use_cache, **opts)
+           for key, sel, med, panel, par, opts, _ in ROUND_TRIP_DESIGNS}
+    out["second_cause_presentation"] = second_cause_round_trip(use_cache=use_cache, presentation="full")
     out["second_cause"] = second_cause_round_trip(use_cache=use_cache)
     out["second_cause_equal"] = second_cause_round_trip(use_cache=use_cache, parsimony=False)
     return out
@@ -941,44 +955,47 @@ def round_trip_table(designs: dict) -> str:
     """The summary and confusion tables of models/README.md "Diagnosis round trip" (markdown)."""
     spec = _spec()["round_trip"]
     rt = designs["primary"]
-    lines = ["| design | patients | labs | entries ranked | entries in the top 3 (>= half their patients) | "
-             "patients in the top 3 | class-grouped: entries | class-grouped: patients |",
-             "|---|---|---|---|---|---|---|---|"]
-    for key, sel, med, panel, _, text in ROUND_TRIP_DESIGNS:
+    lines = ["| design | patients | labs | entries ranked | entries in the top 3 (>= half their patients) | genes | "
+             "drugs | patients in the top 3 | class-grouped: entries | class-grouped: patients |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, sel, med, panel, _, _, text in ROUND_TRIP_DESIGNS:
         d = designs.get(key)
         if d is None:
             continue
         who = (f"first {d['patients_per_entry']} of the pool" if sel == "all" else
                f"first {d['patients_per_entry']} with serum < 0.7 mM")
-        lines.append(f"| {'**' + text + '**' if key == 'primary' else text} | {who} | "
-                     f"{'9 Mg and Ca labs' if panel == 'labs' else 'Mg labs'} | {d['n_ranked']} of {d['n_entries']} | "
-                     f"{'**' + _pct(d['entry_rate']) + '**' if key == 'primary' else _pct(d['entry_rate'])} | "
+        b = (lambda x: f"**{x}**") if key == "primary" else (lambda x: x)
+        lines.append(f"| {b(text)} | {who} | {'9 Mg and Ca labs' if panel == 'labs' else 'Mg labs'} | "
+                     f"{d['n_ranked']} of {d['n_entries']} | {b(_pct(d['entry_rate']))} | "
+                     f"{b(_pct(d['gene_rate']))} ({round(d['gene_rate'] * d['n_genes'])}/{d['n_genes']}) | "
+                     f"{_pct(d['drug_rate'])} ({round(d['drug_rate'] * d['n_drugs'])}/{d['n_drugs']}) | "
                      f"{_pct(d['patient_rate'])} | {_pct(d['class_rate'])} | {_pct(d['class_patient_rate'])} |")
-    lab = designs.get("labs_only")
-    hyp = designs.get("hypo_primary")
-    hyl = designs.get("hypo_labs_only")
-    lines += ["", f"Per entry ({', '.join(rt['labs'])}; pool {rt['pool']}, seed {spec['seed']}). `ranks`: the rank of "
-              "the hit candidate for each patient, with the medication known; `labs only`: the unconditioned ranking "
-              "of the same noisy labs (in brackets: a candidate of the entry's effect class in the top 3); "
-              "`hypomagnesaemic`: the same two rankings for the first patients with serum < 0.7 mM. "
-              "`confused with`: the top-3 intruders with the medication known.", "",
-              "| entry | kind | hit candidate (medication known) | of | share < 0.7 mM | ranks | top 3 | labs only: top 3 "
-              "(class) | hypomagnesaemic: med. known / labs only | confused with (top-3 intruders) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"Per entry ({', '.join(rt['labs'])}; pool {rt['pool']}, seed {spec['seed']}). `ranks` and `top 3`: "
+              "the target's design (medication known, age and features drawn from the entry's profile); "
+              "`no presentation` and `age only`: the same labs with less patient data; `labs only`: the "
+              "unconditioned ranking of the same noisy labs (in brackets: a candidate of the entry's effect class in "
+              "the top 3); `hypomagnesaemic`: the first patients with serum < 0.7 mM, medication known / labs only "
+              "(no presentation). `confused with`: the top-3 intruders in the target's design.", "",
+              "| entry | kind | hit candidate | of | share < 0.7 mM | ranks | top 3 | no presentation | age only | "
+              "labs only: top 3 (class) | hypomagnesaemic: med. known / labs only | confused with (top-3 intruders) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def res(r):
         return "-" if r is None or r["passes"] is None else f"{r['top3']}/{r['n']}{'' if r['passes'] else ' **miss**'}"
 
     rows = {key: {r["entry"]: r for r in designs[key]["rows"]} for key, *_ in ROUND_TRIP_DESIGNS if key in designs}
+
+    def get(key, entry):
+        return rows[key][entry] if key in rows else None
+
     for r in rt["rows"]:
-        lo = rows["labs_only"][r["entry"]] if lab else None
+        lo = get("labs_only", r["entry"])
         lo_txt = "-" if lo is None else f"{res(lo)} ({lo['class_top3']}/{lo['n']})"
-        h1 = rows["hypo_primary"][r["entry"]] if hyp else None
-        h2 = rows["hypo_labs_only"][r["entry"]] if hyl else None
+        h1, h2 = get("hypo_primary", r["entry"]), get("hypo_labs_only", r["entry"])
         hy = "not ranked (none)" if h1 is not None and h1["passes"] is None else f"{res(h1)} / {res(h2)}"
-        target = r["target"] if r["target"] == r["cause"] else f"{r['target']}"
-        lines.append(f"| {r['entry']} | {r['kind']} | {target} | {r['n_candidates']} | "
+        lines.append(f"| {r['entry']} | {r['kind']} | {r['target']} | {r['n_candidates']} | "
                      f"{100 * r['hypomagnesaemic_share']:.1f} % | {', '.join(map(str, r['ranks'])) or '-'} | {res(r)} | "
+                     f"{res(get('no_presentation', r['entry']))} | {res(get('pres_age', r['entry']))} | "
                      f"{lo_txt} | {hy} | {', '.join(r['confused_with'])} |")
     return "\n".join(lines)
 
@@ -986,16 +1003,39 @@ def round_trip_table(designs: dict) -> str:
 _SECTION = "## Diagnosis round trip"
 
 
-def second_cause_table(sc: dict) -> str:
+def second_cause_table(sc: dict, scp: dict | None = None) -> str:
     lines = ["| known drug | gene | patients with the gene in the top 3 | entries (>= half) | top candidate the drug "
-             "alone |", "|---|---|---|---|---|"]
+             "alone |" + (" with age and features: patients in the top 3 | entries | drug alone first |" if scp else ""),
+             "|---|---|---|---|---|" + ("---|---|---|" if scp else "")]
     for drug in sc["drugs"]:
-        rows = [r for r in sc["rows"] if r["drug"] == drug and r["passes"] is not None]
-        n = sum(r["n"] for r in rows)
-        missed = [r["gene"] for r in rows if not r["passes"]]
-        lines.append(f"| {drug} | {len(rows)} genes | {sum(r['top3'] for r in rows)}/{n} | "
-                     f"{sum(r['passes'] for r in rows)}/{len(rows)}{' (not: ' + ', '.join(missed) + ')' if missed else ''} | "
-                     f"{sum(r['alone_first'] for r in rows)}/{n} |")
+        line = ""
+        for d in (sc, scp) if scp else (sc,):
+            rows = [r for r in d["rows"] if r["drug"] == drug and r["passes"] is not None]
+            n = sum(r["n"] for r in rows)
+            missed = [r["gene"] for r in rows if not r["passes"]]
+            cells = (f"{sum(r['top3'] for r in rows)}/{n} | {sum(r['passes'] for r in rows)}/{len(rows)}"
+                     f"{' (not: ' + ', '.join(missed) + ')' if missed else ''} | {sum(r['alone_first'] for r in rows)}/{n} |")
+            line += (f"| {drug} | {len(rows)} genes | " if d is sc else " ") + cells
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _presentation_data_table() -> str:
+    """Per catalogue gene: the age bands and features of presentation.toml (what the ranking weighs)."""
+    spec = _pres.load_spec()
+    cat = get_catalogue(get_model())
+    prof = _pres.Profiles(cat)
+    lines = ["| gene | age at presentation: typical / reported | features (share of patients) | evidence |",
+             "|---|---|---|---|"]
+    for e in cat.by_kind("gene"):
+        line = prof.onset.get(e.name)
+        if e.name in prof.no_data or line is None:
+            ages, ev = "no data: the mean of the genes with data", "no human data"
+        else:
+            ages = f"{', '.join(line.get('typical', [])) or '-'} / {', '.join(line.get('reported', [])) or '-'}"
+            ev = line["evidence"]
+        feats = [f"{f} {prof.shares[(e.name, f)]:.2f}" for f in prof.feature_names if (e.name, f) in prof.shares]
+        lines.append(f"| {e.name} | {ages} | {', '.join(feats) or 'none beyond the labs (background rates)'} | {ev} |")
     return "\n".join(lines)
 
 
@@ -1005,21 +1045,26 @@ def write_round_trip(readme: Path | None = None, designs: dict | None = None) ->
     path = Path(readme) if readme else models_dir() / "README.md"
     d = designs or round_trip_designs()
     rt, spec = d["primary"], _spec()["round_trip"]
+    nop = d["no_presentation"]
     rare = [r["entry"] for r in rt["rows"] if r["hypomagnesaemic_share"] < RARE_SHARE and r["kind"] == "drug"]
     misses = [r["entry"] for r in rt["rows"] if r["passes"] is False]
-    drugs = [r for r in rt["rows"] if r["kind"] == "drug" and r["passes"] is not None]
-    genes = [r for r in rt["rows"] if r["kind"] == "gene" and r["passes"] is not None]
-    sc, sce = d["second_cause"], d["second_cause_equal"]
+    nop_gene_misses = [r["entry"] for r in nop["rows"] if r["passes"] is False and r["kind"] == "gene"]
+    marginal = [f"{r['entry']} {r['top3']}/{r['n']}" for r in rt["rows"] if r["kind"] == "gene" and r["passes"]
+                and r["top3"] * 10 < 7 * r["n"]]
+    drugs = [r for r in nop["rows"] if r["kind"] == "drug" and r["passes"] is not None]
+    sc, sce, scp = d["second_cause"], d["second_cause_equal"], d["second_cause_presentation"]
     body = (f"{_SECTION}\n\n"
             "`mgflux diagnose` ranks catalogue causes by the likelihood of a patient's labs (see "
-            "`src/mgflux/studies/diagnose.py`, `models/clinical/diagnosis.toml`). The likelihood is a Gaussian kernel "
-            "density of each cause's 1,000 virtual patients on log labs, with the cause's covariance between labs "
-            "(Scott's bandwidth) and each lab's measurement error: FEMg, urine Mg and serum Mg, or urine Ca and "
-            "Ca/creatinine, are not counted as independent witnesses. The round trip asks whether labs the model itself "
-            "makes for each catalogue gene (patients' genotype) and drug (usual dose) bring that cause back into the "
-            f"top 3. Target (issue 13): >= 80 % of entries. Regenerate with "
+            "`src/mgflux/studies/diagnose.py`, `models/clinical/diagnosis.toml`) times the probability of the patient's "
+            "presentation, age and extra-renal features, under each cause (`src/mgflux/studies/diagnose_presentation.py`, "
+            "`models/clinical/presentation.toml`). The likelihood of the labs is a Gaussian kernel density of each "
+            "cause's 1,000 virtual patients on log labs, with the cause's covariance between labs (Scott's bandwidth) "
+            "and each lab's measurement error: FEMg, urine Mg and serum Mg, or urine Ca and Ca/creatinine, are not "
+            "counted as independent witnesses. The round trip asks whether patients the model itself makes for each "
+            "catalogue gene (patients' genotype) and drug (usual dose) bring that cause back into the top 3. Target "
+            "(issue 13): >= 80 % of entries; the genes and the drugs are reported apart. Regenerate with "
             "`python -c \"from mgflux.studies.diagnose import write_round_trip; write_round_trip()\"` "
-            "(about 20 minutes cold: one simulated population per known drug; cached).\n\n"
+            "(about 20 minutes cold: one simulated population per known drug; about 5 minutes warm).\n\n"
             "**The design, as the clinic runs it.**\n"
             "- *Patients.* For each entry, the first "
             f"{spec['patients_per_entry']} virtual patients of a pool of {spec['pool']} (seed {spec['seed']}, not the "
@@ -1029,6 +1074,30 @@ def write_round_trip(readme: Path | None = None, designs: dict | None = None) ->
             "serum is low, and a gene carrier comes with the labs the gene gives. Taking only the patients below "
             "0.7 mM asks, for a drug that rarely lowers serum Mg at its usual dose, about the tail of healthy "
             "variability; that design is reported beside it (rows \"first 10 with serum < 0.7 mM\").\n"
+            "- *Presentation (patient data the clinic always has).* Each patient comes with an age at presentation and "
+            "the extra-renal features a work-up records (history, examination, hearing, eyes, renal ultrasound, "
+            "newborn screening), each known present or absent. They are drawn from the entry's profile in "
+            "presentation.toml: an age band with the profile's probabilities (the age is the band's middle) and each "
+            "feature present with its share of the cause's patients; a drug entry's patients present as the drug's "
+            "users. The ranking multiplies each candidate's likelihood by P(presentation | candidate) from the same "
+            "file. Its rules are one for every cause (header of presentation.toml): band weights 1 / 0.2 / 0.02 for "
+            "where a source says patients usually present / presentation is described / not described; feature "
+            "shares from cohort counts by the rule of succession (k + 1)/(n + 2), or from the source's words; a "
+            "feature not part of a cause's described syndrome at its general-population rate; carriers of recessive "
+            "genes and \"no cause\" as the reference population (mostly adults: an assumption, see the sensitivity "
+            "row with a flat reference); drugs and conditions the reference ages unless a line says otherwise; a cause "
+            "with no human data (KCTD1) the mean of the genes with data for age and every feature, which neither "
+            "favours nor punishes it against the average gene (it is favoured against a gene whose described syndrome "
+            "excludes what the patient has, as it should be). Grouped candidates with identical model effects but "
+            "different presentations (CLDN16 and CLDN19; PCBD1 and the mitochondrial genes) are ranked apart, sharing "
+            "their simulated patients: a CLDN19 patient's hit is CLDN19 itself, no longer the CLDN16 group. The "
+            "patients' labs are simulated at the adult model's physiology whatever age is drawn (simulating every "
+            "candidate at five ages would take five times the populations; `diagnose` does simulate a LABS file's "
+            "`[patient] age`). Circularity, said plainly: the presentations are drawn from the same data the ranking "
+            "weighs, as the labs are drawn from the same model; the round trip tests that the ranking uses the "
+            "information consistently, not that the sources are right. The sensitivity rows show how much the number "
+            "depends on the band weights, on the reference population's ages, and on patients who present more "
+            "evenly across ages than the sources' words say.\n"
             "- *Medications.* In a work-up the medication list is known. A drug entry's patients come with the drug "
             "as `medications = [...]`: the candidates are the drug alone and the drug plus each other cause (genes, "
             "conditions, other drugs: an unlisted over-the-counter PPI stays a candidate). Candidates of the known "
@@ -1052,48 +1121,54 @@ def write_round_trip(readme: Path | None = None, designs: dict | None = None) ->
             "cannot tell: the class-grouped columns count a candidate of the entry's class in the top 3.\n\n"
             "An entry passes when at least half its patients are hits.\n\n"
             + round_trip_table(d) + "\n\n"
+            "**What the ranking weighs for each gene** (presentation.toml; drugs and conditions: the reference ages "
+            "except egfr_antibody, aminoglycoside, beta_agonist, older_age and cystic_fibrosis, and the background "
+            "rates except the diabetes condition's early-onset diabetes):\n\n" + _presentation_data_table() + "\n\n"
             f"**Second-cause check** (`second_cause_round_trip`): patients with a known drug *and* a catalogue gene "
             f"(first {spec['patients_per_entry']} of a pool of {spec['pool']} each), ranked with the drug as the known "
-            f"medication. The gene's candidate is in the top 3 for {_pct(sc['patient_rate'])} of the patients "
-            f"(entries: {_pct(sc['entry_rate'])}); \"the drug alone\" is ranked first for "
+            f"medication. From the labs alone the gene's candidate is in the top 3 for {_pct(sc['patient_rate'])} of "
+            f"the patients (entries: {_pct(sc['entry_rate'])}); \"the drug alone\" is ranked first for "
             f"{_pct(sc['alone_first_rate'])} of them. With equal weight: {_pct(sce['patient_rate'])} and "
-            f"{_pct(sce['alone_first_rate'])}. The price of the prior: a second cause whose labs differ little from "
-            "the known drug's is missed more often. Most of these are DCT genes on top of a calcineurin inhibitor "
-            "(the same DCT route, so the labs barely change), CLCNKB, and carriers whose serum stays normal. The "
-            "gene stays in the top 3 about as often as under equal weight.\n\n" + second_cause_table(sc) + "\n\n"
+            f"{_pct(sce['alone_first_rate'])}. With age and features (the patients present as gene and drug together: "
+            f"presentation.toml's product rule): {_pct(scp['patient_rate'])} of the patients, "
+            f"{_pct(scp['entry_rate'])} of the entries, drug alone first for {_pct(scp['alone_first_rate'])}. The price "
+            "of the prior: a second cause whose labs differ little from the known drug's is missed more often (DCT "
+            "genes on top of a calcineurin inhibitor, CLCNKB, carriers whose serum stays normal); the presentation "
+            "gives most of it back.\n\n" + second_cause_table(sc, scp) + "\n\n"
             "History of the number: 28 % with the Mg labs of the first-edition model (independent normal densities, "
             "hypomagnesaemic patients of each cause only); 48 % after the calcium merge with 7 labs; 57 % with the "
             "kernel density, all nine labs and the unconditioned ranking of hypomagnesaemic patients (row \"labs "
-            "only, equal prior\" with serum < 0.7 mM; the same noisy-lab draws differ from that edition's, so the "
-            "per-entry counts moved a little); the known medication, the parsimony prior and all patients of the "
-            "entry give the first row.\n\n"
-            f"Reading: **with the medication list known, as in a work-up, {_pct(rt['entry_rate'])} of the entries "
-            f"round-trip (target 80 %); from the labs alone, {_pct(d['labs_only']['entry_rate'])}.** "
-            f"Entries that miss with the medication known: {', '.join(misses) or 'none'}. Said plainly: with the "
-            f"drug known, {sum(bool(r['passes']) for r in drugs)} of {len(drugs)} drug entries pass, "
-            f"{sum(r['ranks'].count(1) for r in drugs)} of {sum(r['n'] for r in drugs)} patients at rank 1. That half "
-            "of the number is close to true by construction: a drug's own patients are what \"the drug alone\" "
-            "simulates, and the prior keeps it first among the many near-identical \"drug + a mild cause\" "
-            "candidates. It says the ranking does not invent a second cause; the informative parts are the genes "
-            f"({sum(bool(r['passes']) for r in genes)} of {len(genes)} pass: no medication to condition on; "
-            f"{sum(bool(r['passes']) for r in d['labs_only']['rows'] if r['kind'] == 'gene')} under equal weight) and "
-            "the second-cause check above (a real second cause found in the top 3 for "
-            f"{_pct(sc['patient_rate'])} of the patients). What the labs cannot tell apart, in four groups:\n"
+            "only, equal prior\" with serum < 0.7 mM); 88 % with the known medication, the parsimony prior and all "
+            "patients of the entry (row \"no presentation\"), of which the genes only "
+            f"{_pct(nop['gene_rate'])}; the presentation gives the first row.\n\n"
+            f"Reading: **with the medication list and the patient's age and features known, as in a work-up, "
+            f"{_pct(rt['entry_rate'])} of the entries round-trip (target 80 %): genes {_pct(rt['gene_rate'])} "
+            f"({round(rt['gene_rate'] * rt['n_genes'])} of {rt['n_genes']}), drugs {_pct(rt['drug_rate'])}. With age "
+            f"alone, genes {_pct(d['pres_age']['gene_rate'])}; without presentation {_pct(nop['gene_rate'])}; from the "
+            f"labs alone, all entries {_pct(d['labs_only']['entry_rate'])}.** Entries that miss in the target's "
+            f"design: {', '.join(misses) or 'none'}; genes that pass with fewer than 7 of 10 patients: "
+            f"{', '.join(marginal) or 'none'}. The drug half is close to true by construction: with the drug known, "
+            f"{sum(bool(r['passes']) for r in drugs)} of {len(drugs)} drug entries pass without any presentation, "
+            f"{sum(r['ranks'].count(1) for r in drugs)} of {sum(r['n'] for r in drugs)} patients at rank 1: a drug's "
+            "own patients are what \"the drug alone\" simulates, and the prior keeps it first among the many "
+            "near-identical \"drug + a mild cause\" candidates. It says the ranking does not invent a second cause. "
+            "The informative parts are the genes and the second-cause check. What the labs cannot tell apart, and "
+            "what the presentation does with it, in four groups:\n"
             "1. **One DCT lab signature.** SLC12A3, KCNJ10, HNF1B, CNNM2, PCBD1 (and mitochondrial, the same effect), "
             "KCTD1, FXYD2 and EGF all give renal wasting (FEMg 4-7 %) with a low to low-normal urine Ca/creatinine "
-            "(0.08-0.2), normal serum Ca and normal PTH. `diagnose` names the best next test for them (ionised Mg, "
-            "PTH, the loading test), and it separates them by less than 0.5 sd. Only genetics tells them apart; these "
-            "are most of the misses that remain, and no choice of design moves them (no medication to condition on). "
-            "CLCNKB (Bartter type 3) at the patients' genotype lowers serum Mg in few virtual patients, and its mild "
-            "patients look like carriers of CLDN16 or like diabetes.\n"
+            "(0.08-0.2), normal serum Ca and normal PTH; the labs separate them by less than 0.5 sd. Without "
+            f"presentation these are the gene misses ({', '.join(nop_gene_misses) or 'none'}). Their presentations "
+            "differ: age (EAST, CNNM2 and ATP1A1 in infancy; EGF, PCBD1 in childhood; Gitelman in adolescence or "
+            "adulthood) and syndromes (deafness and ataxia of EAST, renal malformations and early diabetes of HNF1B, "
+            "neonatal hyperphenylalaninaemia of PCBD1, intellectual disability of CNNM2, EGF and ATP1A1). The weakest "
+            "remain those without a syndrome of their own: the mitochondrial genes (adults, like the reference "
+            "population), KCTD1 (no human data) and CLCNKB (few virtual patients with low serum Mg).\n"
             f"2. **Rare in the model** ({', '.join(rare[:12])}{', ...' if len(rare) > 12 else ''}: fewer than "
             f"{100 * RARE_SHARE:.0f} % of their virtual patients fall below 0.7 mM at the usual dose; the PPIs have "
             "none of the pool). From the labs alone these drugs are not recognisable: their patients' labs are those "
-            "of healthy variability, of heterozygous carriers and of other mild causes (labs-only column). With the "
-            "drug known, \"the drug alone\" explains them. Their hypomagnesaemic patients are the tail: with equal "
-            "weight a second cause explains that tail better than the drug alone; with the parsimony prior the drug "
-            "alone is kept unless a further cause improves the likelihood more than the prior's odds (row "
-            "\"medication known, parsimony prior\" with serum < 0.7 mM).\n"
+            "of healthy variability, of heterozygous carriers and of other mild causes (labs-only column), and the "
+            "presentation of a drug's users is that of the reference population (row \"labs only, equal prior, age "
+            "and features\"). With the drug known, \"the drug alone\" explains them.\n"
             "3. **Same parameters, different strength.** thiazide, chlorthalidone and indapamide; egfr_antibody and "
             "panitumumab; calcineurin_inhibitor and cyclosporine; aminoglycoside and amikacin. Their effects differ "
             "by 10-30 % of one factor, less than the population's spread, and the dose is unknown from labs (labs "
