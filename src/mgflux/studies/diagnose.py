@@ -411,6 +411,7 @@ class DiagnosisResult:
     separating: tuple  # dicts: lab, pair, separation (measured labs that separate the top candidates)
     next_tests: tuple  # dicts: test, separation, predicted per candidate (unmeasured), best first
     mechanisms: tuple = ()  # dicts: mechanism, score (summed over its candidates), best first
+    presentation_questions: tuple = ()  # dicts: ask (age or a feature not given), the top candidates' probabilities
     caveat: str = CAVEAT
 
     def dataframe(self):
@@ -427,6 +428,7 @@ class DiagnosisResult:
                 "candidates": list(self.candidates), "separating_labs": list(self.separating),
                 "next_tests": list(self.next_tests), "mechanisms": list(self.mechanisms),
                 "presentation": self.labs.presentation.to_dict() if self.labs.presentation else None,
+                "presentation_questions": list(self.presentation_questions),
                 "caveat": self.caveat}
 
 
@@ -551,12 +553,13 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
         raise MgfluxError("diagnose: no candidate cause has a simulated patient with finite labs")
     # with patient data: grouped candidates whose presentations differ are ranked apart (same simulated patients)
     sim_causes = cause_list
+    prof = _pres.Profiles(get_catalogue(get_model()))
     if labs.presentation:
-        prof = _pres.Profiles(get_catalogue(get_model()))
         cause_list, rows, profiles = expand_candidates(sim_causes, prof, labs.medications)
         lpres = _pres.log_factor(profiles, labs.presentation)
     else:
         rows = list(range(len(sim_causes)))
+        profiles = [prof.cause(c.entries, labs.medications) for c in sim_causes]
         lpres = np.zeros(len(rows))
     rows = np.asarray(rows, dtype=int)
     ll = ll_sim[rows]
@@ -607,7 +610,10 @@ def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None
         if finite[i]:
             mech[c.mechanism] = mech.get(c.mechanism, 0.0) + float(post[i])
     mechanisms = tuple({"mechanism": m, "score": s} for m, s in sorted(mech.items(), key=lambda x: -x[1]))
-    return DiagnosisResult(labs, used, unused, tuple(cands), tuple(separating), tuple(tests), mechanisms)
+    questions = _pres.questions([profiles[i] for i in order[:k]], [cause_list[i].name for i in order[:k]],
+                                labs.presentation)
+    return DiagnosisResult(labs, used, unused, tuple(cands), tuple(separating), tuple(tests), mechanisms,
+                           tuple(questions))
 
 
 LOADING_TEST_SD_PERCENT = 10.0  # Gullestad 1994: replete 6 +- 10 % retention (between persons and test error)
@@ -668,6 +674,10 @@ def diagnosis_text(r: DiagnosisResult) -> str:
         pred = ", ".join(f"{k}: {v:.3g}" for k, v in t["predicted"].items() if v is not None)
         lines.append(f"test that would separate them best: {t['test']} ({t['readout']}; mean separation "
                      f"{t['mean_separation_sd']:.1f} sd; predicted {pred})")
+    if r.presentation_questions:
+        lines.append("patient data that would separate them (presentation.toml): " + "; ".join(
+            f"{q['ask']} ({', '.join(f'{n}: {v}' for n, v in q['top_candidates'].items())})"
+            for q in r.presentation_questions[:3]))
     lines.append("")
     lines.append("caveat: " + r.caveat)
     return "\n".join(lines)

@@ -282,6 +282,36 @@ def draw(profile: Profile, rng: np.random.Generator, spec: dict | None = None, *
     return Presentation(years, fs, "drawn")
 
 
+QUESTION_MIN_DIFFERENCE = 0.3  # a feature is worth asking when the top candidates' shares differ by this much
+
+
+def questions(profiles, names, pres: Presentation, spec: dict | None = None) -> list[dict]:
+    """Patient data not given that would separate the top candidates: the age at presentation (when the top
+    candidates' typical bands differ) and each feature not given whose share differs by >= QUESTION_MIN_DIFFERENCE
+    between two of them; largest difference first."""
+    spec = spec or load_spec()
+    if len(profiles) < 2:
+        return []
+    out = []
+    bands = list(spec["age_bands"])
+    if pres.age_years is None:
+        def typical(p):
+            return "/".join(b for b, x in zip(bands, p.age) if x >= 0.99 * max(p.age))
+
+        if len({typical(p) for p in profiles}) > 1:
+            out.append({"ask": "age at presentation ([presentation] onset_age or [patient] age)", "difference": 1.0,
+                        "top_candidates": {n: typical(p) for n, p in zip(names, profiles)}})
+    for j, f in enumerate(spec["features"]):
+        if f in pres.features:
+            continue
+        v = [p.features[j] for p in profiles]
+        diff = max(v) - min(v)
+        if diff >= QUESTION_MIN_DIFFERENCE:
+            out.append({"ask": f, "difference": float(diff),
+                        "top_candidates": {n: f"{x:.2f}" for n, x in zip(names, v)}})
+    return sorted(out, key=lambda q: -q["difference"])
+
+
 def describe(pres: Presentation, spec: dict | None = None) -> str:
     spec = spec or load_spec()
     bits = []
