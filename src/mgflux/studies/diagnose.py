@@ -43,7 +43,8 @@ from .population import load_population_spec, population_design
 
 CAVEAT = ("mgflux ranks mechanisms in a model of Mg homeostasis by how well each reproduces these labs; it is "
           "not a clinical diagnosis. Causes outside the catalogue, measurement errors other than those assumed, "
-          "and everything the model leaves out (acid-base, K, volume status, the history) are not weighed.")
+          "and everything the model leaves out (acid-base, K, volume status, the history beyond the age and features "
+          "given in [presentation]) are not weighed.")
 _LABS_KEYS = {"labs", "patient", "presentation", "medications", "diet", "name"}
 
 
@@ -711,7 +712,7 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
                use_cache: bool = True, pool: int | None = None, conditional: bool = False,
                design: str | None = None, known_medication: bool | None = None, parsimony: bool = True,
                presentation: str | None = None, rule: str = "rule", flat_reference: bool = False,
-               draw_rule: str | None = None) -> dict:
+               draw_rule: str | None = None, simulate_age: bool = False) -> dict:
     """Labs made by the model for each catalogue gene (patients' genotype) and drug (usual dose), ranked.
 
     *presentation* ("age", "full" or None): each patient also comes with a presentation drawn from its entry's
@@ -721,6 +722,8 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
     entry's patients present as the drug's users. *rule*, *flat_reference*: the band weights and the reference
     ages of :class:`diagnose_presentation.Profiles` (the README's sensitivity rows); *draw_rule*: the band
     weights the patients' ages are drawn with, when they differ from the ranking's (a misstated contrast).
+    *simulate_age*: each patient's labs, and the candidates' simulated patients it is ranked against, are made at
+    the drawn age (`[patient] age`, as `diagnose` does for a LABS file's age) instead of the adult model's.
 
     For each entry a pool of virtual patients is drawn (a seed the ranking's own patients do not use) and the
     first *patients_per_entry* are taken: all of them (*design* "all": the labs the model makes for the entry)
@@ -768,6 +771,17 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
         ex, rws, profs = expand_candidates(cl, prof, meds)
         return ex, np.asarray(rws), profs, [effect_class(c, cat) for c in ex]
 
+    aged = {}  # (medications, age) -> simulated patients of every candidate and the pool, at that age
+
+    def at_age(meds, years):
+        key = (tuple(meds), years)
+        if key not in aged:
+            patient = {"age": f"{years:g} year"}
+            aged[key] = (simulate_causes(Labs({}, medications=tuple(meds), patient=patient), use_cache=use_cache)[1],
+                         simulate_causes(Labs({}, patient=patient), n=pool, seed=seed, use_cache=use_cache)[1]
+                         if not meds else None)
+        return aged[key]
+
     rows = []
     for kind in ("gene", "drug"):
         for e in cat.by_kind(kind):
@@ -798,17 +812,21 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
             ranks, confused, mech_ok, class_ok = [], {}, 0, 0
             for j in chosen:
                 pres = _pres.draw(own, rng_p, pspec, features=presentation == "full") if own is not None else None
+                sims_j, test_j = sims, test
+                if simulate_age and pres is not None:
+                    sims_j = at_age(meds, pres.age_years)[0]
+                    test_j = at_age((), pres.age_years)[1]
                 values = {}
                 for lab in spec["labs"]:  # every lab drawn, in a fixed order: the panel does not move the noise
                     s = spec["labs"][lab]
-                    if s["readout"] not in test:
+                    if s["readout"] not in test_j:
                         continue
-                    y = test[s["readout"]][ci, j]
+                    y = test_j[s["readout"]][ci, j]
                     values[lab] = max(0.0, float(y + rng.normal(0.0, float(measurement_sd(s, y)))))
                 values = {lab: values[lab] for lab in panel}
                 if not all(math.isfinite(v) for v in values.values()):
                     continue
-                ll = _loglik(sims, spec, values, panel, _hypo_mask(sims, values) if conditional else None)[crow] + lp
+                ll = _loglik(sims_j, spec, values, panel, _hypo_mask(sims_j, values) if conditional else None)[crow] + lp
                 if pres is not None:
                     ll = ll + _pres.log_factor(profs, pres, pspec)
                 order = list(np.argsort(-ll, kind="stable"))
@@ -834,6 +852,7 @@ def round_trip(*, patients_per_entry: int | None = None, seed: int | None = None
             "gene_rate": sum(r["passes"] for r in genes) / max(len(genes), 1), "n_genes": len(genes),
             "drug_rate": sum(r["passes"] for r in drugs) / max(len(drugs), 1), "n_drugs": len(drugs),
             "presentation": presentation, "rule": rule, "flat_reference": flat_reference, "draw_rule": draw_rule,
+            "simulate_age": simulate_age,
             "class_rate": sum(r["class_passes"] for r in ranked) / max(len(ranked), 1),
             "n_ranked": len(ranked), "n_entries": len(rows),
             "patient_rate": sum(r["top3"] for r in ranked) / max(n_pat, 1),
