@@ -9,7 +9,8 @@ import pytest
 import mgflux
 from mgflux import main
 from mgflux.studies import diagnose as dg  # internals: candidates and their expansion
-from mgflux.studies import diagnose_presentation as pr  # internals: profiles, the factor, draws
+
+pr = dg._pres  # internals: profiles, the factor, draws (diagnose_presentation)
 
 DCT_LABS = {"serum_mg_total": "0.55 mM", "femg": 6.0, "urine_mg": "4.5 mmol/day", "urine_ca_creatinine_ratio": 0.1}
 FHHNC_LABS = {"serum_mg_total": "0.5 mM", "femg": 8.0, "urine_mg": "5 mmol/day", "urine_ca_creatinine_ratio": 1.2}

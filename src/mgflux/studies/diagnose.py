@@ -1051,7 +1051,6 @@ def second_cause_table(sc: dict, scp: dict | None = None) -> str:
 
 def _presentation_data_table() -> str:
     """Per catalogue gene: the age bands and features of presentation.toml (what the ranking weighs)."""
-    spec = _pres.load_spec()
     cat = get_catalogue(get_model())
     prof = _pres.Profiles(cat)
     lines = ["| gene | age at presentation: typical / reported | features (share of patients) | evidence |",
