@@ -12,8 +12,12 @@ error (diagnosis.toml) added:
 The score is the posterior share under the parsimony prior of :func:`log_prior` ("no further cause" weighs as all
 other candidates together; ``parsimony=False``: equal weight). Known medications are on in every candidate (the
 ranking conditions on them: the medications alone, or with each further cause); a ``[patient]`` gfr fixes that
-parameter. Candidates whose
-modifiers are identical at their usual input (a drug class and its members) are one candidate.
+parameter, a ``[patient]`` age simulates the candidates at that age. Candidates whose modifiers are identical at
+their usual input (a drug class and its members) are one candidate.
+
+Patient data besides the labs (``[presentation]``: age at presentation, extra-renal features present or absent)
+multiply the likelihood by P(presentation | cause) from ``models/clinical/presentation.toml``
+(:mod:`.diagnose_presentation`); grouped candidates that present differently are then ranked apart.
 
 This ranks mechanisms in a model; it is not a clinical diagnosis.
 """
@@ -538,8 +542,9 @@ def log_prior(cause_list, parsimony: bool = True) -> np.ndarray:
 def diagnose(labs, *, top: int = 5, use_cache: bool = True, n: int | None = None, seed: int | None = None,
              loading_test: bool = True, conditional: bool = False, parsimony: bool = True) -> DiagnosisResult:
     """Rank the catalogue causes by the likelihood of *labs* (a LABS file path, a dict of its structure, or
-    :class:`Labs`) under the model with population variability, and the prior of :func:`log_prior`. Not a
-    clinical diagnosis (see ``caveat``)."""
+    :class:`Labs`) under the model with population variability, times P(presentation | cause) when the labs
+    carry a ``[presentation]`` or a ``[patient]`` age, and the prior of :func:`log_prior`. Not a clinical
+    diagnosis (see ``caveat``)."""
     labs = labs if isinstance(labs, Labs) else load_labs(labs)
     spec = _spec()
     cause_list, sim = simulate_causes(labs, n=n, seed=seed, use_cache=use_cache)
@@ -954,6 +959,8 @@ ROUND_TRIP_DESIGNS = (
     ("mg_labs_only", "all", False, "mg_labs", False, {}, "labs only, equal prior, Mg labs only"),
     ("hypo_primary", "hypomagnesaemic", True, "labs", True, {}, "medication known, parsimony prior"),
     ("hypo_labs_only", "hypomagnesaemic", False, "labs", False, {}, "labs only, equal prior"),
+    ("aged", "all", True, "labs", True, {"presentation": "full", "simulate_age": True},
+     "as the target's design, labs and candidates simulated at the drawn age"),
     ("sens_mild", "all", True, "labs", True, {"presentation": "full", "rule": "rule_mild"},
      "sensitivity: as the target's design, milder band weights (1 / 0.5 / 0.1)"),
     ("sens_flat", "all", True, "labs", True, {"presentation": "full", "flat_reference": True},
@@ -1092,7 +1099,8 @@ def write_round_trip(readme: Path | None = None, designs: dict | None = None) ->
             "catalogue gene (patients' genotype) and drug (usual dose) bring that cause back into the top 3. Target "
             "(issue 13): >= 80 % of entries; the genes and the drugs are reported apart. Regenerate with "
             "`python -c \"from mgflux.studies.diagnose import write_round_trip; write_round_trip()\"` "
-            "(about 20 minutes cold: one simulated population per known drug; about 5 minutes warm).\n\n"
+            "(about 30 minutes cold: one simulated population per known drug, and per drawn age for the row "
+            "simulated at the drawn age; about 5 minutes warm).\n\n"
             "**The design, as the clinic runs it.**\n"
             "- *Patients.* For each entry, the first "
             f"{spec['patients_per_entry']} virtual patients of a pool of {spec['pool']} (seed {spec['seed']}, not the "
@@ -1120,8 +1128,10 @@ def write_round_trip(readme: Path | None = None, designs: dict | None = None) ->
             "different presentations (CLDN16 and CLDN19; PCBD1 and the mitochondrial genes) are ranked apart, sharing "
             "their simulated patients: a CLDN19 patient's hit is CLDN19 itself, no longer the CLDN16 group. The "
             "patients' labs are simulated at the adult model's physiology whatever age is drawn (simulating every "
-            "candidate at five ages would take five times the populations; `diagnose` does simulate a LABS file's "
-            "`[patient] age`). Circularity, said plainly: the presentations are drawn from the same data the ranking "
+            "candidate at five ages takes five times the populations; `diagnose` does simulate a LABS file's "
+            "`[patient] age`); the row \"simulated at the drawn age\" makes each patient's labs, and the candidates "
+            "it is ranked against, at its drawn age (band middle: 0.5, 6.5, 15, 41.5, 72.5 years) with the "
+            "`[patient]` age rules of the model (growth, GFR maturation, intake). Circularity, said plainly: the presentations are drawn from the same data the ranking "
             "weighs, as the labs are drawn from the same model; the round trip tests that the ranking uses the "
             "information consistently, not that the sources are right. The sensitivity rows show how much the number "
             "depends on the band weights, on the reference population's ages, and on patients who present more "
