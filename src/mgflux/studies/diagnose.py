@@ -309,7 +309,9 @@ def expand_candidates(cause_list, prof, medications=()) -> tuple[list, list, lis
     for i, c in enumerate(cause_list):
         base = prof.cause(c.entries, medications)
         if not c.members:
-            out.append(c), rows.append(i), profiles.append(base)
+            out.append(c)
+            rows.append(i)
+            profiles.append(base)
             continue
         groups = {}
         for label in (c.name, *c.members):
