@@ -96,9 +96,11 @@ def register(subparsers) -> None:
                     "the population variability of models/population.toml and the measurement errors of "
                     "models/clinical/diagnosis.toml. LABS.toml has [labs] (serum_mg_total, serum_mg_ionized, femg, "
                     "urine_mg, urine_ca_creatinine_ratio, urine_ca, serum_ca_total, serum_ca_ionized, pth; pint "
-                    "quantities, ratios and FEMg (%%) as numbers), optional medications = [...], [patient] and "
-                    "[diet]. The simulated patients are cached in the mgflux cache dir. It ranks mechanisms in a "
-                    "model; it is not a clinical diagnosis.")
+                    "quantities, ratios and FEMg (%%) as numbers), optional medications = [...], [patient], [diet] "
+                    "and [presentation] (onset_age = \"3 year\" and extra-renal features as true/false, e.g. "
+                    "sensorineural_deafness = true: models/clinical/presentation.toml), which multiply the "
+                    "likelihood by P(presentation | cause). The simulated patients are cached in the mgflux cache "
+                    "dir. It ranks mechanisms in a model; it is not a clinical diagnosis.")
     dg.add_argument("labs", help="labs file (TOML)")
     dg.add_argument("--top", type=int, default=5, help="number of candidates shown (default 5)")
     dg.add_argument("--json", action="store_true", help="print one JSON object")
