@@ -288,13 +288,11 @@ def generate_source(model: Model) -> str:
                                 "rhs_totals and its Jacobian (the columns of the totals are zero: nothing depends "
                                 "on them)."),
     })
-    # the Jacobian alone: the joint function with a scratch right-hand side (one body to compile, not two)
+    # the Jacobian alone (outside the kernels, which pass a work array to rhs_jacobian_q): the joint function
+    # with a scratch right-hand side (one body to compile, not two)
     for name, size in (("jacobian", "N_STATES"), ("jacobian_totals", "N_STATES + N_TOTALS")):
-        for suffix, args, call in (("_q", "y, p, q, J", "y, p, q, dy, J"), ("", "y, p, J", "y, p, dy, J")):
-            hoisted.append(_fn(f"{name}{suffix}", args, [f"dy = np.empty({size}, y.dtype)",
-                                                         f"rhs_{name}{suffix}({call})"],
-                               f"d(rhs{name[8:]})/dy (rhs_{name}{suffix} with a scratch right-hand side).",
-                               cse=False))
+        hoisted.append(_fn(name, "y, p, J", [f"dy = np.empty({size}, y.dtype)", f"rhs_{name}(y, p, dy, J)"],
+                           f"d(rhs{name[8:]})/dy (rhs_{name} with a scratch right-hand side).", cse=False))
     parts = hoisted + [obs, _PJAC]
     # the LU of every linear system the kernels solve, planned on the Jacobian's pattern (engine/sparse_lu.py)
     sparse_lu = lu_source(pattern(jac_code, n), n)

@@ -5,7 +5,7 @@ parameters and constants has the same value at every call: Hill constants ``K **
 rate constants ``log(2) / (half_life * reserve)``, sums of shares, and in the Jacobian the many constant factors
 of the chain rule. :class:`Hoister` rewrites the generated lines: each maximal parameter-only subtree that does
 any arithmetic becomes a slot of a vector ``q``, computed once by ``prep(p, q)``; the kernels call
-``rhs_q(y, p, q, dy)`` / ``jacobian_q(y, p, q, J)``, which read ``q`` instead of recomputing.
+``rhs_q(y, p, q, dy)`` / ``rhs_jacobian_q(y, p, q, dy, J)``, which read ``q`` instead of recomputing.
 
 A subtree is moved whole, with its own parentheses (``a * b * c`` is ``(a * b) * c``: only ``a * b`` is a
 subtree), and computed by the same operations on the same values, so every result is the same to the last bit

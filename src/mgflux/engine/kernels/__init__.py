@@ -27,7 +27,6 @@ def template_source() -> str:
         if name == "rodas4_step":  # the same loop on the states plus cumulative totals (the single run)
             totals = re.sub(r"\b_tc_one\b", "_tc_one_totals", text)
             totals = re.sub(r"\brhs_q\(", "rhs_totals_q(", totals)
-            totals = re.sub(r"\bjacobian_q\(", "jacobian_totals_q(", totals)
             totals = re.sub(r"\brhs_jacobian_q\(", "rhs_jacobian_totals_q(", totals)
             parts.append(f"# ---------------------------------------- template {name}.py, totals copy\n{totals}")
     return "\n\n".join(parts)

@@ -28,7 +28,7 @@ def _bt_newton(y, p, q, floor, res_tol, step_tol, max_it, J, Jraw, piv, f, dx, y
         if res == np.inf:
             return -1
         if need:
-            jacobian_q(y, p, q, Jraw)
+            rhs_jacobian_q(y, p, q, ft, Jraw)  # ft: scratch here (f already holds rhs(y))
             njac += 1
             for i in range(n):
                 for j in range(n):
@@ -122,7 +122,7 @@ def _bt_ptc(y, p, q, floor, max_it, J, piv, f, dx, yt, ft):
     if r == np.inf:
         return False
     for it in range(max_it):
-        jacobian_q(y, p, q, J)
+        rhs_jacobian_q(y, p, q, ft, J)  # ft: scratch here (f holds rhs(y))
         for i in range(n):
             for j in range(n):
                 J[i, j] = -J[i, j]
