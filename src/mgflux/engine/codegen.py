@@ -174,9 +174,9 @@ _LOAD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]* = [yp]\[[0-9]+\]$")
 
 
 def _hoisted(model: Model, functions: dict) -> list[str]:
-    """rhs, rhs_totals, jacobian, jacobian_totals, each written once: as ``NAME_q(y, p, q, out)``, which reads
+    """rhs, rhs_totals, rhs_jacobian, rhs_jacobian_totals, each written once: as ``NAME_q(y, p, q, ...)``, which reads
     the parameter-only subexpressions from ``q`` (:mod:`mgflux.engine.hoist`: the same operations on the same
-    values, so the same bits), plus ``prep(p, q)`` that computes them and the public ``NAME(y, p, out)``, which
+    values, so the same bits), plus ``prep(p, q)`` that computes them and the public ``NAME(y, p, ...)``, which
     calls prep and then NAME_q. The kernels call prep once per set (a batch's set, a time course's segment) and
     then NAME_q at every evaluation; everything else calls NAME."""
     hz = Hoister(model.parameter_names)
