@@ -183,6 +183,30 @@ def test_random_sets_over_documented_ranges_converge_or_say_why():
     assert np.all((eig < 1e-9) == ok[:2000])
 
 
+def test_far_sets_are_solved_by_continuation_alike_in_both_backends():
+    """Sets far from the nominal, where the tangent prediction's Newton fails, are solved by continuation from the
+    nominal solution (strategy 4) before cold Newton or pseudo-transient continuation; the plain-Python batch
+    takes the same path to the same states."""
+    sc = mgflux.load_scenario(HEALTHY)
+    model = sc.model
+    facs = [mgflux.factor(sc, p.name) for p in model.parameters if p.range is not None and p.range[1] > p.range[0]]
+    rng = np.random.default_rng(7)
+    X = np.column_stack([rng.uniform(*f.documented_range, 400) for f in facs])
+    P = mgflux.parameter_sets(sc, dict(zip(facs, X.T)))
+    warm = batch.nominal(model, _p(sc)[0])
+    res = batch.steady_batch(model, P, warm=warm, options=mgflux.BatchOptions(backend="numba"))
+    far = np.where((res.strategy == 4) & res.ok)[0]
+    assert len(far) >= 10  # ~13 % of full-range sets
+    mod = codegen.compiled(model)
+    F = np.empty(res.Y.shape[1])
+    for k in far:
+        mod.rhs(res.Y[k], P[k], F)
+        assert np.max(np.abs(F) / np.maximum(np.abs(res.Y[k]), batch._floor(model))) < 1e-11
+    py = batch.steady_batch(model, P[far[:8]], warm=warm, options=mgflux.BatchOptions(backend="python"))
+    assert np.all(py.ok) and np.sum(py.strategy == 4) >= 6
+    assert np.allclose(py.Y, res.Y[far[:8]], rtol=1e-8, atol=1e-12)
+
+
 @pytest.mark.slow
 def test_local_sensitivities_match_finite_differences():
     sc = mgflux.load_scenario(SCENARIOS / "genes" / "SLC12A3.toml")

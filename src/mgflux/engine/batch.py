@@ -175,7 +175,12 @@ def _python_one(mod, p, warm, guess, opts, eig_tol):
     pred = warm.y + warm.S @ (p - warm.p)
     pred = np.where(~(pred >= 0.1 * warm.y), 0.1 * warm.y, pred)
     pred = np.where((warm.y > 0) & (pred > 10.0 * warm.y), 10.0 * warm.y, pred)
-    for attempt, src in enumerate((pred, guess, pred, guess)):
+    for attempt, src in ((0, pred), (4, None), (1, guess), (2, pred), (3, guess)):
+        if attempt == 4:  # continuation from the nominal solution, as _bt_continuation
+            y, ok = _continuation(mod, p, warm, guess, opts)
+            if not ok:
+                continue
+            return _verdict(mod, y, p, eig_tol, 4)
         y = np.array(src, dtype=np.float64)
         if attempt >= 2:
             y, ok = _solve._ptc(mod, y, p, guess, opts, [])
@@ -184,16 +189,53 @@ def _python_one(mod, p, warm, guess, opts, eig_tol):
         y, ok = _solve._newton(mod, y, p, guess, opts, [])
         if not ok:
             continue
-        if not np.all(np.isfinite(y)):
-            return Status.NONFINITE, attempt, y
-        if np.any(y < 0):
-            return Status.NEGATIVE, attempt, y
-        J = np.empty((y.size, y.size))
-        mod.jacobian(y, p, J)
-        eig = np.linalg.eigvals(J)
-        stable = np.all(np.isfinite(eig)) and np.max(eig.real) <= eig_tol
-        return (Status.OK if stable else Status.UNSTABLE), attempt, y
+        return _verdict(mod, y, p, eig_tol, attempt)
     return Status.NOT_CONVERGED, -1, None
+
+
+def _verdict(mod, y, p, eig_tol, strategy):
+    """(status, strategy, y) of a converged state: finite, non-negative and stable, or why not."""
+    if not np.all(np.isfinite(y)):
+        return Status.NONFINITE, strategy, y
+    if np.any(y < 0):
+        return Status.NEGATIVE, strategy, y
+    J = np.empty((y.size, y.size))
+    mod.jacobian(y, p, J)
+    eig = np.linalg.eigvals(J)
+    stable = np.all(np.isfinite(eig)) and np.max(eig.real) <= eig_tol
+    return (Status.OK if stable else Status.UNSTABLE), strategy, y
+
+
+def _continuation(mod, p, warm, guess, opts):
+    """Natural-parameter continuation from the nominal solution (the rule of the kernels' _bt_continuation:
+    secant prediction, step in s doubled after a success and halved after a failure, loose tolerance on the
+    way, the full one at s = 1)."""
+    from dataclasses import replace
+
+    gen = getattr(mod, "_mod", mod)  # the generated module (its constants), under plain-Python kernels too
+    loose = replace(opts, residual_tol=gen.CONT_TOL, step_tol=10.0 * gen.CONT_TOL, max_newton=gen.CONT_NEWTON)
+    last_opts = replace(opts, max_newton=gen.CONT_NEWTON)
+    y = yprev = np.array(warm.y, dtype=np.float64)
+    s, ds, ds_prev = 0.0, gen.CONT_FIRST, 0.0
+    for _ in range(60):
+        s1 = min(1.0, s + ds)
+        last = s1 >= 1.0
+        r = ds / ds_prev if ds_prev > 0.0 else 0.0
+        v = y + r * (y - yprev)
+        ytry = np.where(v > 0.1 * y, v, 0.1 * y)
+        pt = p if last else warm.p + s1 * (p - warm.p)
+        ytry, ok = _solve._newton(mod, ytry, pt, guess, last_opts if last else loose, [])
+        if ok:
+            yprev, y = y, ytry
+            if last:
+                return y, True
+            ds_prev, s = s1 - s, s1
+            ds = min(2.0 * ds, 1.0)
+        else:
+            ds *= 0.5
+            if ds < 1e-3:
+                return y, False
+    return y, False
 
 
 def _no_empty_body(model, P, Y, status, strategy):

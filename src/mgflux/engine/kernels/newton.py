@@ -111,6 +111,60 @@ def _bt_chord(y, p, q, floor, LU0, piv0, max_it, f, dx, yt):
         prev = step
 
 
+#: natural-parameter continuation: first step, Newton iterations per step, tolerance of the intermediate points
+CONT_FIRST = 0.25
+CONT_NEWTON = 15
+CONT_TOL = 1e-7
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _bt_continuation(y, p, q, y_nom, p_nom, floor, res_tol, step_tol, J, Jraw, piv, f, dx, yt, ft, pt, qt, yprev,
+                     ytry):
+    """Steady state of p by continuation from the nominal solution (y_nom at p_nom) along p(s) = p_nom + s (p -
+    p_nom): Newton at each s from a secant prediction of the last two points, the step in s doubled after a
+    success and halved after a failure (loose tolerance on the way, the full one at s = 1, computed with p and q
+    themselves). For sets far from the nominal, where the tangent prediction fails, this costs a fraction of
+    pseudo-transient continuation. True with y the steady state (Jraw the Jacobian there)."""
+    n = y.shape[0]
+    m = p.shape[0]
+    for i in range(n):
+        y[i] = y_nom[i]
+        yprev[i] = y_nom[i]
+    s = 0.0
+    ds = CONT_FIRST
+    ds_prev = 0.0
+    for it in range(60):
+        s1 = min(1.0, s + ds)
+        last = s1 >= 1.0
+        if not last:
+            for j in range(m):
+                pt[j] = p_nom[j] + s1 * (p[j] - p_nom[j])
+            prep(pt, qt)
+        r = ds / ds_prev if ds_prev > 0.0 else 0.0
+        for i in range(n):
+            v = y[i] + r * (y[i] - yprev[i])
+            ytry[i] = v if v > 0.1 * y[i] else 0.1 * y[i]
+        if last:
+            k = _bt_newton(ytry, p, q, floor, res_tol, step_tol, CONT_NEWTON, J, Jraw, piv, f, dx, yt, ft)
+        else:
+            k = _bt_newton(ytry, pt, qt, floor, CONT_TOL, 10.0 * CONT_TOL, CONT_NEWTON, J, Jraw, piv, f, dx, yt,
+                           ft)
+        if k >= 0:
+            for i in range(n):
+                yprev[i] = y[i]
+                y[i] = ytry[i]
+            if last:
+                return True
+            ds_prev = s1 - s
+            s = s1
+            ds = min(2.0 * ds, 1.0)
+        else:
+            ds *= 0.5
+            if ds < 1e-3:
+                return False
+    return False
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _bt_ptc(y, p, q, floor, max_it, J, piv, f, dx, yt, ft):
     """Pseudo-transient continuation (implicit Euler, switched evolution relaxation). True if the scaled

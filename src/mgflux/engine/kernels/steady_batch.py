@@ -7,8 +7,10 @@ Steady state of one set (the algorithm of :mod:`mgflux.engine.steady`, made chea
 2. damped Newton with the exact (symbolic) Jacobian at every iterate, fraction-to-boundary rule (amounts
    stay positive), backtracking on the scaled residual; converged only when the scaled residual *and* the
    scaled Newton step are both below tolerance, the step taken with the Jacobian at the final point;
-3. if that fails: pseudo-transient continuation (implicit Euler with growing pseudo time step), then Newton;
-   then the same from the model's guess (cold start);
+3. if that fails: natural-parameter continuation from the nominal solution to the set's parameters (secant
+   predictor, adaptive step); then Newton from the model's guess (cold start); then pseudo-transient
+   continuation (implicit Euler with growing pseudo time step) and Newton, from the warm start and from the
+   guess;
 4. stability of the Jacobian at the solution: Routh-Hurwitz on its characteristic polynomial (elementary
    Hessenberg reduction, Hyman recurrence), confirmed by ``np.linalg.eigvals`` whenever Routh-Hurwitz is not
    clearly positive (so eigenvalues are computed only for doubtful sets).
@@ -34,9 +36,11 @@ BT_NEGATIVE = 4
 
 @nb.njit(cache=True, error_model="numpy")
 def _bt_steady_one(y, p, q, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc, max_chord,
-                   eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh):
-    """Steady state of one set into y. Returns (status, strategy): strategy 0 chord + Newton from the warm
-    start, 1 Newton from the guess (cold), 2 PTC + Newton from the warm start, 3 PTC + Newton from the guess."""
+                   eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh, y_nom, p_nom, pt, qt, yprev, ytry):
+    """Steady state of one set into y. Returns (status, strategy), tried in this order: strategy 0 chord +
+    Newton from the warm start (y_warm: the tangent prediction), 4 continuation from the nominal solution (y_nom
+    at p_nom), 1 Newton from the guess (cold), 2 PTC + Newton from the warm start, 3 PTC + Newton from the
+    guess."""
     n = y.shape[0]
     for j in range(p.shape[0]):
         if not np.isfinite(p[j]):
@@ -44,7 +48,14 @@ def _bt_steady_one(y, p, q, guess, y_warm, floor, LU0, piv0, res_tol, step_tol, 
                 y[i] = np.nan
             return BT_NONFINITE, -1
     strategy = -1
-    for attempt in range(4):
+    for k in range(5):
+        attempt = (0, 4, 1, 2, 3)[k]
+        if attempt == 4:
+            if _bt_continuation(y, p, q, y_nom, p_nom, floor, res_tol, step_tol, J, Jraw, piv, f, dx, yt, ft, pt,
+                                qt, yprev, ytry):
+                strategy = 4
+                break
+            continue
         src = y_warm if attempt % 2 == 0 else guess
         for i in range(n):
             y[i] = src[i]
@@ -84,6 +95,10 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
     routh = np.empty((n + 1, n + 1))
     y = np.empty(n)
     q = np.empty(N_Q)
+    qt = np.empty(N_Q)
+    pt = np.empty(m)
+    yprev = np.empty(n)
+    ytry = np.empty(n)
     dp = np.empty(m)
     jp = np.empty(m, np.int64)
     for k in range(lo, hi):
@@ -106,7 +121,8 @@ def _bt_steady_rows(lo, hi, P, guess, y_warm, p_warm, S, floor, LU0, piv0, res_t
                 v = 10.0 * y_warm[i]
             y_pred[i] = v
         st, sg = _bt_steady_one(y, p, q, guess, y_pred, floor, LU0, piv0, res_tol, step_tol, max_newton, max_ptc,
-                                max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh)
+                                max_chord, eig_tol, J, Jraw, piv, f, dx, yt, ft, H, c, cn, routh, y_warm, p_warm, pt,
+                                qt, yprev, ytry)
         for i in range(n):
             Y[k, i] = y[i]
         status[k] = st
