@@ -6,7 +6,7 @@ chunks of a GIL-free kernel on a pool of threads (:mod:`mgflux.engine.executors`
 cluster; a set that fails never raises, it carries a non-OK status and NaN readouts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -210,8 +210,6 @@ def _continuation(mod, p, warm, guess, opts):
     """Natural-parameter continuation from the nominal solution (the rule of the kernels' _bt_continuation:
     secant prediction, step in s doubled after a success and halved after a failure, loose tolerance on the
     way, the full one at s = 1)."""
-    from dataclasses import replace
-
     gen = getattr(mod, "_mod", mod)  # the generated module (its constants), under plain-Python kernels too
     loose = replace(opts, residual_tol=gen.CONT_TOL, step_tol=10.0 * gen.CONT_TOL, max_newton=gen.CONT_NEWTON)
     last_opts = replace(opts, max_newton=gen.CONT_NEWTON)

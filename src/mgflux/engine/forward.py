@@ -273,7 +273,8 @@ def augmented_module(model):
     calls = len(re.findall(joint, step)), len(re.findall(r"\brhs_q\(\w+, p, q, \w+\)", step))
     step = re.sub(joint, r"_aug_rhs(\1, p, \2)\n                _aug_jacobian(\1, p, \3)", step)
     step = re.sub(r"\brhs_q\((\w+), p, q, (\w+)\)", r"_aug_rhs(\1, p, \2)", step)
-    step = re.sub(r"(?m)^(\s*)prep\(p, q\).*$", r"\1pass  # (no hoisting: the augmented functions compute everything)", step)
+    step = re.sub(r"(?m)^(\s*)prep\(p, q\).*$", r"\1pass  # no prep: the augmented functions compute everything",
+                  step)
     # the LU of the states' block only (m = N_STATES), solved blockwise (_sens_solve); only the states must stay
     # non-negative (the check of the template is on i < N_STATES)
     if (step.count("_tc_stage(") != 1 or "m = N_STATES  #" not in step or calls[0] != 1 or calls[1] < 1

@@ -1,5 +1,5 @@
-"""Linear algebra for the small systems of one set: LU (the generated sparse one, or dense with partial pivoting), solves, scaled norms, the
-fraction-to-boundary rule.
+"""Linear algebra for the small systems of one set: LU (the generated sparse one, or dense with partial
+pivoting), solves, scaled norms, the fraction-to-boundary rule.
 
 A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
 these functions compile and cache with the model and call its ``rhs``, ``jacobian``, ``observe`` and

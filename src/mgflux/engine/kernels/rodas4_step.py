@@ -1,8 +1,8 @@
 """The Rodas4 step loop of one set through its parameter segments (tableau: ``rodas4.py``).
 
-Written once against ``rhs_q`` and ``rhs_jacobian_q`` (prep once per segment); :mod:`mgflux.engine.codegen` appends a copy named
-``_tc_one_totals`` that calls ``rhs_totals_q`` and ``rhs_jacobian_totals_q`` (states plus cumulative totals: the
-single run's mass balance).
+Written once against ``rhs_q`` and ``rhs_jacobian_q`` (prep once per segment); :mod:`mgflux.engine.codegen`
+appends a copy named ``_tc_one_totals`` that calls ``rhs_totals_q`` and ``rhs_jacobian_totals_q`` (states plus
+cumulative totals: the single run's mass balance).
 
 A kernel template: :mod:`mgflux.engine.codegen` appends this file's text to every generated model module, so
 these functions compile and cache with the model and call its ``rhs``, ``jacobian``, ``observe`` and
@@ -25,8 +25,8 @@ def _tc_one(y, Pseg, edges, t_out, rtol, atol, max_steps, Yout, hmax):
     piv = np.empty(m, np.int64)
     K = np.empty((6, n))
     f = np.empty(n)
-    f0 = np.empty(n)
-    q = np.empty(N_Q)  # f(y) of the current step, kept for a retry after a rejection
+    f0 = np.empty(n)  # f(y) of the current step, kept for a retry after a rejection
+    q = np.empty(N_Q)  # prep(p, q) of the current segment
     yt = np.empty(n)
     y1 = np.empty(n)
     D2 = np.empty(n)
