@@ -235,6 +235,33 @@ def test_symbolic_derivative_rules():
     assert d("1e200 / x", x=1e200) == pytest.approx(-1e-200)  # x * x would overflow: (a'/b - (a/b) b'/b)
 
 
+def test_fast_power_is_pow_to_rounding_and_is_what_the_kernels_call():
+    """_pw (the generated kernels' x ** e for a parameter exponent): whole and half-whole exponents by
+    multiplication and a square root, the rest by pow; the same value to a few ulp, the same inf/nan/sign at the
+    edges (0 ** -n is inf, not an exception), in compiled and plain Python, float and complex (the complex step)."""
+    mod = codegen.compiled(mgflux.get_model())
+    src = mod.__loader__.get_source(mod.__name__) if hasattr(mod, "__loader__") else ""
+    assert "_pw(" in src.split("def rhs_q(")[1].split("\ndef ")[0]  # the hot right-hand side calls it
+    xs = [0.0, 1e-300, 0.37, 1.0, 1.9, 123.4, -0.8, -2.0, np.inf, np.nan]
+    es = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 12.0, 15.0, 16.0, 17.0, 40.0, 0.5, 1.5, -0.5, -1.0, -2.0, -10.0, -13.0, -16.0,
+          -1.5, 0.3, 2.7, -3.3, np.nan]
+    for fn in (mod._pw, mod._pw.py_func):
+        for x in xs:
+            for e in es:
+                x, e = np.float64(x), np.float64(e)  # as the callers pass them: items of float64 arrays
+                with np.errstate(all="ignore"):
+                    ref = x ** e
+                    got = fn(x, e)
+                if np.isnan(ref) or np.isinf(ref) or ref == 0.0:
+                    assert got == ref or (np.isnan(got) and np.isnan(ref)), (x, e, got, ref)
+                else:
+                    assert abs(got - ref) <= 8 * np.finfo(float).eps * abs(ref), (x, e, got, ref)
+        for x, e in ((np.complex128(1.3 + 1e-25j), np.complex128(4.0)), (np.complex128(1.3), np.complex128(4.0 + 1e-25j)),
+                     (np.complex128(0.7 + 1e-25j), np.complex128(-0.5))):
+            got, ref = fn(x, e), x ** e
+            assert abs(got - ref) <= 1e-15 * abs(ref) and got.imag == pytest.approx(ref.imag, rel=1e-13)
+
+
 def test_no_steady_state_is_loud(tmp_path):
     # serum only accumulates: no steady state exists
     path = tmp_path / "grow.toml"

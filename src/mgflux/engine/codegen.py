@@ -36,7 +36,7 @@ from .hoist import Hoister
 from .kernels import template_source
 from .sparse_lu import lu_source, pattern
 
-CODEGEN_VERSION = "5"
+CODEGEN_VERSION = "6"
 
 
 # the generated functions' own names (arguments, modules): a model name equal to one would overwrite it
@@ -172,6 +172,54 @@ def _fn(name: str, args: str, lines: list[str], doc: str, cse: bool = True) -> s
 
 _LOAD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]* = [yp]\[[0-9]+\]$")
 
+# x ** e of a state-dependent base and a parameter exponent (the Hill terms), in the functions the kernels call
+# at every step: glibc's pow costs some 25 ns, most of a 20-state rhs, and the model's exponents are whole or
+# half-whole numbers (a Hill coefficient of 4; 0.5, a square root), which numba's integer power (repeated
+# squaring) and a square root give in a few ns. Not inlined by numba (inline="always" at ~100 call sites doubles
+# the compile time); LLVM inlines it.
+_PW = '''
+@nb.njit(cache=True, error_model="numpy")
+def _pw(x, e):
+    """x ** e: by numba's integer power (and a square root) when e is a whole or half-whole number of magnitude
+    up to 16, else pow. The same value to a few ulp (pow rounds once, the squarings once each), the same at 0
+    (0 ** -n: inf, never an exception) and for a negative x (a whole e keeps the sign, a half-whole one gives
+    nan); float or complex (the complex step: a complex e, a derivative with respect to the exponent, goes to
+    pow)."""
+    a = abs(e)
+    if a <= 16.0 and (e == a or e == -a):
+        k = int(a)
+        h = a - k
+        if h == 0.0:
+            r = x ** k
+        elif h == 0.5:
+            r = x ** k * np.sqrt(x)
+        else:
+            return x ** e
+        return r if e == a else 1.0 / r
+    return x ** e
+'''
+
+
+class _FastPow(ast.NodeTransformer):
+    """``a ** b`` -> ``_pw(a, b)``, except ``a ** 2.0`` (LLVM multiplies already)."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow) and not (isinstance(node.right, ast.Constant) and node.right.value == 2.0):
+            return ast.Call(ast.Name("_pw", ast.Load()), [node.left, node.right], [])
+        return node
+
+
+def _fast_pows(lines: list[str]) -> list[str]:
+    out = []
+    for ln in lines:
+        m = _ASSIGN.match(ln)
+        if m and "**" in m.group(2):
+            tree = _FastPow().visit(ast.parse(m.group(2), mode="eval").body)
+            ln = f"{m.group(1)} = {ast.unparse(ast.fix_missing_locations(tree))}"
+        out.append(ln)
+    return out
+
 
 def _hoisted(model: Model, functions: dict) -> list[str]:
     """rhs, rhs_totals, rhs_jacobian, rhs_jacobian_totals, each written once: as ``NAME_q(y, p, q, ...)``, which reads
@@ -184,7 +232,8 @@ def _hoisted(model: Model, functions: dict) -> list[str]:
     for k, (name, (args, lines, doc)) in enumerate(functions.items()):
         lines = _cse(lines, prefix=f"_c{k}_")  # temporaries named per function: prep holds several functions'
         loads = [ln for ln in lines if _LOAD.match(ln)]
-        rewritten[name] = (args, loads, hz.rewrite([ln for ln in lines if not _LOAD.match(ln)]), doc)
+        body = hz.rewrite([ln for ln in lines if not _LOAD.match(ln)])
+        rewritten[name] = (args, loads, _fast_pows(body), doc)
     out = []
     for name, (args, loads, body, doc) in rewritten.items():
         a = args.split(", ")
@@ -195,7 +244,7 @@ def _hoisted(model: Model, functions: dict) -> list[str]:
                        doc + " (prep, then " + name + "_q.)", cse=False))
     prep = _fn("prep", "p, q", [f"{p.name} = p[{i}]" for i, p in enumerate(model.parameters)] + hz.prep_lines(),
                "The parameter-only subexpressions of rhs and jacobian (once per parameter set) into q.", cse=False)
-    return [f"N_Q = {max(len(hz.stored), 1)}\n", prep] + out
+    return [f"N_Q = {max(len(hz.stored), 1)}\n", _PW, prep] + out
 
 
 _PJAC = '''
