@@ -103,3 +103,25 @@ def test_drug_table_uses_the_course_nadir_for_time_limited_drugs():
     assert "aminoglycoside.toml" in amg["course"]
     steady_only = mgflux.drug_incidence_table(300, seed=1, drugs=["aminoglycoside"], measure="steady")[0]
     assert steady_only["measure"] == "steady" and steady_only["steady_percent"] == amg["steady_percent"]
+
+
+def test_a_few_observables_by_numpy_equal_the_compiled_observe(monkeypatch):
+    """observe_series computes a few formulas with numpy over every set and time (serum total: one division) and
+    many with the compiled ``observe``: the same numbers either way, NaN for a failed set, each time with the
+    parameters of its own set and segment."""
+    sc = mgflux.load_scenario(ROOT / "scenarios" / "drugs" / "aminoglycoside.toml")
+    tc = mgflux.timecourses(sc, {"gfr": [100.0, 60.0, np.nan], "aminoglycoside.dose": [350.0, 500.0, 350.0]})
+    assert tc.edges.size > 2 and tc.status[2] != 0
+    names = ["serum_total", "serum_ionized", "flux_urinary_excretion"]
+    assert 0 < len(batch._needed_lines(sc.model, ("serum_total",))) < len(batch._needed_lines(sc.model, tuple(names)))
+    fast = tc.observables(names)
+    monkeypatch.setattr(batch, "_NUMPY_LINES", -1)  # every name through the compiled observe
+    slow = tc.observables(names)
+    for k in names:
+        assert fast[k].shape == (3, tc.time_day.size)
+        np.testing.assert_allclose(fast[k][:2], slow[k][:2], rtol=1e-13, atol=0)
+        assert np.isnan(fast[k][2]).all() and np.isnan(slow[k][2]).all()
+    # serum total is the extracellular pool over its volume, set by set
+    vol = sc.model.parameter_names.index("ecf_volume")
+    np.testing.assert_allclose(fast["serum_total"][:2], tc.Y[:2, :, sc.model.state_names.index("ecf")]
+                               / tc.Pseg[:2, 0, vol][:, None], rtol=1e-15)

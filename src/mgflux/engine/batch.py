@@ -6,6 +6,7 @@ chunks of a GIL-free kernel on a pool of threads (:mod:`mgflux.engine.executors`
 cluster; a set that fails never raises, it carries a non-OK status and NaN readouts."""
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -424,11 +425,60 @@ def observe_series(model: Model, Yout, Pseg, edges, t_out, names) -> dict:
     idx = np.array([model.observable_names.index(k) for k in names], dtype=np.int64)
     Pseg = _compact(Pseg, Yout.shape[0])
     seg_of = np.ascontiguousarray(Pseg.index[seg_of], dtype=np.int64)  # into the distinct segment parameters
+    lines = _needed_lines(model, tuple(names))
+    if len(lines) <= _NUMPY_LINES:  # a few formulas (serum total: one division): numpy over every point at once
+        return _observe_numpy(model, lines, Yout, Pseg.unique, seg_of, names)
     O = np.empty((Yout.shape[0], t_out.size, idx.size))
     if Yout.shape[0]:
         run_chunks(mod.observe_tc_chunk, Yout.shape[0], np.ascontiguousarray(Yout),
                     np.ascontiguousarray(Pseg.unique), seg_of, idx, O)
     return {k: O[:, :, q] for q, k in enumerate(names)}
+
+
+#: at most this many formulas needed: observe_series evaluates them with numpy (each formula once over every set
+#: and time) rather than the compiled ``observe``, which computes all of the model's (~200) at every point
+_NUMPY_LINES = 24
+_POINTS = 1 << 18  # points (set x time) per numpy chunk: a few MB per temporary
+
+
+def _needed_lines(model: Model, names: tuple) -> list[tuple[str, str]]:
+    """The formulas (name, formula) that *names* depend on, in the model's order: the dependency closure."""
+    from ..model.formula import parse
+
+    formulas = [(e.name, e.formula) for e in model.expressions] + [("flux_" + f.name, f.rate) for f in model.fluxes]
+    uses = {k: {n.id for n in ast.walk(parse(f)) if isinstance(n, ast.Name)} for k, f in formulas}
+    want, stack = set(), list(names)
+    while stack:
+        k = stack.pop()
+        if k in uses and k not in want:
+            want.add(k)
+            stack.extend(uses[k])
+    return [(k, f) for k, f in formulas if k in want]
+
+
+def _observe_numpy(model: Model, lines, Yout, unique, seg_of, names) -> dict:
+    """observe_series for a few formulas: numpy arrays of (sets, times) in chunks of sets. The states of a failed
+    set are NaN, and so are its observables (as with ``observe``)."""
+    from ..model.formula import evaluate, parse
+
+    N, T = Yout.shape[0], Yout.shape[1]
+    used = set()
+    for _, f in lines:
+        used |= {n.id for n in ast.walk(parse(f)) if isinstance(n, ast.Name)}
+    states = [(i, s) for i, s in enumerate(model.state_names) if s in used]
+    params = [(j, q) for j, q in enumerate(model.parameter_names) if q in used]
+    out = {k: np.empty((N, T)) for k in names}
+    step = max(1, _POINTS // max(T, 1))
+    with np.errstate(all="ignore"):  # as the compiled code (error_model numpy): inf and nan, never an exception
+        for lo in range(0, N, step):
+            hi = min(N, lo + step)
+            env = {s: Yout[lo:hi, :, i] for i, s in states}
+            env.update({q: unique[lo:hi, :, j][:, seg_of] for j, q in params})
+            for k, f in lines:
+                env[k] = evaluate(f, env)
+            for k in names:
+                out[k][lo:hi] = env[k]
+    return out
 
 
 class _Observer:
