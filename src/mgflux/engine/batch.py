@@ -441,12 +441,16 @@ _NUMPY_LINES = 24
 _POINTS = 1 << 18  # points (set x time) per numpy chunk: a few MB per temporary
 
 
-def _needed_lines(model: Model, names: tuple) -> list[tuple[str, str]]:
-    """The formulas (name, formula) that *names* depend on, in the model's order: the dependency closure."""
+def _names_in(formula: str) -> set[str]:
     from ..model.formula import parse
 
+    return {n.id for n in ast.walk(parse(formula)) if isinstance(n, ast.Name)}
+
+
+def _needed_lines(model: Model, names: tuple) -> list[tuple[str, str]]:
+    """The formulas (name, formula) that *names* depend on, in the model's order: the dependency closure."""
     formulas = [(e.name, e.formula) for e in model.expressions] + [("flux_" + f.name, f.rate) for f in model.fluxes]
-    uses = {k: {n.id for n in ast.walk(parse(f)) if isinstance(n, ast.Name)} for k, f in formulas}
+    uses = {k: _names_in(f) for k, f in formulas}
     want, stack = set(), list(names)
     while stack:
         k = stack.pop()
@@ -459,12 +463,10 @@ def _needed_lines(model: Model, names: tuple) -> list[tuple[str, str]]:
 def _observe_numpy(model: Model, lines, Yout, unique, seg_of, names) -> dict:
     """observe_series for a few formulas: numpy arrays of (sets, times) in chunks of sets. The states of a failed
     set are NaN, and so are its observables (as with ``observe``)."""
-    from ..model.formula import evaluate, parse
+    from ..model.formula import evaluate
 
     N, T = Yout.shape[0], Yout.shape[1]
-    used = set()
-    for _, f in lines:
-        used |= {n.id for n in ast.walk(parse(f)) if isinstance(n, ast.Name)}
+    used = set().union(*(_names_in(f) for _, f in lines))
     states = [(i, s) for i, s in enumerate(model.state_names) if s in used]
     params = [(j, q) for j, q in enumerate(model.parameter_names) if q in used]
     out = {k: np.empty((N, T)) for k in names}

@@ -176,7 +176,7 @@ _LOAD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]* = [yp]\[[0-9]+\]$")
 # at every step: glibc's pow costs some 25 ns, most of a 20-state rhs, and the model's exponents are whole or
 # half-whole numbers (a Hill coefficient of 4; 0.5, a square root), which numba's integer power (repeated
 # squaring) and a square root give in a few ns. Not inlined by numba (inline="always" at ~100 call sites doubles
-# the compile time); LLVM inlines it.
+# the compile time); as a call it costs about what the inlined version does (timed, not inspected).
 _PW = '''
 @nb.njit(cache=True, error_model="numpy")
 def _pw(x, e):
